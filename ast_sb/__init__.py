@@ -1,0 +1,47 @@
+"""ast_sb: the Audio Spectrogram Transformer (AST) for SpeechBrain.
+
+Lobes (Kaldi-compatible fbank front end, AST encoder on timm blocks,
+classification head), pretrained-weight loading (timm ImageNet DeiT/ViT,
+original AST and HF checkpoints, from local files), training and recipes.
+
+Example
+-------
+>>> import torch
+>>> from ast_sb import (
+...     AudioSpectrogramNormalizer,
+...     AudioSpectrogramTransformerClassifier,
+...     AudioSpectrogramTransformerEncoder,
+...     KaldiFbank,
+... )
+>>> fbank, norm = KaldiFbank(target_length=128), AudioSpectrogramNormalizer()
+>>> encoder = AudioSpectrogramTransformerEncoder(
+...     "tiny224", target_length=128, depth=1
+... )
+>>> head = AudioSpectrogramTransformerClassifier(encoder.embed_dim, 10)
+>>> wavs = torch.randn(2, 16000)
+>>> head(encoder(norm(fbank(wavs)))).shape
+torch.Size([2, 1, 10])
+
+Authors
+ * ast_sb developers 2026
+"""
+
+from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
+from ast_sb.model import (
+    MODEL_SIZES,
+    AudioSpectrogramTransformerClassifier,
+    AudioSpectrogramTransformerEncoder,
+)
+from ast_sb.pretrained import build_from_hf, load_pretrained
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MODEL_SIZES",
+    "AudioSpectrogramNormalizer",
+    "AudioSpectrogramTransformerClassifier",
+    "AudioSpectrogramTransformerEncoder",
+    "KaldiFbank",
+    "build_from_hf",
+    "load_pretrained",
+]

@@ -1,0 +1,143 @@
+"""Reading and writing audio files for AST (soundfile based).
+
+``load_audio`` reads any format libsndfile supports (WAV, FLAC, OGG, ...)
+with ``soundfile`` rather than ``torchaudio.load`` (which needs the optional
+torchcodec backend in recent torchaudio releases), averages channels to mono
+and resamples with ``torchaudio.functional.resample``.
+
+Authors
+ * ast_sb developers 2026
+"""
+
+import os
+from typing import Optional, Union
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio
+
+__all__ = ["AudioLoadError", "load_audio", "save_audio"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class AudioLoadError(ValueError):
+    """Raised when an audio file is missing, unreadable, empty or invalid.
+
+    The message always names the offending file.
+
+    Example
+    -------
+    >>> try:
+    ...     load_audio("/nonexistent/clip.wav")
+    ... except AudioLoadError as err:
+    ...     print(err)
+    Audio file not found: /nonexistent/clip.wav
+    """
+
+
+def load_audio(
+    path: PathLike, sample_rate: Optional[int] = 16000
+) -> torch.Tensor:
+    """Loads an audio file as a mono float32 waveform.
+
+    Multichannel audio is downmixed by averaging the channels; the waveform
+    is resampled when the file's rate differs from ``sample_rate``.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        Path of the audio file.
+    sample_rate : int, optional
+        Target sampling rate in Hz; ``None`` keeps the file's rate.
+
+    Returns
+    -------
+    torch.Tensor
+        Waveform ``[N]``, float32, nominally in [-1, 1].
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "tone.wav"
+    >>> t = torch.arange(44100) / 44100
+    >>> save_audio(path, torch.sin(2 * torch.pi * 440 * t) * 0.5, 44100)
+    >>> wav = load_audio(path)
+    >>> wav.shape, wav.dtype
+    (torch.Size([16000]), torch.float32)
+    """
+    path_str = os.fspath(path)
+    if not os.path.exists(path_str):
+        raise AudioLoadError(f"Audio file not found: {path_str}")
+    if os.path.isdir(path_str):
+        raise AudioLoadError(f"Audio path is a directory: {path_str}")
+    try:
+        data, file_rate = sf.read(path_str, dtype="float32", always_2d=True)
+    except Exception as err:  # libsndfile / format errors
+        raise AudioLoadError(
+            f"Could not read audio file {path_str}: {err}"
+        ) from err
+    if data.size == 0 or data.shape[0] == 0:
+        raise AudioLoadError(f"Audio file contains no samples: {path_str}")
+    if not np.isfinite(data).all():
+        raise AudioLoadError(
+            f"Audio file contains NaN or inf samples: {path_str}"
+        )
+    # [N, C] -> [N]: average the channels.
+    wav = torch.from_numpy(np.ascontiguousarray(data)).mean(dim=1)
+    if sample_rate is not None:
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be > 0, got {sample_rate}")
+        if int(file_rate) != int(sample_rate):
+            wav = torchaudio.functional.resample(
+                wav, int(file_rate), int(sample_rate)
+            )
+    return wav.contiguous()
+
+
+def save_audio(
+    path: PathLike,
+    wav: Union[torch.Tensor, np.ndarray],
+    sample_rate: int,
+    subtype: Optional[str] = None,
+) -> None:
+    """Writes a waveform to an audio file with soundfile.
+
+    Parent directories are created. The format follows the file extension.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        Output path (e.g. ``clip.wav`` or ``clip.flac``).
+    wav : torch.Tensor or numpy.ndarray
+        Waveform ``[N]`` (mono) or ``[C, N]`` (channels first, like
+        ``torchaudio.save``), float in [-1, 1].
+    sample_rate : int
+        Sampling rate in Hz.
+    subtype : str, optional
+        soundfile subtype, e.g. "PCM_16" (default for WAV) or "FLOAT"
+        (lossless float32).
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "sub" / "noise.wav"
+    >>> save_audio(path, torch.rand(2, 8000) - 0.5, 16000, subtype="FLOAT")
+    >>> load_audio(path).shape
+    torch.Size([8000])
+    """
+    if isinstance(wav, torch.Tensor):
+        wav = wav.detach().cpu().float().numpy()
+    wav = np.asarray(wav, dtype=np.float32)
+    if wav.ndim == 2:
+        wav = wav.T  # [C, N] -> [N, C] for soundfile
+    elif wav.ndim != 1:
+        raise ValueError(
+            f"wav must be [N] or [C, N], got shape {tuple(wav.shape)}"
+        )
+    if not np.isfinite(wav).all():
+        raise ValueError("wav contains NaN or inf samples")
+    path_str = os.fspath(path)
+    parent = os.path.dirname(path_str)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    sf.write(path_str, wav, int(sample_rate), subtype=subtype)

@@ -1,0 +1,605 @@
+"""Audio Spectrogram Transformer (AST) encoder and classification head.
+
+Implements the model of
+
+    Y. Gong, Y.-A. Chung, J. Glass, "AST: Audio Spectrogram Transformer",
+    Interspeech 2021.
+
+A log-mel spectrogram [B, T, F] is cut into overlapping 16x16 patches
+(strides ``fstride``/``tstride``), embedded, prefixed with a cls and a
+distillation token (DeiT), given learned position embeddings and run through
+a ViT encoder built from ``timm`` blocks (SDPA attention). The output is the
+mean of the cls and distillation tokens after the final LayerNorm, shaped
+[B, 1, D] like other SpeechBrain embedding models, so the encoder can replace
+the ``embedding_model`` of a SpeechBrain classification recipe.
+
+Authors
+ * ast_sb developers 2026
+"""
+
+from functools import partial
+from typing import Dict, Optional, Tuple
+
+import torch
+from timm.models.vision_transformer import Block
+from torch import nn
+
+from ast_sb.position_embedding import tokens_to_grid
+
+MODEL_SIZES: Dict[str, Dict[str, int]] = {
+    "tiny224": {"embed_dim": 192, "depth": 12, "num_heads": 3},
+    "small224": {"embed_dim": 384, "depth": 12, "num_heads": 6},
+    "base224": {"embed_dim": 768, "depth": 12, "num_heads": 12},
+    "base384": {"embed_dim": 768, "depth": 12, "num_heads": 12},
+}
+"""Transformer dimensions of the DeiT sizes AST supports (timm names)."""
+
+PATCH_SIZE = 16
+NUM_PREFIX_TOKENS = 2  # cls + distillation
+
+
+def patch_grid_size(
+    n_mels: int, n_frames: int, fstride: int, tstride: int
+) -> Tuple[int, int]:
+    """Number of patches along frequency and time for an input size.
+
+    Arguments
+    ---------
+    n_mels : int
+        Number of mel bins (F).
+    n_frames : int
+        Number of frames (T).
+    fstride : int
+        Patch stride along frequency.
+    tstride : int
+        Patch stride along time.
+
+    Returns
+    -------
+    tuple of int
+        (f_dim, t_dim).
+
+    Example
+    -------
+    >>> patch_grid_size(128, 1024, 10, 10)
+    (12, 101)
+    >>> patch_grid_size(128, 512, 10, 10)
+    (12, 50)
+    """
+    for name, size in (("n_mels", n_mels), ("frames", n_frames)):
+        if size < PATCH_SIZE:
+            raise ValueError(
+                f"AST needs at least {PATCH_SIZE} {name}, got {size}."
+            )
+    return (
+        (n_mels - PATCH_SIZE) // fstride + 1,
+        (n_frames - PATCH_SIZE) // tstride + 1,
+    )
+
+
+class PatchEmbedding(nn.Module):
+    """Overlapping 16x16 patch embedding of a spectrogram.
+
+    Arguments
+    ---------
+    embed_dim : int
+        Output dimension of each patch.
+    fstride : int
+        Stride along frequency (10 in AST: 6 bins of overlap).
+    tstride : int
+        Stride along time.
+
+    Example
+    -------
+    >>> embed = PatchEmbedding(embed_dim=32, fstride=10, tstride=10)
+    >>> embed(torch.randn(2, 100, 128)).shape
+    torch.Size([2, 32, 12, 9])
+    """
+
+    def __init__(self, embed_dim: int, fstride: int = 10, tstride: int = 10):
+        super().__init__()
+        self.fstride = fstride
+        self.tstride = tstride
+        self.proj = nn.Conv2d(
+            1,
+            embed_dim,
+            kernel_size=(PATCH_SIZE, PATCH_SIZE),
+            stride=(fstride, tstride),
+        )
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        """Embeds the patches of ``feats`` [B, T, F] into [B, D, f, t].
+
+        Arguments
+        ---------
+        feats : torch.Tensor
+            Spectrogram of shape [B, T, F].
+
+        Returns
+        -------
+        torch.Tensor
+            Patch embeddings of shape [B, D, f_dim, t_dim].
+        """
+        return self.proj(feats.transpose(1, 2).unsqueeze(1))
+
+
+class AudioSpectrogramTransformerEncoder(nn.Module):
+    """AST encoder: spectrogram [B, T, F] -> utterance embedding [B, 1, D].
+
+    Arguments
+    ---------
+    size : str
+        One of ``MODEL_SIZES`` (tiny224, small224, base224, base384); sets the
+        width, depth and heads unless given explicitly.
+    n_mels : int
+        Number of mel bins of the input.
+    target_length : int
+        Longest input in frames; sets the time grid of the position
+        embedding. Shorter inputs use the prefix of that grid.
+    fstride : int
+        Patch stride along frequency.
+    tstride : int
+        Patch stride along time.
+    embed_dim : int, optional
+        Overrides the width of ``size``.
+    depth : int, optional
+        Overrides the number of blocks of ``size``.
+    num_heads : int, optional
+        Overrides the number of attention heads of ``size``.
+    mlp_ratio : float
+        Hidden size of the MLP relative to ``embed_dim``.
+    layer_norm_eps : float
+        LayerNorm epsilon of the blocks and the final norm (1e-6 in the
+        original AST; the HF port uses 1e-12).
+    drop_rate : float
+        Dropout after the attention projection and the MLP.
+    attn_drop_rate : float
+        Dropout on the attention weights.
+    drop_path_rate : float
+        Stochastic depth, linearly increasing over the blocks.
+    use_padding_mask : bool
+        If True, ``lengths`` passed to forward mask padded time patches out
+        of attention, and time-patch columns that are padding in every clip of
+        the batch are not computed at all. A clip inside a padded batch then
+        gives the same output as that clip alone at its own length.
+    patchout : str, optional
+        PaSST-style patchout during training only: "structured" drops whole
+        time columns and frequency rows, "unstructured" drops random patches.
+        Evaluation always sees every patch.
+    patchout_time : float
+        Fraction of time columns ("structured") or of patches
+        ("unstructured") dropped in training.
+    patchout_freq : float
+        Fraction of frequency rows dropped in training ("structured").
+
+    Example
+    -------
+    >>> encoder = AudioSpectrogramTransformerEncoder(
+    ...     size="tiny224", target_length=128, depth=2
+    ... )
+    >>> feats = torch.randn(3, 128, 128)
+    >>> encoder(feats).shape
+    torch.Size([3, 1, 192])
+    >>> encoder(feats[:, :64]).shape
+    torch.Size([3, 1, 192])
+    """
+
+    def __init__(
+        self,
+        size: str = "base384",
+        n_mels: int = 128,
+        target_length: int = 1024,
+        fstride: int = 10,
+        tstride: int = 10,
+        embed_dim: Optional[int] = None,
+        depth: Optional[int] = None,
+        num_heads: Optional[int] = None,
+        mlp_ratio: float = 4.0,
+        layer_norm_eps: float = 1e-6,
+        drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        use_padding_mask: bool = False,
+        patchout: Optional[str] = None,
+        patchout_time: float = 0.0,
+        patchout_freq: float = 0.0,
+    ):
+        super().__init__()
+        if size not in MODEL_SIZES:
+            raise ValueError(
+                f"Unknown AST size {size!r}; choose one of {sorted(MODEL_SIZES)}."
+            )
+        if patchout not in (None, "structured", "unstructured"):
+            raise ValueError(
+                f"patchout must be None, 'structured' or 'unstructured', "
+                f"got {patchout!r}."
+            )
+        for name, value in (
+            ("patchout_time", patchout_time),
+            ("patchout_freq", patchout_freq),
+        ):
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {value}.")
+        dims = dict(MODEL_SIZES[size])
+        embed_dim = embed_dim or dims["embed_dim"]
+        depth = depth or dims["depth"]
+        num_heads = num_heads or dims["num_heads"]
+        self.config = {
+            "size": size,
+            "n_mels": n_mels,
+            "target_length": target_length,
+            "fstride": fstride,
+            "tstride": tstride,
+            "embed_dim": embed_dim,
+            "depth": depth,
+            "num_heads": num_heads,
+            "mlp_ratio": mlp_ratio,
+            "layer_norm_eps": layer_norm_eps,
+            "use_padding_mask": use_padding_mask,
+        }
+        self.n_mels = n_mels
+        self.target_length = target_length
+        self.embed_dim = embed_dim
+        self.use_padding_mask = use_padding_mask
+        self.patchout = patchout
+        self.patchout_time = patchout_time
+        self.patchout_freq = patchout_freq
+        self.f_dim, self.t_dim = patch_grid_size(
+            n_mels, target_length, fstride, tstride
+        )
+
+        self.patch_embed = PatchEmbedding(embed_dim, fstride, tstride)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        self.dist_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        self.pos_embed = nn.Parameter(
+            torch.zeros(
+                1, NUM_PREFIX_TOKENS + self.f_dim * self.t_dim, embed_dim
+            )
+        )
+        self.pos_drop = nn.Dropout(drop_rate)
+        drop_paths = torch.linspace(0, drop_path_rate, depth).tolist()
+        self.blocks = nn.ModuleList(
+            Block(
+                dim=embed_dim,
+                num_heads=num_heads,
+                mlp_ratio=mlp_ratio,
+                qkv_bias=True,
+                proj_drop=drop_rate,
+                attn_drop=attn_drop_rate,
+                drop_path=drop_paths[i],
+                norm_layer=partial(nn.LayerNorm, eps=layer_norm_eps),
+            )
+            for i in range(depth)
+        )
+        self.norm = nn.LayerNorm(embed_dim, eps=layer_norm_eps)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Random initialisation as in timm's ViT (truncated normal 0.02)."""
+        for param in (self.cls_token, self.dist_token, self.pos_embed):
+            nn.init.trunc_normal_(param, std=0.02)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    @property
+    def grid_size(self) -> Tuple[int, int]:
+        """(f_dim, t_dim) of the position-embedding grid."""
+        return self.f_dim, self.t_dim
+
+    def valid_time_patches(
+        self, lengths: torch.Tensor, n_frames: int
+    ) -> torch.Tensor:
+        """Number of time-patch columns fully inside each clip's frames.
+
+        Arguments
+        ---------
+        lengths : torch.Tensor
+            Relative lengths [B] (1.0 = ``n_frames``).
+        n_frames : int
+            Number of frames of the padded batch.
+
+        Returns
+        -------
+        torch.Tensor
+            Long tensor [B] of valid time columns (at least 1).
+
+        Example
+        -------
+        >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
+        >>> enc.valid_time_patches(torch.tensor([1.0, 0.5]), 1024).tolist()
+        [101, 50]
+        """
+        frames = torch.round(lengths.float() * n_frames).long()
+        stride = self.patch_embed.tstride
+        columns = torch.div(frames - PATCH_SIZE, stride, rounding_mode="floor")
+        return (columns + 1).clamp(min=1)
+
+    def _patch_position_embedding(self, t_dim: int) -> torch.Tensor:
+        """Patch position embeddings of the first ``t_dim`` time columns."""
+        grid = tokens_to_grid(
+            self.pos_embed[:, NUM_PREFIX_TOKENS:], self.f_dim, self.t_dim
+        )
+        return grid[:, :, :, :t_dim]
+
+    def embed(
+        self, feats: torch.Tensor, lengths: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Tokens [B, N, D] and the key padding mask [B, N] (or None).
+
+        Arguments
+        ---------
+        feats : torch.Tensor
+            Spectrogram [B, T, F].
+        lengths : torch.Tensor, optional
+            Relative lengths [B]; used only with ``use_padding_mask``.
+
+        Returns
+        -------
+        tokens : torch.Tensor
+            cls, distillation and patch tokens with position embeddings.
+        key_mask : torch.Tensor or None
+            Boolean [B, N], True where a token may be attended to; None when
+            every token is valid.
+        """
+        if feats.dim() != 3 or feats.shape[-1] != self.n_mels:
+            raise ValueError(
+                f"AST expects features [batch, time, {self.n_mels}], "
+                f"got shape {tuple(feats.shape)}."
+            )
+        n_frames = feats.shape[1]
+        if n_frames < PATCH_SIZE:
+            raise ValueError(
+                f"AST needs at least {PATCH_SIZE} frames, got {n_frames}."
+            )
+        if n_frames > self.target_length:
+            raise ValueError(
+                f"Input has {n_frames} frames but the encoder was built for "
+                f"target_length={self.target_length}; cut the features or "
+                "build the encoder with a larger target_length."
+            )
+        valid_columns = None
+        if self.use_padding_mask and lengths is not None:
+            valid_columns = self.valid_time_patches(lengths, n_frames)
+            # Columns that are padding in every clip are never computed.
+            keep = int(valid_columns.max())
+            feats = feats[
+                :, : (keep - 1) * self.patch_embed.tstride + PATCH_SIZE
+            ]
+
+        patches = self.patch_embed(feats)  # [B, D, f, t]
+        batch, _, f_dim, t_dim = patches.shape
+        patches = patches + self._patch_position_embedding(t_dim)
+        key_mask = None
+        if valid_columns is not None and bool((valid_columns < t_dim).any()):
+            column_ok = (
+                torch.arange(t_dim, device=feats.device)
+                < valid_columns[:, None]
+            )
+            key_mask = column_ok[:, None, :].expand(batch, f_dim, t_dim)
+        if self.training and self.patchout == "structured":
+            patches, key_mask = self._structured_patchout(patches, key_mask)
+        tokens = patches.flatten(2).transpose(1, 2)
+        if key_mask is not None:
+            key_mask = key_mask.flatten(1)
+        if self.training and self.patchout == "unstructured":
+            tokens, key_mask = self._unstructured_patchout(tokens, key_mask)
+
+        prefix = (
+            torch.cat([self.cls_token, self.dist_token], dim=1)
+            + self.pos_embed[:, :NUM_PREFIX_TOKENS]
+        )
+        tokens = torch.cat([prefix.expand(batch, -1, -1), tokens], dim=1)
+        if key_mask is not None:
+            prefix_ok = key_mask.new_ones(batch, NUM_PREFIX_TOKENS)
+            key_mask = torch.cat([prefix_ok, key_mask], dim=1)
+        return self.pos_drop(tokens), key_mask
+
+    def _structured_patchout(
+        self, patches: torch.Tensor, key_mask: Optional[torch.Tensor]
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Drops random whole time columns and frequency rows (same for the
+        batch), keeping their order."""
+        _, _, f_dim, t_dim = patches.shape
+        keep_t = max(1, t_dim - int(t_dim * self.patchout_time))
+        keep_f = max(1, f_dim - int(f_dim * self.patchout_freq))
+        device = patches.device
+        t_idx = torch.randperm(t_dim, device=device)[:keep_t].sort().values
+        f_idx = torch.randperm(f_dim, device=device)[:keep_f].sort().values
+        patches = patches[:, :, f_idx][:, :, :, t_idx]
+        if key_mask is not None:
+            key_mask = key_mask[:, f_idx][:, :, t_idx]
+        return patches, key_mask
+
+    def _unstructured_patchout(
+        self, tokens: torch.Tensor, key_mask: Optional[torch.Tensor]
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Keeps a random subset of patches per clip (same count for all)."""
+        batch, n_patches, dim = tokens.shape
+        keep = max(1, n_patches - int(n_patches * self.patchout_time))
+        scores = torch.rand(batch, n_patches, device=tokens.device)
+        if key_mask is not None:
+            # Padding patches are dropped first.
+            scores = scores + key_mask.float()
+        idx = scores.topk(keep, dim=1).indices.sort(dim=1).values
+        tokens = tokens.gather(1, idx[:, :, None].expand(-1, -1, dim))
+        if key_mask is not None:
+            key_mask = key_mask.gather(1, idx)
+        return tokens, key_mask
+
+    def forward(
+        self, feats: torch.Tensor, lengths: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """Encodes a batch of spectrograms.
+
+        Arguments
+        ---------
+        feats : torch.Tensor
+            Normalised fbank features [B, T, F], T <= target_length.
+        lengths : torch.Tensor, optional
+            Relative lengths [B] of the clips (SpeechBrain convention). Used
+            only when the encoder was built with ``use_padding_mask=True``.
+
+        Returns
+        -------
+        torch.Tensor
+            Mean of the cls and distillation outputs, [B, 1, D].
+        """
+        tokens, key_mask = self.embed(feats, lengths)
+        attn_mask = None if key_mask is None else key_mask[:, None, None, :]
+        for block in self.blocks:
+            tokens = block(tokens, attn_mask=attn_mask)
+        tokens = self.norm(tokens[:, :NUM_PREFIX_TOKENS])
+        return tokens.mean(dim=1, keepdim=True)
+
+
+class AudioSpectrogramTransformerClassifier(nn.Module):
+    """AST classification head: LayerNorm + Linear on the pooled embedding.
+
+    Arguments
+    ---------
+    input_size : int
+        Embedding dimension D of the encoder.
+    n_classes : int
+        Number of output classes.
+    output : str
+        "log_softmax" for single-label classification (log-probabilities, as
+        SpeechBrain's ``nll_loss`` and ``EncoderClassifier`` expect) or
+        "logits" for multi-label classification (BCE with logits, sigmoid at
+        inference).
+    layer_norm_eps : float
+        Epsilon of the LayerNorm (1e-5 in the original AST head).
+
+    Example
+    -------
+    >>> head = AudioSpectrogramTransformerClassifier(192, 10)
+    >>> out = head(torch.randn(4, 1, 192))
+    >>> out.shape
+    torch.Size([4, 1, 10])
+    >>> bool(torch.allclose(out.exp().sum(-1), torch.ones(4, 1)))
+    True
+    """
+
+    OUTPUTS = ("log_softmax", "logits")
+
+    def __init__(
+        self,
+        input_size: int,
+        n_classes: int,
+        output: str = "log_softmax",
+        layer_norm_eps: float = 1e-5,
+    ):
+        super().__init__()
+        if output not in self.OUTPUTS:
+            raise ValueError(
+                f"output must be one of {self.OUTPUTS}, got {output!r}."
+            )
+        if n_classes < 1:
+            raise ValueError(f"n_classes must be positive, got {n_classes}.")
+        self.config = {
+            "input_size": input_size,
+            "n_classes": n_classes,
+            "output": output,
+            "layer_norm_eps": layer_norm_eps,
+        }
+        self.output = output
+        self.norm = nn.LayerNorm(input_size, eps=layer_norm_eps)
+        self.linear = nn.Linear(input_size, n_classes)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Initialises the head (truncated normal 0.02, zero bias)."""
+        nn.init.ones_(self.norm.weight)
+        nn.init.zeros_(self.norm.bias)
+        nn.init.trunc_normal_(self.linear.weight, std=0.02)
+        nn.init.zeros_(self.linear.bias)
+
+    @property
+    def n_classes(self) -> int:
+        """Number of output classes."""
+        return self.linear.out_features
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Classifies embeddings [B, 1, D] (or [B, D]) into [B, 1, C].
+
+        Arguments
+        ---------
+        embeddings : torch.Tensor
+            Output of the encoder.
+
+        Returns
+        -------
+        torch.Tensor
+            Log-probabilities or logits, [B, 1, C].
+        """
+        if embeddings.dim() == 2:
+            embeddings = embeddings.unsqueeze(1)
+        logits = self.linear(self.norm(embeddings))
+        if self.output == "log_softmax":
+            return torch.log_softmax(logits, dim=-1)
+        return logits
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of parameters of a module.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        Any module.
+
+    Returns
+    -------
+    int
+        Total number of parameter elements.
+
+    Example
+    -------
+    >>> count_parameters(torch.nn.Linear(3, 2))
+    8
+    """
+    return sum(p.numel() for p in module.parameters())
+
+
+def forward_flops(
+    encoder: AudioSpectrogramTransformerEncoder, n_frames: int
+) -> float:
+    """Forward FLOPs (2 per multiply-add) of the encoder at ``n_frames``.
+
+    Counts the patch convolution, the QKV/projection/MLP matmuls and the two
+    attention matmuls; norms and softmax are ignored.
+
+    Arguments
+    ---------
+    encoder : AudioSpectrogramTransformerEncoder
+        The encoder.
+    n_frames : int
+        Number of input frames.
+
+    Returns
+    -------
+    float
+        Number of floating point operations.
+
+    Example
+    -------
+    >>> enc = AudioSpectrogramTransformerEncoder("base384", depth=12)
+    >>> round(forward_flops(enc, 1024) / 1e9)
+    261
+    """
+    cfg = encoder.config
+    f_dim, t_dim = patch_grid_size(
+        cfg["n_mels"], n_frames, cfg["fstride"], cfg["tstride"]
+    )
+    n_patches = f_dim * t_dim
+    n_tokens = n_patches + NUM_PREFIX_TOKENS
+    dim = cfg["embed_dim"]
+    hidden = int(dim * cfg["mlp_ratio"])
+    conv = 2 * n_patches * dim * PATCH_SIZE * PATCH_SIZE
+    linear = 2 * n_tokens * (3 * dim * dim + dim * dim + 2 * dim * hidden)
+    attention = 2 * 2 * n_tokens * n_tokens * dim
+    return conv + cfg["depth"] * (linear + attention)

@@ -1,0 +1,750 @@
+"""Loading pretrained AST / ViT weights from local files.
+
+Three formats are understood, told apart by their key names:
+
+* ``timm``: ImageNet ViT / DeiT checkpoints (``patch_embed.proj``, ``blocks.*``,
+  optional ``dist_token``). The RGB patch convolution is summed over its input
+  channels and the position embedding is cut/interpolated to the audio grid.
+  The classification head is not part of these checkpoints.
+* ``original``: the original AST (YuanGongND/ast) checkpoints, a DataParallel
+  state dict with ``module.v.*`` and ``module.mlp_head.*`` keys, e.g.
+  ``audioset_10_10_0.4593.pth``; any target length.
+* ``hf``: HF ``ASTForAudioClassification`` folders (``config.json`` and
+  ``model.safetensors`` / ``pytorch_model.bin``) or state dicts, with both the
+  transformers v4 (on-disk) and v5 (in-memory) key names.
+
+Nothing is downloaded: every loader reads a local path. Files are read with
+``torch.load(weights_only=True)`` or safetensors.
+
+Authors
+ * ast_sb developers 2026
+"""
+
+import json
+import logging
+import math
+import os
+import re
+import warnings
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import torch
+
+from ast_sb.model import (
+    NUM_PREFIX_TOKENS,
+    AudioSpectrogramTransformerClassifier,
+    AudioSpectrogramTransformerEncoder,
+)
+from ast_sb.position_embedding import adapt_position_embedding
+
+logger = logging.getLogger(__name__)
+
+StateDict = Dict[str, torch.Tensor]
+
+HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+HF_PREFIX = "audio_spectrogram_transformer."
+
+# HF layer names (v5 in memory, v4 on disk) -> timm block names.
+_HF_LAYER_NAMES = {
+    "layernorm_before": "norm1",
+    "layernorm_after": "norm2",
+    "attention.o_proj": "attn.proj",
+    "attention.output.dense": "attn.proj",
+    "mlp.fc1": "mlp.fc1",
+    "intermediate.dense": "mlp.fc1",
+    "mlp.fc2": "mlp.fc2",
+    "output.dense": "mlp.fc2",
+}
+_HF_QKV_NAMES = {
+    "q": ("attention.q_proj", "attention.attention.query"),
+    "k": ("attention.k_proj", "attention.attention.key"),
+    "v": ("attention.v_proj", "attention.attention.value"),
+}
+_HF_EMBEDDINGS = {
+    "embeddings.cls_token": "cls_token",
+    "embeddings.distillation_token": "dist_token",
+    "embeddings.position_embeddings": "pos_embed",
+    "embeddings.patch_embeddings.projection.weight": "patch_embed.proj.weight",
+    "embeddings.patch_embeddings.projection.bias": "patch_embed.proj.bias",
+    "layernorm.weight": "norm.weight",
+    "layernorm.bias": "norm.bias",
+}
+_HEAD_KEYS = {
+    "norm.weight": ("mlp_head.0.weight", "classifier.layernorm.weight"),
+    "norm.bias": ("mlp_head.0.bias", "classifier.layernorm.bias"),
+    "linear.weight": ("mlp_head.1.weight", "classifier.dense.weight"),
+    "linear.bias": ("mlp_head.1.bias", "classifier.dense.bias"),
+}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not fit the model."""
+
+
+def read_state_dict(path: str) -> Tuple[StateDict, Optional[dict]]:
+    """Reads a state dict (and an HF config, if any) from a local path.
+
+    Arguments
+    ---------
+    path : str
+        A ``.pth``/``.pt``/``.bin``/``.ckpt`` file, a ``.safetensors`` file or
+        an HF model folder.
+
+    Returns
+    -------
+    state_dict : dict
+        Name -> tensor.
+    config : dict or None
+        The folder's ``config.json``, when there is one.
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "w.pt"
+    >>> torch.save({"model": {"a": torch.ones(1)}}, path)
+    >>> read_state_dict(str(path))
+    ({'a': tensor([1.])}, None)
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"Checkpoint not found: {path}")
+    config = None
+    if os.path.isdir(path):
+        config_path = os.path.join(path, "config.json")
+        if os.path.isfile(config_path):
+            with open(config_path, encoding="utf-8") as fin:
+                config = json.load(fin)
+        files = [
+            os.path.join(path, f)
+            for f in HF_WEIGHT_FILES
+            if os.path.isfile(os.path.join(path, f))
+        ]
+        if not files:
+            raise CheckpointError(
+                f"No weights in folder {path}: expected one of "
+                f"{', '.join(HF_WEIGHT_FILES)}."
+            )
+        path = files[0]
+    try:
+        if path.endswith(".safetensors"):
+            from safetensors.torch import load_file
+
+            state = load_file(path, device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(
+            f"Cannot read checkpoint {path}: {error}"
+        ) from error
+    for wrapper in ("model", "state_dict", "model_state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
+            state = state[wrapper]
+    if not isinstance(state, dict) or not all(
+        isinstance(v, torch.Tensor) for v in state.values()
+    ):
+        raise CheckpointError(
+            f"Checkpoint {path} does not hold a state dict of tensors."
+        )
+    return state, config
+
+
+def detect_format(state: StateDict) -> str:
+    """Tells the checkpoint format from its key names.
+
+    Arguments
+    ---------
+    state : dict
+        A state dict.
+
+    Returns
+    -------
+    str
+        "original", "hf", "timm" or "ast_sb".
+
+    Example
+    -------
+    >>> detect_format({"module.v.cls_token": torch.zeros(1)})
+    'original'
+    >>> detect_format({"blocks.0.attn.qkv.weight": torch.zeros(1)})
+    'timm'
+    """
+    keys = list(state)
+    if any(k.startswith(("module.v.", "v.")) for k in keys):
+        return "original"
+    if any(
+        k.startswith((HF_PREFIX, "embeddings.")) or ".attention." in k
+        for k in keys
+    ):
+        return "hf"
+    if any(k.startswith("blocks.") for k in keys):
+        if any(k.startswith("embedding_model.") for k in keys):
+            return "ast_sb"
+        return "timm"
+    if any(k.startswith("embedding_model.") for k in keys):
+        return "ast_sb"
+    raise CheckpointError(
+        "Unknown checkpoint format: expected timm ViT/DeiT keys "
+        "(blocks.*), original AST keys (module.v.*) or HF AST keys "
+        f"(audio_spectrogram_transformer.*); first keys: {keys[:5]}"
+    )
+
+
+def _split_head(
+    state: StateDict, names: Iterable[str]
+) -> Tuple[StateDict, StateDict]:
+    """Pulls the classification head out of ``state`` (ast_sb names)."""
+    head = {}
+    for ours, theirs in _HEAD_KEYS.items():
+        for name in theirs:
+            if name in state:
+                head[ours] = state.pop(name)
+    return state, head
+
+
+def convert_original(state: StateDict) -> Tuple[StateDict, StateDict]:
+    """Converts an original AST state dict into ast_sb encoder/head dicts.
+
+    Arguments
+    ---------
+    state : dict
+        Keys ``module.v.*`` and ``module.mlp_head.*`` (``module.`` optional).
+
+    Returns
+    -------
+    encoder_state : dict
+        Keys of ``AudioSpectrogramTransformerEncoder``.
+    head_state : dict
+        Keys of ``AudioSpectrogramTransformerClassifier`` (may be empty).
+
+    Example
+    -------
+    >>> enc, head = convert_original(
+    ...     {
+    ...         "module.v.cls_token": torch.zeros(1, 1, 4),
+    ...         "module.mlp_head.1.bias": torch.zeros(3),
+    ...     }
+    ... )
+    >>> list(enc), list(head)
+    (['cls_token'], ['linear.bias'])
+    """
+    state = {re.sub(r"^module\.", "", k): v for k, v in state.items()}
+    state, head = _split_head(state, _HEAD_KEYS)
+    encoder = {}
+    for key, value in state.items():
+        if not key.startswith("v."):
+            raise CheckpointError(f"Unexpected key in AST checkpoint: {key}")
+        key = key[2:]
+        if key.startswith(("head.", "head_dist.")):
+            continue  # ImageNet heads of the DeiT backbone, unused.
+        encoder[key] = value
+    return encoder, head
+
+
+def convert_hf(state: StateDict) -> Tuple[StateDict, StateDict]:
+    """Converts an HF ASTForAudioClassification state dict (v4 or v5 names).
+
+    Arguments
+    ---------
+    state : dict
+        HF state dict, with or without the ``audio_spectrogram_transformer.``
+        prefix.
+
+    Returns
+    -------
+    encoder_state : dict
+        Keys of ``AudioSpectrogramTransformerEncoder``; q/k/v are fused into
+        ``attn.qkv``.
+    head_state : dict
+        Keys of ``AudioSpectrogramTransformerClassifier`` (may be empty).
+
+    Example
+    -------
+    >>> enc, head = convert_hf(
+    ...     {"audio_spectrogram_transformer.layernorm.bias": torch.zeros(2)}
+    ... )
+    >>> list(enc)
+    ['norm.bias']
+    """
+    state, head = _split_head(dict(state), _HEAD_KEYS)
+    state = {
+        (k[len(HF_PREFIX) :] if k.startswith(HF_PREFIX) else k): v
+        for k, v in state.items()
+    }
+    encoder, qkv, unknown = {}, {}, []
+    layer_re = re.compile(
+        r"^(?:encoder\.layer|layers)\.(\d+)\.(.+)\.(weight|bias)$"
+    )
+    for key, value in state.items():
+        if key in _HF_EMBEDDINGS:
+            encoder[_HF_EMBEDDINGS[key]] = value
+            continue
+        match = layer_re.match(key)
+        if match is None:
+            unknown.append(key)
+            continue
+        layer, name, kind = match.groups()
+        if name in _HF_LAYER_NAMES:
+            encoder[f"blocks.{layer}.{_HF_LAYER_NAMES[name]}.{kind}"] = value
+            continue
+        part = next(
+            (p for p, names in _HF_QKV_NAMES.items() if name in names), None
+        )
+        if part is None:
+            unknown.append(key)
+            continue
+        qkv.setdefault((layer, kind), {})[part] = value
+    if unknown:
+        raise CheckpointError(
+            f"Unexpected keys in HF AST checkpoint: {unknown}"
+        )
+    for (layer, kind), parts in qkv.items():
+        if set(parts) != {"q", "k", "v"}:
+            raise CheckpointError(
+                f"Layer {layer} {kind}: q/k/v incomplete, found {sorted(parts)}"
+            )
+        encoder[f"blocks.{layer}.attn.qkv.{kind}"] = torch.cat(
+            [parts["q"], parts["k"], parts["v"]], dim=0
+        )
+    return encoder, head
+
+
+def convert_timm(state: StateDict) -> StateDict:
+    """Converts a timm ImageNet ViT/DeiT state dict for a 1-channel input.
+
+    The patch convolution is summed over its RGB input channels; a ViT
+    without a distillation token gets the cls token (and its position
+    embedding) as distillation token. ImageNet heads are dropped.
+
+    Arguments
+    ---------
+    state : dict
+        timm ``VisionTransformer``/``VisionTransformerDistilled`` state dict.
+
+    Returns
+    -------
+    dict
+        Encoder state with ``pos_embed`` still on the ImageNet grid.
+
+    Example
+    -------
+    >>> out = convert_timm(
+    ...     {
+    ...         "patch_embed.proj.weight": torch.ones(4, 3, 16, 16),
+    ...         "cls_token": torch.zeros(1, 1, 4),
+    ...         "pos_embed": torch.zeros(1, 1 + 4, 4),
+    ...     }
+    ... )
+    >>> out["patch_embed.proj.weight"].shape, out["pos_embed"].shape
+    (torch.Size([4, 1, 16, 16]), torch.Size([1, 6, 4]))
+    """
+    encoder = {
+        k: v
+        for k, v in state.items()
+        if not k.startswith(("head.", "head_dist."))
+    }
+    weight = encoder.get("patch_embed.proj.weight")
+    if weight is not None and weight.shape[1] != 1:
+        encoder["patch_embed.proj.weight"] = weight.sum(dim=1, keepdim=True)
+    if "dist_token" not in encoder and "cls_token" in encoder:
+        encoder["dist_token"] = encoder["cls_token"].clone()
+        pos = encoder["pos_embed"]
+        encoder["pos_embed"] = torch.cat(
+            [pos[:, :1], pos[:, :1], pos[:, 1:]], 1
+        )
+    return encoder
+
+
+def _source_grid(
+    n_patches: int,
+    fmt: str,
+    config: Optional[dict],
+    encoder: AudioSpectrogramTransformerEncoder,
+    source_grid: Optional[Tuple[int, int]],
+) -> Tuple[int, int]:
+    """The (f, t) grid a checkpoint's position embedding was trained on."""
+    if source_grid is not None:
+        grid = tuple(source_grid)
+    elif fmt == "hf" and config is not None:
+        patch = config.get("patch_size", 16)
+        grid = (
+            (config.get("num_mel_bins", 128) - patch)
+            // config.get("frequency_stride", 10)
+            + 1,
+            (config.get("max_length", 1024) - patch)
+            // config.get("time_stride", 10)
+            + 1,
+        )
+    elif fmt == "timm":
+        side = math.isqrt(n_patches)
+        grid = (side, side)
+    else:
+        f_dim = next(
+            (f for f in (encoder.f_dim, 12) if n_patches % f == 0), None
+        )
+        if f_dim is None:
+            raise CheckpointError(
+                f"Cannot infer the patch grid of {n_patches} position "
+                "embeddings; pass source_grid=(f_dim, t_dim)."
+            )
+        grid = (f_dim, n_patches // f_dim)
+    if grid[0] * grid[1] != n_patches:
+        raise CheckpointError(
+            f"Position embedding has {n_patches} patches, which is not the "
+            f"grid {grid[0]}x{grid[1]}."
+        )
+    return grid
+
+
+def convert_checkpoint(
+    state: StateDict,
+    encoder: AudioSpectrogramTransformerEncoder,
+    config: Optional[dict] = None,
+    source_grid: Optional[Tuple[int, int]] = None,
+) -> Tuple[StateDict, StateDict, str]:
+    """Converts any supported state dict into ast_sb names for ``encoder``.
+
+    The position embedding is adapted (cut / bilinear interpolation) from the
+    checkpoint's grid to the encoder's grid.
+
+    Arguments
+    ---------
+    state : dict
+        A timm, original-AST or HF state dict.
+    encoder : AudioSpectrogramTransformerEncoder
+        The target encoder (gives the target grid).
+    config : dict, optional
+        HF ``config.json`` content (gives the HF source grid).
+    source_grid : tuple of int, optional
+        (f_dim, t_dim) of the checkpoint, when it cannot be inferred.
+
+    Returns
+    -------
+    encoder_state : dict
+    head_state : dict
+    fmt : str
+        The detected format.
+    """
+    fmt = detect_format(state)
+    if fmt == "original":
+        enc, head = convert_original(state)
+    elif fmt == "hf":
+        enc, head = convert_hf(state)
+    elif fmt == "timm":
+        enc, head = convert_timm(state), {}
+    else:
+        enc = {
+            k[len("embedding_model.") :]: v
+            for k, v in state.items()
+            if k.startswith("embedding_model.")
+        }
+        head = {
+            k[len("classifier.") :]: v
+            for k, v in state.items()
+            if k.startswith("classifier.")
+        }
+    pos = enc.get("pos_embed")
+    if pos is not None and pos.shape != encoder.pos_embed.shape:
+        n_patches = pos.shape[1] - NUM_PREFIX_TOKENS
+        grid = _source_grid(n_patches, fmt, config, encoder, source_grid)
+        enc["pos_embed"] = adapt_position_embedding(
+            pos, grid, encoder.grid_size, NUM_PREFIX_TOKENS
+        )
+    return enc, head, fmt
+
+
+def _check_and_load(
+    module: torch.nn.Module, state: StateDict, what: str, path: str
+) -> None:
+    """Strictly loads ``state`` and raises a listing error on any mismatch."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    mismatched = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    if missing or unexpected or mismatched:
+        lines = [f"Checkpoint {path} does not fit the {what}:"]
+        if missing:
+            lines.append(f"  missing keys: {missing}")
+        if unexpected:
+            lines.append(f"  unexpected keys: {unexpected}")
+        if mismatched:
+            lines.append(f"  shape mismatches: {mismatched}")
+        raise CheckpointError("\n".join(lines))
+    module.load_state_dict(state, strict=True)
+
+
+def load_pretrained(
+    encoder: AudioSpectrogramTransformerEncoder,
+    path: str,
+    classifier: Optional[AudioSpectrogramTransformerClassifier] = None,
+    source_grid: Optional[Tuple[int, int]] = None,
+) -> Dict[str, object]:
+    """Loads pretrained weights from a local file into ``encoder``/``classifier``.
+
+    A checkpoint head with another number of classes than ``classifier`` is
+    skipped with a warning (the head keeps its fresh initialisation); any
+    other mismatch raises a ``CheckpointError`` that lists the keys.
+
+    Arguments
+    ---------
+    encoder : AudioSpectrogramTransformerEncoder
+        The encoder to fill.
+    path : str
+        Local checkpoint file or HF folder.
+    classifier : AudioSpectrogramTransformerClassifier, optional
+        The head to fill, if the checkpoint has one.
+    source_grid : tuple of int, optional
+        (f_dim, t_dim) of the checkpoint's position embedding, when it cannot
+        be inferred.
+
+    Returns
+    -------
+    dict
+        ``format``, ``head_loaded`` (bool) and ``source`` (the path).
+
+    Example
+    -------
+    >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
+    >>> path = str(getfixture("tmpdir") / "enc.pt")
+    >>> torch.save(export_original(enc), path)
+    >>> load_pretrained(enc, path)["format"]
+    'original'
+    """
+    state, config = read_state_dict(path)
+    enc_state, head_state, fmt = convert_checkpoint(
+        state, encoder, config, source_grid
+    )
+    _check_and_load(encoder, enc_state, "encoder", path)
+    head_loaded = False
+    if classifier is not None:
+        if not head_state:
+            warnings.warn(
+                f"{path} has no classification head; the classifier keeps "
+                "its random initialisation.",
+                stacklevel=2,
+            )
+        elif head_state["linear.weight"].shape[0] != classifier.n_classes:
+            warnings.warn(
+                f"{path} has a head with {head_state['linear.weight'].shape[0]}"
+                f" classes but the classifier has {classifier.n_classes}; the "
+                "head is re-initialised.",
+                stacklevel=2,
+            )
+            classifier.reset_parameters()
+        else:
+            _check_and_load(classifier, head_state, "classifier", path)
+            head_loaded = True
+    logger.info("Loaded %s weights from %s", fmt, path)
+    return {"format": fmt, "head_loaded": head_loaded, "source": path}
+
+
+def build_from_hf(
+    path: str, output: str = "logits"
+) -> Tuple[
+    AudioSpectrogramTransformerEncoder,
+    AudioSpectrogramTransformerClassifier,
+    List[str],
+]:
+    """Builds and loads an encoder + head from an HF AST model folder.
+
+    The architecture (width, depth, heads, strides, max_length, LayerNorm
+    epsilon) comes from ``config.json``, so predictions equal the HF model's.
+
+    Arguments
+    ---------
+    path : str
+        HF folder with ``config.json`` and weights.
+    output : str
+        "logits" (multi-label, as HF returns) or "log_softmax".
+
+    Returns
+    -------
+    encoder : AudioSpectrogramTransformerEncoder
+    classifier : AudioSpectrogramTransformerClassifier
+    labels : list of str
+        Class names from ``id2label`` (``"LABEL_i"`` when absent).
+    """
+    state, config = read_state_dict(path)
+    if config is None:
+        raise CheckpointError(f"{path} has no config.json: not an HF folder.")
+    hidden = config.get("hidden_size", 768)
+    eps = config.get("layer_norm_eps", 1e-12)
+    encoder = AudioSpectrogramTransformerEncoder(
+        size="base384",
+        n_mels=config.get("num_mel_bins", 128),
+        target_length=config.get("max_length", 1024),
+        fstride=config.get("frequency_stride", 10),
+        tstride=config.get("time_stride", 10),
+        embed_dim=hidden,
+        depth=config.get("num_hidden_layers", 12),
+        num_heads=config.get("num_attention_heads", 12),
+        mlp_ratio=config.get("intermediate_size", 4 * hidden) / hidden,
+        layer_norm_eps=eps,
+    )
+    _, head_state, _ = convert_checkpoint(state, encoder, config)
+    n_classes = head_state["linear.weight"].shape[0] if head_state else 527
+    classifier = AudioSpectrogramTransformerClassifier(
+        hidden, n_classes, output=output, layer_norm_eps=eps
+    )
+    load_pretrained(encoder, path, classifier)
+    id2label = config.get("id2label") or {}
+    labels = [id2label.get(str(i), f"LABEL_{i}") for i in range(n_classes)]
+    return encoder, classifier, labels
+
+
+def export_original(
+    encoder: AudioSpectrogramTransformerEncoder,
+    classifier: Optional[AudioSpectrogramTransformerClassifier] = None,
+) -> StateDict:
+    """State dict in the original AST layout (``module.v.*``, ``module.mlp_head.*``).
+
+    Arguments
+    ---------
+    encoder : AudioSpectrogramTransformerEncoder
+        The encoder.
+    classifier : AudioSpectrogramTransformerClassifier, optional
+        The head.
+
+    Returns
+    -------
+    dict
+        A state dict loadable by the original AST code (DataParallel names).
+
+    Example
+    -------
+    >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
+    >>> sorted(export_original(enc))[0]
+    'module.v.blocks.0.attn.proj.bias'
+    """
+    state = {f"module.v.{k}": v for k, v in encoder.state_dict().items()}
+    if classifier is not None:
+        for ours, (original, _) in _HEAD_KEYS.items():
+            state[f"module.{original}"] = classifier.state_dict()[ours]
+    return state
+
+
+def export_hf(
+    encoder: AudioSpectrogramTransformerEncoder,
+    classifier: Optional[AudioSpectrogramTransformerClassifier] = None,
+) -> StateDict:
+    """State dict with HF transformers v4 (on-disk) AST key names.
+
+    Arguments
+    ---------
+    encoder : AudioSpectrogramTransformerEncoder
+        The encoder.
+    classifier : AudioSpectrogramTransformerClassifier, optional
+        The head.
+
+    Returns
+    -------
+    dict
+        A state dict that ``ASTForAudioClassification`` loads.
+
+    Example
+    -------
+    >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
+    >>> state = export_hf(enc)
+    >>> state["audio_spectrogram_transformer.encoder.layer.0.attention.attention.query.weight"].shape
+    torch.Size([192, 192])
+    """
+    inverse_embeddings = {v: k for k, v in _HF_EMBEDDINGS.items()}
+    v4_layer = {
+        "norm1": "layernorm_before",
+        "norm2": "layernorm_after",
+        "attn.proj": "attention.output.dense",
+        "mlp.fc1": "intermediate.dense",
+        "mlp.fc2": "output.dense",
+    }
+    state = {}
+    block_re = re.compile(r"^blocks\.(\d+)\.(.+)\.(weight|bias)$")
+    for key, value in encoder.state_dict().items():
+        if key in inverse_embeddings:
+            state[HF_PREFIX + inverse_embeddings[key]] = value
+            continue
+        layer, name, kind = block_re.match(key).groups()
+        prefix = f"{HF_PREFIX}encoder.layer.{layer}."
+        if name == "attn.qkv":
+            for part, chunk in zip("qkv", value.chunk(3, dim=0)):
+                state[prefix + _HF_QKV_NAMES[part][1] + "." + kind] = chunk
+        else:
+            state[prefix + v4_layer[name] + "." + kind] = value
+    if classifier is not None:
+        for ours, (_, hf_name) in _HEAD_KEYS.items():
+            state[hf_name] = classifier.state_dict()[ours]
+    return state
+
+
+def save_hf_folder(
+    out_dir: str,
+    encoder: AudioSpectrogramTransformerEncoder,
+    classifier: AudioSpectrogramTransformerClassifier,
+    labels: Optional[List[str]] = None,
+) -> str:
+    """Writes an HF ``ASTForAudioClassification`` folder (config + safetensors).
+
+    Arguments
+    ---------
+    out_dir : str
+        Folder to write ``config.json`` and ``model.safetensors`` into.
+    encoder : AudioSpectrogramTransformerEncoder
+        The encoder.
+    classifier : AudioSpectrogramTransformerClassifier
+        The head.
+    labels : list of str, optional
+        Class names for ``id2label``.
+
+    Returns
+    -------
+    str
+        ``out_dir``.
+
+    Example
+    -------
+    >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
+    >>> head = AudioSpectrogramTransformerClassifier(192, 3)
+    >>> out = save_hf_folder(str(getfixture("tmpdir") / "hf"), enc, head)
+    >>> build_from_hf(out)[0].config["depth"]
+    1
+    """
+    from safetensors.torch import save_file
+
+    cfg = encoder.config
+    n_classes = classifier.n_classes
+    labels = labels or [f"LABEL_{i}" for i in range(n_classes)]
+    if len(labels) != n_classes:
+        raise ValueError(
+            f"{len(labels)} labels given for a head with {n_classes} classes."
+        )
+    config = {
+        "architectures": ["ASTForAudioClassification"],
+        "model_type": "audio-spectrogram-transformer",
+        "hidden_size": cfg["embed_dim"],
+        "num_hidden_layers": cfg["depth"],
+        "num_attention_heads": cfg["num_heads"],
+        "intermediate_size": int(cfg["embed_dim"] * cfg["mlp_ratio"]),
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+        "layer_norm_eps": cfg["layer_norm_eps"],
+        "patch_size": 16,
+        "qkv_bias": True,
+        "frequency_stride": cfg["fstride"],
+        "time_stride": cfg["tstride"],
+        "max_length": cfg["target_length"],
+        "num_mel_bins": cfg["n_mels"],
+        "id2label": {str(i): name for i, name in enumerate(labels)},
+        "label2id": {name: i for i, name in enumerate(labels)},
+    }
+    os.makedirs(out_dir, exist_ok=True)
+    with open(
+        os.path.join(out_dir, "config.json"), "w", encoding="utf-8"
+    ) as fout:
+        json.dump(config, fout, indent=2)
+    state = {
+        k: v.contiguous() for k, v in export_hf(encoder, classifier).items()
+    }
+    save_file(state, os.path.join(out_dir, "model.safetensors"))
+    return out_dir

@@ -1,0 +1,248 @@
+"""Tests for ast_sb.features: Kaldi fbank parity, padding, normalisation.
+
+Authors
+ * ast_sb developers 2026
+"""
+
+import math
+
+import pytest
+import torch
+import torchaudio.compliance.kaldi as ta_kaldi
+
+from ast_sb.features import (
+    DATASET_STATS,
+    AudioSpectrogramNormalizer,
+    KaldiFbank,
+    compute_dataset_stats,
+    frame_count,
+    pad_or_cut,
+)
+
+SR = 16000
+
+
+def _speech_like(n: int, seed: int) -> torch.Tensor:
+    """Harmonic chirp with syllable-rate AM plus a little noise."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(n, dtype=torch.float64) / SR
+    f0 = 110 + 80 * t / max(t[-1].item(), 1e-3)  # rising pitch
+    phase = 2 * math.pi * torch.cumsum(f0, 0) / SR
+    x = sum(torch.sin(k * phase) / k for k in range(1, 12))
+    am = 0.5 * (1 + torch.sin(2 * math.pi * 4 * t))
+    x = 0.3 * am * x / 3 + 0.01 * torch.randn(n, generator=g, dtype=x.dtype)
+    return x.float()
+
+
+def _noise(n: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return 0.2 * torch.randn(n, generator=g)
+
+
+def _with_silence(n: int, seed: int) -> torch.Tensor:
+    x = _speech_like(n, seed)
+    x[n // 3 : n // 3 + 3200] = 0.0  # 200 ms of digital silence
+    return x
+
+
+def _reference(wav: torch.Tensor) -> torch.Tensor:
+    return ta_kaldi.fbank(
+        wav.unsqueeze(0),
+        sample_frequency=SR,
+        window_type="hanning",
+        num_mel_bins=128,
+        dither=0.0,
+    )
+
+
+@pytest.fixture(scope="module")
+def clips():
+    lengths = [16000, 12345, 8000, 400, 4321]
+    makers = [_speech_like, _noise, _with_silence, _noise, _speech_like]
+    return [m(n, i) for i, (m, n) in enumerate(zip(makers, lengths))]
+
+
+def _pad_batch(clips):
+    n_max = max(c.shape[0] for c in clips)
+    wavs = torch.zeros(len(clips), n_max)
+    for i, c in enumerate(clips):
+        wavs[i, : c.shape[0]] = c
+    lens = torch.tensor([c.shape[0] / n_max for c in clips])
+    return wavs, lens
+
+
+def test_fbank_parity_batched(clips):
+    fbank = KaldiFbank()
+    wavs, lens = _pad_batch(clips)
+    feats = fbank(wavs, lens)
+    assert feats.shape == (len(clips), frame_count(wavs.shape[1]), 128)
+    rel = fbank.relative_frame_lengths(lens, wavs.shape[1])
+    for i, c in enumerate(clips):
+        ref = _reference(c)
+        n_valid = round(rel[i].item() * feats.shape[1])
+        assert n_valid == ref.shape[0] == frame_count(c.shape[0])
+        diff = (feats[i, :n_valid] - ref).abs().max().item()
+        assert diff <= 1e-3, f"clip {i}: max abs diff {diff}"
+    # The silent stretch hits the log floor.
+    eps_log = math.log(torch.finfo(torch.float32).eps)
+    assert feats[2].min().item() == pytest.approx(eps_log, abs=1e-4)
+
+
+def test_fbank_single_clip_exact_and_1d(clips):
+    fbank = KaldiFbank()
+    for c in clips[:3]:
+        out = fbank(c)
+        assert out.shape[0] == 1
+        assert (out[0] - _reference(c)).abs().max().item() <= 1e-5
+
+
+def test_fbank_buffers_not_persistent():
+    fbank = KaldiFbank()
+    assert len(fbank.state_dict()) == 0
+    names = {n for n, _ in fbank.named_buffers()}
+    assert names == {"window", "mel_matrix"}
+    assert fbank.mel_matrix.shape == (257, 128)
+
+
+def test_fbank_other_windows(clips):
+    for window in ["povey", "hamming"]:
+        out = KaldiFbank(window=window)(clips[0])[0]
+        ref = ta_kaldi.fbank(
+            clips[0].unsqueeze(0),
+            sample_frequency=SR,
+            window_type=window,
+            num_mel_bins=128,
+            dither=0.0,
+        )
+        assert (out - ref).abs().max().item() <= 1e-4
+
+
+def test_fbank_double_input_and_grad():
+    wav = _noise(4000, 0).double().requires_grad_()
+    out = KaldiFbank()(wav)
+    assert out.dtype == torch.float32
+    out.sum().backward()
+    assert wav.grad is not None and torch.isfinite(wav.grad).all()
+
+
+def test_hf_feature_extractor_parity(clips):
+    transformers = pytest.importorskip("transformers")
+    numpy_clips = [c.numpy() for c in clips[:3]]
+    for max_length in (1024, 512):
+        hf = transformers.ASTFeatureExtractor(max_length=max_length)
+        ref = hf(numpy_clips, sampling_rate=SR, return_tensors="pt")
+        ref = ref["input_values"]
+        fbank = KaldiFbank(target_length=max_length)
+        norm = AudioSpectrogramNormalizer()
+        wavs, lens = _pad_batch(clips[:3])
+        ours = norm(fbank(wavs), lens)
+        assert ours.shape == ref.shape == (3, max_length, 128)
+        # Frames computed from padding samples differ from HF's zero frames;
+        # compare each clip's valid frames and its padded tail.
+        for i, c in enumerate(clips[:3]):
+            n = min(frame_count(c.shape[0]), max_length)
+            diff = (ours[i, :n] - ref[i, :n]).abs().max().item()
+            assert diff <= 1e-3
+        # A full-length clip alone matches HF everywhere (incl. padding).
+        alone = norm(fbank(clips[0]))
+        assert (alone[0] - ref[0]).abs().max().item() <= 1e-3
+
+
+def test_hf_parity_long_clip_cut():
+    transformers = pytest.importorskip("transformers")
+    wav = _speech_like(SR * 6, 7)  # 598 frames > 512
+    hf = transformers.ASTFeatureExtractor(max_length=512)
+    ref = hf(wav.numpy(), sampling_rate=SR, return_tensors="pt")
+    ours = AudioSpectrogramNormalizer()(KaldiFbank(target_length=512)(wav))
+    assert (ours - ref["input_values"]).abs().max().item() <= 1e-3
+
+
+def test_target_length_pad_and_cut():
+    wav = _noise(SR, 1)  # 98 frames
+    base = KaldiFbank()(wav)
+    padded = KaldiFbank(target_length=128)(wav)
+    assert padded.shape == (1, 128, 128)
+    assert torch.equal(padded[:, :98], base)
+    assert torch.count_nonzero(padded[:, 98:]) == 0
+    cut = KaldiFbank(target_length=50)(wav)
+    assert cut.shape == (1, 50, 128)
+    assert torch.equal(cut, base[:, :50])
+    assert pad_or_cut(base, 98) is base
+    with pytest.raises(ValueError):
+        pad_or_cut(base, 0)
+
+
+def test_frame_count_and_relative_lengths():
+    assert frame_count(400) == 1
+    assert frame_count(559) == 1
+    assert frame_count(560) == 2
+    assert frame_count(160000) == 998
+    assert frame_count(0) == 0
+    counts = frame_count(torch.tensor([399, 400, 16000]))
+    assert counts.tolist() == [0, 1, 98]
+    fbank = KaldiFbank(target_length=1024)
+    rel = fbank.relative_frame_lengths(torch.tensor([1.0, 0.5, 0.001]), 160000)
+    assert torch.allclose(rel * 1024, torch.tensor([998.0, 498.0, 1.0]))
+    rel = KaldiFbank(target_length=100).relative_frame_lengths(None, 160000)
+    assert rel.tolist() == [1.0]
+
+
+def test_normalizer_stats():
+    assert DATASET_STATS["audioset"] == (-4.2677393, 4.5689974)
+    assert DATASET_STATS["esc50"] == (-6.6268077, 5.358466)
+    assert DATASET_STATS["speechcommands"] == (-6.845978, 5.5654526)
+    feats = torch.randn(2, 10, 128)
+    for name, (mean, std) in DATASET_STATS.items():
+        norm = AudioSpectrogramNormalizer.from_dataset(name)
+        assert (norm.mean, norm.std) == (mean, std)
+        expected = (feats - mean) / (2 * std)
+        assert torch.allclose(norm(feats, torch.ones(2)), expected)
+    pad_value = AudioSpectrogramNormalizer()(torch.zeros(1)).item()
+    assert pad_value == pytest.approx(0.46703, abs=1e-5)
+    with pytest.raises(ValueError, match="Unknown dataset 'librispeech'"):
+        AudioSpectrogramNormalizer.from_dataset("librispeech")
+    with pytest.raises(ValueError):
+        AudioSpectrogramNormalizer(std=0.0)
+
+
+def test_compute_dataset_stats():
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(6, 50, 16, generator=g) * 2.5 - 7.0
+    mean, std = compute_dataset_stats(iter([feats[:1], feats[1:4], feats[4:]]))
+    assert mean == pytest.approx(feats.double().mean().item(), abs=1e-9)
+    assert std == pytest.approx(feats.double().std().item(), abs=1e-9)
+    # Padding excluded through relative lengths.
+    padded = torch.cat([feats[:2], torch.full((2, 50, 16), 100.0)], dim=1)
+    mean2, std2 = compute_dataset_stats([(padded, torch.tensor([0.5, 0.5]))])
+    assert mean2 == pytest.approx(feats[:2].double().mean().item(), abs=1e-9)
+    assert std2 == pytest.approx(feats[:2].double().std().item(), abs=1e-9)
+    with pytest.raises(ValueError):
+        compute_dataset_stats([])
+
+
+def test_errors():
+    fbank = KaldiFbank()
+    with pytest.raises(ValueError, match="399 samples"):
+        fbank(torch.zeros(2, 399))
+    wav = torch.zeros(2, 1000)
+    wav[1, 10] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        fbank(wav)
+    wav[1, 10] = float("inf")
+    with pytest.raises(ValueError, match="inf"):
+        fbank(wav)
+    with pytest.raises(ValueError, match="shape"):
+        fbank(torch.zeros(2, 1, 1000))
+    with pytest.raises(TypeError):
+        fbank(torch.zeros(1000, dtype=torch.int16))
+    with pytest.raises(ValueError, match="window"):
+        KaldiFbank(window="triangle")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_fbank_cuda(clips):
+    fbank = KaldiFbank().to("cuda")
+    wavs, _ = _pad_batch(clips)
+    out = fbank(wavs.cuda()).cpu()
+    ref = KaldiFbank()(wavs)
+    assert (out - ref).abs().max().item() <= 1e-3

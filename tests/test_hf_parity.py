@@ -1,0 +1,179 @@
+"""Parity of ast_sb with HF transformers' AST (model and front end)."""
+
+import numpy as np
+import pytest
+import torch
+
+from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
+from ast_sb.model import (
+    MODEL_SIZES,
+    AudioSpectrogramTransformerClassifier,
+    AudioSpectrogramTransformerEncoder,
+    count_parameters,
+)
+from ast_sb.pretrained import build_from_hf, load_pretrained, save_hf_folder
+
+transformers = pytest.importorskip("transformers")
+
+
+def hf_model(**kwargs):
+    """A randomly initialised HF ASTForAudioClassification in eval mode."""
+    torch.manual_seed(0)
+    config = transformers.ASTConfig(**kwargs)
+    model = transformers.ASTForAudioClassification(config).eval()
+    # HF initialises cls/dist/pos at zero: randomise so parity is meaningful.
+    emb = model.audio_spectrogram_transformer.embeddings
+    with torch.no_grad():
+        for p in (
+            emb.cls_token,
+            emb.distillation_token,
+            emb.position_embeddings,
+        ):
+            p.normal_(std=0.5)
+    return model
+
+
+def ours_logits(encoder, classifier, feats):
+    with torch.no_grad():
+        return classifier(encoder(feats)).squeeze(1)
+
+
+SMALL = dict(
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=128,
+    max_length=256,
+    num_labels=7,
+)
+
+
+def test_small_config_folder_round_trip(tmp_path):
+    model = hf_model(**SMALL)
+    model.save_pretrained(tmp_path / "hf")
+    encoder, classifier, labels = build_from_hf(str(tmp_path / "hf"))
+    assert len(labels) == 7 and encoder.config["layer_norm_eps"] == 1e-12
+    feats = torch.randn(3, 256, 128)
+    with torch.no_grad():
+        expected = model(feats).logits
+    diff = (
+        ours_logits(encoder.eval(), classifier.eval(), feats) - expected
+    ).abs()
+    assert diff.max() <= 1e-4
+
+
+def test_v5_in_memory_state_dict(tmp_path):
+    """A state dict with the transformers 5 in-memory names loads too."""
+    model = hf_model(**SMALL)
+    path = tmp_path / "v5.pt"
+    torch.save(model.state_dict(), path)
+    assert any(".q_proj." in k for k in model.state_dict())
+    encoder = AudioSpectrogramTransformerEncoder(
+        "base384",
+        target_length=256,
+        embed_dim=64,
+        depth=2,
+        num_heads=4,
+        mlp_ratio=2.0,
+        layer_norm_eps=1e-12,
+    ).eval()
+    classifier = AudioSpectrogramTransformerClassifier(
+        64, 7, output="logits", layer_norm_eps=1e-12
+    )
+    report = load_pretrained(encoder, str(path), classifier)
+    assert report == {"format": "hf", "head_loaded": True, "source": str(path)}
+    feats = torch.randn(2, 256, 128)
+    with torch.no_grad():
+        expected = model(feats).logits
+    assert (
+        ours_logits(encoder, classifier, feats) - expected
+    ).abs().max() <= 1e-4
+
+
+def test_save_hf_folder_loads_into_transformers(tmp_path):
+    """ast_sb -> HF folder (v4 names) -> from_pretrained gives equal logits."""
+    encoder = AudioSpectrogramTransformerEncoder(
+        "base384",
+        target_length=256,
+        embed_dim=64,
+        depth=2,
+        num_heads=4,
+        mlp_ratio=2.0,
+        layer_norm_eps=1e-12,
+    ).eval()
+    classifier = AudioSpectrogramTransformerClassifier(
+        64, 7, output="logits", layer_norm_eps=1e-12
+    )
+    labels = [f"class{i}" for i in range(7)]
+    save_hf_folder(str(tmp_path / "hf"), encoder, classifier, labels)
+    model = transformers.ASTForAudioClassification.from_pretrained(
+        tmp_path / "hf"
+    ).eval()
+    assert model.config.id2label[3] == "class3"
+    feats = torch.randn(2, 256, 128)
+    with torch.no_grad():
+        expected = model(feats).logits
+    assert (
+        ours_logits(encoder, classifier, feats) - expected
+    ).abs().max() <= 1e-4
+
+
+@pytest.mark.parametrize("max_length", [1024, 512])
+def test_base_config_parity(tmp_path, max_length):
+    """The full base model (AudioSet geometry and the ESC-50 one)."""
+    model = hf_model(max_length=max_length, num_labels=527)
+    model.save_pretrained(tmp_path / "hf")
+    encoder, classifier, _ = build_from_hf(str(tmp_path / "hf"))
+    assert count_parameters(encoder) + count_parameters(classifier) == sum(
+        p.numel() for p in model.parameters()
+    )
+    feats = torch.randn(1, max_length, 128)
+    with torch.no_grad():
+        expected = model(feats).logits
+    assert (
+        ours_logits(encoder.eval(), classifier, feats) - expected
+    ).abs().max() <= 1e-4
+
+
+def test_end_to_end_with_feature_extractor(tmp_path):
+    """wav -> ASTFeatureExtractor -> HF equals wav -> ast_sb front end -> ast_sb."""
+    model = hf_model(**SMALL)
+    model.save_pretrained(tmp_path / "hf")
+    encoder, classifier, _ = build_from_hf(str(tmp_path / "hf"))
+    extractor = transformers.ASTFeatureExtractor(max_length=256)
+    rng = np.random.default_rng(0)
+    t = np.arange(32000) / 16000
+    waves = [
+        (0.3 * np.sin(2 * np.pi * (200 + 300 * t) * t)).astype(np.float32),
+        (0.1 * rng.standard_normal(32000)).astype(np.float32),
+    ]
+    inputs = extractor(waves, sampling_rate=16000, return_tensors="pt")
+    with torch.no_grad():
+        expected = model(**inputs).logits
+    fbank = KaldiFbank(target_length=256)
+    norm = AudioSpectrogramNormalizer()
+    feats = norm(fbank(torch.from_numpy(np.stack(waves))))
+    assert (feats - inputs["input_values"]).abs().max() <= 1e-3
+    assert (
+        ours_logits(encoder.eval(), classifier, feats) - expected
+    ).abs().max() <= 1e-4
+
+
+@pytest.mark.parametrize("size", sorted(MODEL_SIZES))
+def test_parameter_counts_match_hf(size):
+    dims = MODEL_SIZES[size]
+    encoder = AudioSpectrogramTransformerEncoder(size)
+    head = AudioSpectrogramTransformerClassifier(encoder.embed_dim, 527)
+    config = transformers.ASTConfig(
+        hidden_size=dims["embed_dim"],
+        num_attention_heads=dims["num_heads"],
+        num_hidden_layers=dims["depth"],
+        intermediate_size=4 * dims["embed_dim"],
+        num_labels=527,
+    )
+    hf = transformers.ASTForAudioClassification(config)
+    assert count_parameters(encoder) + count_parameters(head) == sum(
+        p.numel() for p in hf.parameters()
+    )
+    if size == "base384":
+        assert count_parameters(encoder) + count_parameters(head) == 86_594_063

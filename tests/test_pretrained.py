@@ -1,0 +1,178 @@
+"""Loading timm, original-AST and ast_sb checkpoints; clear errors."""
+
+import pytest
+import timm
+import torch
+import torch.nn.functional as F
+
+from ast_sb.model import (
+    AudioSpectrogramTransformerClassifier,
+    AudioSpectrogramTransformerEncoder,
+)
+from ast_sb.pretrained import (
+    CheckpointError,
+    export_original,
+    load_pretrained,
+)
+
+
+def encoder(target_length=256, depth=2, **kwargs):
+    return AudioSpectrogramTransformerEncoder(
+        "tiny224", target_length=target_length, depth=depth, **kwargs
+    ).eval()
+
+
+def timm_checkpoint(tmp_path, name, wrap=False):
+    model = timm.create_model(name, pretrained=False, depth=2)
+    state = model.state_dict()
+    path = tmp_path / f"{name}.pth"
+    torch.save({"model": state} if wrap else state, path)
+    return state, str(path)
+
+
+def test_timm_deit_conv_summed_and_pos_embed_adapted(tmp_path):
+    state, path = timm_checkpoint(
+        tmp_path, "deit_tiny_distilled_patch16_224", wrap=True
+    )
+    enc = encoder(target_length=1024)  # grid 12 x 101 from 14 x 14
+    report = load_pretrained(enc, path)
+    assert report["format"] == "timm"
+    assert torch.equal(
+        enc.patch_embed.proj.weight,
+        state["patch_embed.proj.weight"].sum(1, keepdim=True),
+    )
+    grid = state["pos_embed"][:, 2:].reshape(1, 14, 14, 192).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(14, 101), mode="bilinear")[:, :, 1:13]
+    expected = grid.flatten(2).transpose(1, 2)
+    assert torch.allclose(enc.pos_embed[:, 2:], expected)
+    assert torch.equal(enc.pos_embed[:, :2], state["pos_embed"][:, :2])
+    assert torch.equal(enc.dist_token, state["dist_token"])
+    assert torch.equal(
+        enc.blocks[1].attn.qkv.weight, state["blocks.1.attn.qkv.weight"]
+    )
+
+
+def test_timm_vit_without_distillation_token(tmp_path):
+    state, path = timm_checkpoint(tmp_path, "vit_tiny_patch16_224")
+    enc = encoder(target_length=128)  # time grid 12 < 14: centre cut
+    load_pretrained(enc, path)
+    assert torch.equal(enc.dist_token, state["cls_token"])
+    grid = state["pos_embed"][:, 1:].reshape(1, 14, 14, 192)
+    expected = grid[:, 1:13, 1:13].reshape(1, -1, 192)
+    assert torch.equal(enc.pos_embed[:, 2:], expected)
+
+
+def test_original_layout_round_trip_same_length(tmp_path):
+    torch.manual_seed(0)
+    source = encoder()
+    head = AudioSpectrogramTransformerClassifier(192, 5)
+    path = tmp_path / "audioset_like.pth"
+    torch.save(export_original(source, head), path)
+    assert all(k.startswith("module.") for k in torch.load(path))
+
+    target, target_head = (
+        encoder(),
+        AudioSpectrogramTransformerClassifier(192, 5),
+    )
+    report = load_pretrained(target, str(path), target_head)
+    assert report == {
+        "format": "original",
+        "head_loaded": True,
+        "source": str(path),
+    }
+    feats = torch.randn(2, 256, 128)
+    with torch.no_grad():
+        assert torch.equal(head(source(feats)), target_head(target(feats)))
+
+
+def test_original_checkpoint_at_another_length_cuts_time_centre(tmp_path):
+    """A 1024-frame AudioSet checkpoint into a 512-frame model (ESC-50)."""
+    torch.manual_seed(0)
+    source = encoder(target_length=1024, depth=1)
+    path = tmp_path / "as.pth"
+    torch.save(export_original(source), path)
+    target = encoder(target_length=512, depth=1)
+    load_pretrained(target, str(path))
+    grid = source.pos_embed[:, 2:].reshape(1, 12, 101, 192)
+    expected = grid[:, :, 50 - 25 : 50 - 25 + 50].reshape(1, -1, 192)
+    assert torch.equal(target.pos_embed[:, 2:], expected)
+    # Longer than the checkpoint: bilinear interpolation along time.
+    longer = encoder(target_length=2048, depth=1)
+    load_pretrained(longer, str(path))
+    assert longer.grid_size == (12, 204)
+
+
+def test_head_with_other_classes_is_reinitialised_with_warning(tmp_path):
+    source = encoder(depth=1)
+    path = tmp_path / "ckpt.pth"
+    torch.save(
+        export_original(
+            source, AudioSpectrogramTransformerClassifier(192, 527)
+        ),
+        path,
+    )
+    head = AudioSpectrogramTransformerClassifier(192, 50)
+    with pytest.warns(UserWarning, match="527 classes"):
+        report = load_pretrained(encoder(depth=1), str(path), head)
+    assert report["head_loaded"] is False
+
+
+def test_errors_name_the_file_and_keys(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere.pth"):
+        load_pretrained(encoder(), str(tmp_path / "nowhere.pth"))
+
+    corrupt = tmp_path / "corrupt.pth"
+    corrupt.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt.pth"):
+        load_pretrained(encoder(), str(corrupt))
+
+    unknown = tmp_path / "unknown.pth"
+    torch.save({"foo.weight": torch.zeros(1)}, unknown)
+    with pytest.raises(CheckpointError, match="Unknown checkpoint format"):
+        load_pretrained(encoder(), str(unknown))
+
+    # Deeper checkpoint than the model: unexpected keys are listed.
+    deep = tmp_path / "deep.pth"
+    torch.save(export_original(encoder(depth=3)), deep)
+    with pytest.raises(CheckpointError, match=r"unexpected keys: \['blocks\.2"):
+        load_pretrained(encoder(depth=2), str(deep))
+
+    # Another width: shape mismatches are listed.
+    wide = tmp_path / "wide.pth"
+    torch.save(
+        export_original(
+            AudioSpectrogramTransformerEncoder(
+                "small224", target_length=256, depth=2
+            )
+        ),
+        wide,
+    )
+    with pytest.raises(CheckpointError, match="shape mismatches"):
+        load_pretrained(encoder(), str(wide))
+
+    # Missing tensors are listed.
+    state = export_original(encoder())
+    del state["module.v.norm.weight"]
+    partial = tmp_path / "partial.pth"
+    torch.save(state, partial)
+    with pytest.raises(
+        CheckpointError, match=r"missing keys: \['norm.weight'\]"
+    ):
+        load_pretrained(encoder(), str(partial))
+
+    empty_dir = tmp_path / "hf_empty"
+    empty_dir.mkdir()
+    with pytest.raises(CheckpointError, match="No weights in folder"):
+        load_pretrained(encoder(), str(empty_dir))
+
+
+class Payload:
+    """An arbitrary Python object, refused by torch.load(weights_only=True)."""
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    """weights_only=True: a checkpoint with arbitrary objects is not loaded."""
+    path = tmp_path / "pickle.pth"
+    torch.save({"obj": Payload()}, path)
+    with pytest.raises(CheckpointError, match="pickle.pth"):
+        load_pretrained(encoder(), str(path))
