@@ -1,0 +1,660 @@
+"""SpeechBrain ``Brain`` for Audio Spectrogram Transformer classification.
+
+``AudioSpectrogramTransformerBrain`` trains an AST (or any encoder following
+the ``ast_sb`` module contracts, see ``docs/DESIGN.md``) for
+
+* single-label classification (``multi_label: False``): cross-entropy on the
+  log-probabilities of the classifier; accuracy / error; checkpoints kept by
+  the lowest validation ``error``;
+* multi-label tagging (``multi_label: True``): BCE with logits on multi-hot
+  targets; mAP / mean AUC / d-prime; checkpoints kept by the highest
+  validation ``mAP``.
+
+On top of ``speechbrain.Brain`` it adds AST-style SpecAugment and mixup in
+training, one optimizer with a separate (``head_lr_multiplier`` times larger)
+learning rate for the classifier, gradient clipping of *all* param groups
+(SpeechBrain only clips group 0), a per-batch / per-epoch
+``WarmupDecayScheduler``, metrics gathered across DDP ranks, and per-batch
+reseeding of the random number generator so that resuming from any
+checkpoint (end-of-epoch or intra-epoch) reproduces the uninterrupted run.
+
+Hyperparameters read (all optional except the modules):
+
+* ``multi_label`` (bool, False), ``label_key`` (str, "label_encoded");
+* ``spec_augment`` (``ast_sb.augment.SpecAugment`` or None),
+  ``mixup`` (``ast_sb.augment.Mixup`` or None), ``augment_before_norm``
+  (bool, True: mixup and masking on the fbank before ``mean_var_norm``, the
+  order of the original AST code, where masked bins are 0 *before*
+  normalisation);
+* ``head_lr_multiplier`` (float, 1.0), ``lr_scheduler``
+  (``WarmupDecayScheduler`` or None);
+* ``seed`` (int, 0), ``reseed_every_batch`` (bool, True);
+* ``train_logger``, ``per_class_stats_file`` (path), ``label_encoder``;
+* run options such as ``max_grad_norm``, ``precision``,
+  ``ckpt_interval_minutes`` / ``ckpt_interval_steps`` may also live in the
+  hparams (SpeechBrain's own mechanism).
+
+Authors
+ * ast_sb developers 2026
+"""
+
+import contextlib
+import hashlib
+import inspect
+import logging
+import os
+from typing import Dict, List, Optional, Tuple
+
+import speechbrain as sb
+import torch
+import torch.nn.functional as F
+from speechbrain.dataio.batch import PaddedData
+from speechbrain.utils.distributed import if_main_process
+
+from ast_sb.augment import Mixup
+from ast_sb.metrics import AccuracyStats, MultiLabelStats
+
+logger = logging.getLogger(__name__)
+
+_HEAD_MODULES = ("classifier",)
+
+
+def _accepts_two_args(module) -> bool:
+    """Whether ``module(x, lengths)`` is a valid call."""
+    try:
+        params = list(inspect.signature(module.forward).parameters.values())
+    except (TypeError, ValueError):
+        return True
+    n_positional = 0
+    for p in params:
+        if p.kind == p.VAR_POSITIONAL:
+            return True
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            n_positional += 1
+    return n_positional >= 2
+
+
+class AudioSpectrogramTransformerBrain(sb.Brain):
+    """Brain for AST single-label or multi-label audio classification.
+
+    Modules (``self.modules``):
+
+    * ``compute_features``: ``(wavs [B, N], lengths [B]) -> feats [B, T, F]``
+      (called with the waveform only if its forward takes one argument);
+    * ``mean_var_norm``: ``(feats, lengths) -> feats``;
+    * ``embedding_model``: ``(feats, lengths) -> [B, 1, D]``;
+    * ``classifier``: ``[B, 1, D] -> [B, 1, C]`` (log-probabilities or
+      logits for single-label, logits for multi-label).
+
+    Batch keys: ``id``, ``sig`` (waveforms and relative lengths) and the
+    label key (hparam ``label_key``, default ``label_encoded``): a
+    LongTensor [B, 1] or [B] of class indices (single-label) or a float
+    multi-hot [B, C] (multi-label).
+
+    ``compute_forward`` returns ``(outputs [B, 1, C], lengths, mix)`` where
+    ``mix`` is ``(lam, index)`` from ``Mixup`` in training (else None).
+
+    Arguments
+    ---------
+    modules : dict
+        The modules listed above.
+    opt_class : callable
+        Optimizer class taking a list of param groups (e.g.
+        ``!name:torch.optim.Adam`` with ``lr``); its default lr is the
+        encoder lr and ``head_lr_multiplier`` times it the classifier lr.
+    hparams : dict
+        Hyperparameters (see the module docstring).
+    run_opts : dict
+        SpeechBrain run options.
+    checkpointer : speechbrain.utils.checkpoints.Checkpointer
+        Checkpointer; the ``lr_scheduler`` is registered in it.
+
+    Example
+    -------
+    >>> import speechbrain as sb
+    >>> class Frames(torch.nn.Module):
+    ...     def forward(self, wavs, lengths=None):
+    ...         return wavs.unfold(1, 16, 8).abs().add(1e-3).log()
+    >>> class Pool(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.lin = torch.nn.Linear(16, 8)
+    ...     def forward(self, feats, lengths=None):
+    ...         return self.lin(feats).mean(dim=1, keepdim=True)
+    >>> modules = {
+    ...     "compute_features": Frames(),
+    ...     "mean_var_norm": torch.nn.Identity(),
+    ...     "embedding_model": Pool(),
+    ...     "classifier": torch.nn.Sequential(
+    ...         torch.nn.Linear(8, 3), torch.nn.LogSoftmax(dim=-1)
+    ...     ),
+    ... }
+    >>> brain = AudioSpectrogramTransformerBrain(
+    ...     modules=modules,
+    ...     opt_class=lambda groups: torch.optim.Adam(groups, lr=1e-3),
+    ...     hparams={"head_lr_multiplier": 10.0},
+    ...     run_opts={"device": "cpu"},
+    ... )
+    >>> data = sb.dataio.dataset.DynamicItemDataset(
+    ...     {
+    ...         f"u{i}": {
+    ...             "sig": torch.randn(160),
+    ...             "label_encoded": torch.LongTensor([i % 3]),
+    ...         }
+    ...         for i in range(6)
+    ...     },
+    ...     output_keys=["id", "sig", "label_encoded"],
+    ... )
+    >>> brain.fit(
+    ...     [1], data, data, progressbar=False,
+    ...     train_loader_kwargs={"batch_size": 3},
+    ...     valid_loader_kwargs={"batch_size": 3},
+    ... )
+    >>> [g["lr"] for g in brain.optimizer.param_groups]
+    [0.001, 0.01]
+    >>> sorted(brain.valid_stats)
+    ['accuracy', 'error', 'loss', 'n_examples']
+    """
+
+    def __init__(
+        self,
+        modules=None,
+        opt_class=None,
+        hparams=None,
+        run_opts=None,
+        checkpointer=None,
+    ):
+        super().__init__(
+            modules=modules,
+            opt_class=opt_class,
+            hparams=hparams,
+            run_opts=run_opts,
+            checkpointer=checkpointer,
+        )
+        self._epoch = 0
+        self._has_valid = True
+        self._two_arg_cache: Dict[int, bool] = {}
+        self.train_stats: Dict[str, float] = {}
+        self.valid_stats: Dict[str, float] = {}
+        self.test_stats: Dict[str, float] = {}
+        scheduler = self._hp("lr_scheduler")
+        if scheduler is not None and self.checkpointer is not None:
+            registered = self.checkpointer.recoverables.values()
+            if not any(obj is scheduler for obj in registered):
+                self.checkpointer.add_recoverable("lr_scheduler", scheduler)
+
+    # ------------------------------------------------------------------
+    # helpers
+    def _hp(self, name: str, default=None):
+        """Returns hparam ``name`` or ``default`` when absent (or None)."""
+        hparams = getattr(self, "hparams", None)
+        value = getattr(hparams, name, None) if hparams is not None else None
+        return default if value is None else value
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether the task is multi-label (hparam ``multi_label``)."""
+        return bool(self._hp("multi_label", False))
+
+    def _call(self, name: str, x: torch.Tensor, lengths: torch.Tensor):
+        """Calls module ``name`` with lengths if its forward accepts them."""
+        module = self.modules[name]
+        key = id(module)
+        if key not in self._two_arg_cache:
+            self._two_arg_cache[key] = _accepts_two_args(module)
+        if self._two_arg_cache[key]:
+            return module(x, lengths)
+        return module(x)
+
+    def _frame_lengths(
+        self, lengths: torch.Tensor, num_samples: int
+    ) -> torch.Tensor:
+        """Converts waveform-relative lengths into feature-relative ones.
+
+        A clip of n samples has 1 + (n - 400) // 160 frames, which is not
+        exactly its waveform fraction of the padded batch's frames; the
+        front end's ``relative_frame_lengths`` gives the exact value so the
+        encoder's padding mask covers exactly the clip's own frames.
+        """
+        features = self.modules["compute_features"]
+        convert = getattr(features, "relative_frame_lengths", None)
+        if convert is None:
+            return lengths
+        return convert(lengths, num_samples)
+
+    def _targets(self, batch) -> torch.Tensor:
+        """Returns the label tensor of the batch (padding removed)."""
+        targets = getattr(batch, self._hp("label_key", "label_encoded"))
+        if isinstance(targets, PaddedData):
+            targets = targets.data
+        return targets.to(self.device)
+
+    @staticmethod
+    def _ids(batch, n: int) -> List[str]:
+        """Returns the ids of the batch examples."""
+        ids = getattr(batch, "id", None)
+        if ids is None:
+            raise ValueError("Batches need an 'id' key for the metrics.")
+        return list(ids)[:n]
+
+    def _batch_seed(self) -> int:
+        """Seed of the current training batch (seed, rank, epoch, step)."""
+        rank = os.environ.get("RANK", "0")
+        key = f"{self._hp('seed', 0)}:{rank}:{self._epoch}:{self.step}"
+        digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "little") & ((1 << 63) - 1)
+
+    @contextlib.contextmanager
+    def _batch_rng(self):
+        """Forks the RNG and seeds it from the batch position.
+
+        Augmentation draws, dropout and drop-path of a training batch then
+        depend only on (seed, rank, epoch, step), so a run resumed from an
+        (intra-epoch) checkpoint reproduces the uninterrupted one exactly,
+        and the RNG outside training batches is left untouched.
+        """
+        if not self._hp("reseed_every_batch", True):
+            yield
+            return
+        devices = []
+        if self.device_type == "cuda" and torch.cuda.is_available():
+            devices = [torch.cuda.current_device()]
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self._batch_seed())
+            yield
+
+    def _augment(
+        self, feats: torch.Tensor, lengths: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor, Optional[Tuple]]:
+        """Applies mixup then SpecAugment (training only)."""
+        mix = None
+        mixup = self._hp("mixup")
+        if mixup is not None and getattr(mixup, "mixup_prob", 1.0) > 0:
+            feats, lengths, lam, index = mixup(feats, lengths)
+            mix = (lam, index)
+        spec_augment = self._hp("spec_augment")
+        if spec_augment is not None:
+            feats = spec_augment(feats, lengths)
+        return feats, lengths, mix
+
+    # ------------------------------------------------------------------
+    # forward / loss
+    def compute_forward(self, batch, stage):
+        """Waveforms -> features -> (augment) -> normalise -> AST -> head.
+
+        Arguments
+        ---------
+        batch : speechbrain.dataio.batch.PaddedBatch
+            Batch with ``sig`` (and ``id``).
+        stage : speechbrain.Stage
+            TRAIN applies mixup / SpecAugment.
+
+        Returns
+        -------
+        outputs : torch.Tensor
+            [B, 1, C] classifier outputs.
+        lengths : torch.Tensor
+            [B] relative lengths.
+        mix : tuple or None
+            ``(lam, index)`` of mixup (training), else None.
+        """
+        batch = batch.to(self.device)
+        wavs, lengths = batch.sig
+        train = stage == sb.Stage.TRAIN
+        before_norm = bool(self._hp("augment_before_norm", True))
+        mix = None
+        # features in float32, outside autocast
+        with torch.autocast(device_type=self.device_type, enabled=False):
+            feats = self._call("compute_features", wavs.float(), lengths)
+            feats = feats.float()
+            lengths = self._frame_lengths(lengths, wavs.shape[-1])
+            if train and before_norm:
+                feats, lengths, mix = self._augment(feats, lengths)
+            feats = self._call("mean_var_norm", feats, lengths)
+            if train and not before_norm:
+                feats, lengths, mix = self._augment(feats, lengths)
+        embeddings = self.modules.embedding_model(feats, lengths)
+        outputs = self.modules.classifier(embeddings)
+        return outputs, lengths, mix
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Computes the loss and accumulates the evaluation metrics.
+
+        Arguments
+        ---------
+        predictions : tuple
+            Output of ``compute_forward``.
+        batch : speechbrain.dataio.batch.PaddedBatch
+            The batch (labels under hparam ``label_key``).
+        stage : speechbrain.Stage
+            Metrics are accumulated for VALID and TEST.
+
+        Returns
+        -------
+        torch.Tensor
+            Scalar loss: soft-target cross-entropy / NLL (single-label) or
+            BCE with logits (multi-label).
+        """
+        outputs, _, mix = predictions
+        scores = outputs.float()
+        if scores.dim() == 3:
+            scores = scores.squeeze(1)
+        targets = self._targets(batch)
+        if self.multi_label:
+            targets = targets.float().reshape(scores.shape)
+            soft = targets if mix is None else Mixup.mix_targets(targets, *mix)
+            loss = F.binary_cross_entropy_with_logits(scores, soft)
+        else:
+            targets = targets.long().reshape(-1)
+            # idempotent on log-probabilities, normalises raw logits
+            log_probs = F.log_softmax(scores, dim=-1)
+            if mix is None:
+                loss = F.nll_loss(log_probs, targets)
+            else:
+                one_hot = F.one_hot(targets, scores.shape[-1]).float()
+                soft = Mixup.mix_targets(one_hot, *mix)
+                loss = -(soft * log_probs).sum(dim=-1).mean()
+        if stage != sb.Stage.TRAIN:
+            self.stats.append(
+                self._ids(batch, scores.shape[0]), scores, targets
+            )
+        return loss
+
+    # ------------------------------------------------------------------
+    # optimisation
+    def init_optimizers(self):
+        """One optimizer, encoder and head (``classifier``) param groups.
+
+        The head group's lr is ``head_lr_multiplier`` times the optimizer's
+        default lr. With ``remove_vector_weight_decay`` each group is split
+        into a no-weight-decay group (1-D params) and the rest.
+        """
+        if self.opt_class is None:
+            super().init_optimizers()
+            return
+        head_ids = set()
+        head_params, encoder_params = [], []
+        for name in _HEAD_MODULES:
+            if name in self.modules:
+                for p in self.modules[name].parameters():
+                    if p.requires_grad and id(p) not in head_ids:
+                        head_ids.add(id(p))
+                        head_params.append(p)
+        seen = set()
+        for p in self.modules.parameters():
+            if p.requires_grad and id(p) not in head_ids and id(p) not in seen:
+                seen.add(id(p))
+                encoder_params.append(p)
+
+        groups = []
+        for group_name, params in (
+            ("encoder", encoder_params),
+            ("head", head_params),
+        ):
+            if self.remove_vector_weight_decay:
+                vectors = [p for p in params if p.dim() == 1]
+                others = [p for p in params if p.dim() != 1]
+                if vectors:
+                    groups.append(
+                        {
+                            "params": vectors,
+                            "weight_decay": 0.0,
+                            "name": f"{group_name}_no_decay",
+                        }
+                    )
+                if others:
+                    groups.append({"params": others, "name": group_name})
+            elif params:
+                groups.append({"params": params, "name": group_name})
+
+        self.optimizer = self.opt_class(groups)
+        multiplier = float(self._hp("head_lr_multiplier", 1.0))
+        for group in self.optimizer.param_groups:
+            if group.get("name", "").startswith("head"):
+                group["lr"] = group["lr"] * multiplier
+        self.optimizers_dict = {"opt_class": self.optimizer}
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("optimizer", self.optimizer)
+
+    def optimizers_step(self):
+        """Unscales, clips *all* param groups to ``max_grad_norm``, steps.
+
+        SpeechBrain's default only clips ``param_groups[0]``; here the total
+        norm over every parameter of each optimizer is clipped.
+        """
+        if self.optimizers_dict is not None:
+            valid_optimizers = self.freeze_optimizers(self.optimizers_dict)
+        elif self.opt_class is not None:
+            valid_optimizers = {"optimizer": self.optimizer}
+        else:
+            return
+        for opt in valid_optimizers.values():
+            self.scaler.unscale_(opt)
+        if self.max_grad_norm is not None and self.max_grad_norm > 0:
+            for opt in valid_optimizers.values():
+                params = [
+                    p
+                    for group in opt.param_groups
+                    for p in group["params"]
+                    if p.grad is not None
+                ]
+                if params:
+                    torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+        if not self.scaler.is_enabled() and self.skip_nonfinite_grads:
+            self.check_gradients()
+        for opt in valid_optimizers.values():
+            self.scaler.step(opt)
+        self.scaler.update()
+        for opt in valid_optimizers.values():
+            opt.zero_grad(set_to_none=True)
+        self.optimizer_step += 1
+
+    def fit_batch(self, batch):
+        """Trains on one batch with the RNG seeded from the batch position.
+
+        Arguments
+        ---------
+        batch : speechbrain.dataio.batch.PaddedBatch
+            Training batch.
+
+        Returns
+        -------
+        torch.Tensor
+            Detached loss.
+        """
+        with self._batch_rng():
+            return super().fit_batch(batch)
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
+        """Steps the per-batch lr schedule after an optimizer update.
+
+        Arguments
+        ---------
+        batch : speechbrain.dataio.batch.PaddedBatch
+            The batch.
+        outputs : tuple
+            Output of ``compute_forward``.
+        loss : torch.Tensor
+            The loss.
+        should_step : bool
+            Whether the optimizer stepped.
+        """
+        scheduler = self._hp("lr_scheduler")
+        if should_step and scheduler is not None and self.opt_class:
+            scheduler.on_batch_end(self.optimizer)
+
+    def on_fit_start(self):
+        """Builds optimizers, recovers, then sets the scheduled lrs."""
+        super().on_fit_start()
+        scheduler = self._hp("lr_scheduler")
+        if scheduler is not None and self.opt_class is not None:
+            scheduler.attach(self.optimizer)
+
+    def fit(self, epoch_counter, train_set, valid_set=None, *args, **kwargs):
+        """Runs ``speechbrain.Brain.fit``.
+
+        Without a validation set the end-of-epoch checkpoint is saved after
+        training (its metadata then has no error / mAP).
+
+        Arguments
+        ---------
+        epoch_counter : iterable
+            Epoch counter.
+        train_set : Dataset or DataLoader
+            Training data.
+        valid_set : Dataset or DataLoader, optional
+            Validation data.
+        *args : tuple
+            Passed on.
+        **kwargs : dict
+            Passed on.
+        """
+        self._has_valid = valid_set is not None
+        return super().fit(epoch_counter, train_set, valid_set, *args, **kwargs)
+
+    # ------------------------------------------------------------------
+    # stages
+    def on_stage_start(self, stage, epoch=None):
+        """Creates the metric accumulator of the stage.
+
+        Arguments
+        ---------
+        stage : speechbrain.Stage
+            The stage.
+        epoch : int, optional
+            The epoch.
+        """
+        if stage == sb.Stage.TRAIN and epoch is not None:
+            self._epoch = int(epoch)
+        self.stats = MultiLabelStats() if self.multi_label else AccuracyStats()
+
+    def _current_lrs(self) -> Dict[str, float]:
+        """Returns the lr of every param group, keyed by group name."""
+        if getattr(self, "optimizer", None) is None:
+            return {}
+        lrs = {}
+        for i, group in enumerate(self.optimizer.param_groups):
+            lrs[f"lr_{group.get('name', i)}"] = group["lr"]
+        return lrs
+
+    def _reduce_loss(self, loss: float) -> float:
+        """Averages a stage loss over DDP ranks (identity otherwise)."""
+        if not (
+            torch.distributed.is_available()
+            and torch.distributed.is_initialized()
+        ):
+            return float(loss)
+        device = self.device if self.device_type == "cuda" else "cpu"
+        value = torch.tensor([float(loss)], dtype=torch.float64, device=device)
+        torch.distributed.all_reduce(value)
+        return float(value.item()) / torch.distributed.get_world_size()
+
+    def _checkpoint_key(self) -> Dict[str, List[str]]:
+        """Checkpoint selection keys: max mAP or min error."""
+        if self.multi_label:
+            return {"max_keys": ["mAP"]}
+        return {"min_keys": ["error"]}
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Steps the epoch schedule, logs, checkpoints, writes test stats.
+
+        Arguments
+        ---------
+        stage : speechbrain.Stage
+            The stage that ended.
+        stage_loss : float
+            Average loss of the stage.
+        epoch : int, optional
+            The epoch.
+        """
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = {"loss": float(stage_loss)}
+            self._epoch_lrs = self._current_lrs()
+            scheduler = self._hp("lr_scheduler")
+            if scheduler is not None and self.opt_class is not None:
+                scheduler.on_epoch_end(epoch, self.optimizer)
+            if not self._has_valid:
+                self._log({"epoch": epoch, **self._epoch_lrs}, self.train_stats)
+                if self.checkpointer is not None:
+                    # the epoch is over: save the counters of a new epoch
+                    # (``_fit_train`` resets them right after this hook)
+                    self.step = 0
+                    self.avg_train_loss = 0.0
+                    self.checkpointer.save_and_keep_only(
+                        meta={"epoch": epoch, "loss": float(stage_loss)}
+                    )
+            return
+
+        stats = {"loss": self._reduce_loss(stage_loss)}
+        stats.update(self.stats.summarize())
+        if stage == sb.Stage.VALID:
+            self.valid_stats = stats
+            meta = {"epoch": epoch, **self._epoch_lrs}
+            self._log(meta, self.train_stats, valid_stats=stats)
+            if self.checkpointer is not None:
+                self.checkpointer.save_and_keep_only(
+                    meta={"epoch": epoch, **stats}, **self._checkpoint_key()
+                )
+        elif stage == sb.Stage.TEST:
+            self.test_stats = stats
+            epoch_loaded = None
+            counter = self._hp("epoch_counter")
+            if counter is not None:
+                epoch_loaded = getattr(counter, "current", None)
+            self._log({"Epoch loaded": epoch_loaded}, None, test_stats=stats)
+            self._write_per_class_stats()
+
+    def _log(self, meta, train_stats, valid_stats=None, test_stats=None):
+        """Logs with ``hparams.train_logger`` if present, else the logger."""
+        train_logger = self._hp("train_logger")
+        if train_logger is not None:
+            train_logger.log_stats(
+                stats_meta=meta,
+                train_stats=train_stats,
+                valid_stats=valid_stats,
+                test_stats=test_stats,
+            )
+        elif if_main_process():
+            logger.info(
+                "%s train: %s valid: %s test: %s",
+                meta,
+                train_stats,
+                valid_stats,
+                test_stats,
+            )
+
+    def _write_per_class_stats(self):
+        """Writes per-class test results to ``per_class_stats_file``."""
+        path = self._hp("per_class_stats_file")
+        if path is None or not if_main_process():
+            return
+        labels = None
+        encoder = self._hp("label_encoder")
+        if encoder is not None and hasattr(encoder, "ind2lab"):
+            ind2lab = encoder.ind2lab
+            labels = [ind2lab.get(i, str(i)) for i in range(len(ind2lab))]
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            self.stats.write_stats(f, labels=labels)
+
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        """Recovers the best checkpoint (error or mAP when no key is given).
+
+        Arguments
+        ---------
+        max_key : str, optional
+            Higher-is-better checkpoint key.
+        min_key : str, optional
+            Lower-is-better checkpoint key.
+        """
+        if max_key is None and min_key is None and self.checkpointer:
+            keys = self._checkpoint_key()
+            max_key = keys.get("max_keys", [None])[0]
+            min_key = keys.get("min_keys", [None])[0]
+            has_key = self.checkpointer.find_checkpoint(
+                max_key=max_key, min_key=min_key
+            )
+            if has_key is None:
+                max_key = min_key = None
+        super().on_evaluate_start(max_key=max_key, min_key=min_key)

@@ -1,0 +1,582 @@
+"""WebDataset-format tar shards for streaming large audio datasets.
+
+Full AudioSet (about 2 million 10-s clips) is slow to read as single files
+from network storage. :func:`write_shards` packs a manifest (see
+``ast_sb.prepare_utils``) into tar shards in the WebDataset layout: each
+sample is a group of consecutive members sharing a key,
+``<key>.wav`` (or ``.flac``) with the audio bytes and ``<key>.json`` with
+the manifest entry (labels, duration, weight, ..., plus the original
+``id``). Only Python's ``tarfile`` is used; the shards are also readable by
+the ``webdataset`` package. A ``shards.json`` index lists the shards and
+their sample counts.
+
+:class:`ShardedAudioDataset` streams the shards back as an
+``IterableDataset``: the shard list is shuffled per epoch (same order on
+every process), split across DDP ranks and DataLoader workers, read
+sequentially, mixed through a shuffle buffer, decoded with soundfile,
+downmixed to mono and resampled. With ``epoch_length`` every rank yields
+the same number of samples per epoch (cycling over its shards), which keeps
+DDP ranks in step.
+
+Authors
+ * ast_sb developers 2026
+"""
+
+import glob
+import io
+import json
+import logging
+import math
+import os
+import random
+import re
+import tarfile
+from pathlib import Path
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+import numpy as np
+import soundfile as sf
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+__all__ = [
+    "ShardedAudioDataset",
+    "expand_shard_spec",
+    "iterate_tar_samples",
+    "write_shards",
+]
+
+logger = logging.getLogger(__name__)
+
+INDEX_NAME = "shards.json"
+_BRACES = re.compile(r"\{(\d+)\.\.(\d+)\}")
+
+
+def _safe_key(key: str) -> str:
+    """WebDataset keys may not contain dots or slashes."""
+    return re.sub(r"[^A-Za-z0-9_\-]", "_", key) or "_"
+
+
+def _audio_bytes(path: str, audio_format: str) -> Tuple[bytes, str]:
+    """Returns (bytes, extension) of a clip, re-encoded if requested."""
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if audio_format == "keep" and ext in ("wav", "flac"):
+        with open(path, "rb") as f:
+            return f.read(), ext
+    target = "flac" if audio_format == "keep" else audio_format
+    data, rate = sf.read(path, dtype="float32", always_2d=True)
+    buffer = io.BytesIO()
+    subtype = "PCM_16" if target == "flac" else "FLOAT"
+    sf.write(buffer, data, rate, format=target.upper(), subtype=subtype)
+    return buffer.getvalue(), target
+
+
+def _add_member(tar: tarfile.TarFile, name: str, payload: bytes):
+    """Adds a file member with deterministic metadata."""
+    info = tarfile.TarInfo(name)
+    info.size = len(payload)
+    info.mode = 0o644
+    info.mtime = 0
+    tar.addfile(info, io.BytesIO(payload))
+
+
+def write_shards(
+    manifest: Union[str, "os.PathLike[str]", Mapping[str, Mapping[str, Any]]],
+    output_folder: Union[str, "os.PathLike[str]"],
+    max_samples_per_shard: int = 1000,
+    max_bytes_per_shard: Optional[int] = None,
+    audio_format: str = "keep",
+    shuffle: bool = True,
+    seed: int = 1234,
+    prefix: str = "shard",
+) -> List[str]:
+    """Packs the clips of a manifest into WebDataset tar shards.
+
+    Arguments
+    ---------
+    manifest : str, os.PathLike or Mapping
+        A JSON manifest path or the manifest dict (id -> entry with "wav").
+    output_folder : str or os.PathLike
+        Folder receiving ``<prefix>-000000.tar``, ... and ``shards.json``.
+    max_samples_per_shard : int
+        Maximum number of samples in a shard.
+    max_bytes_per_shard : int, optional
+        Start a new shard when this many audio bytes are reached.
+    audio_format : str
+        "keep" (copy .wav / .flac bytes unchanged, re-encode other formats
+        to FLAC), "wav" (float32 WAV) or "flac" (16-bit FLAC).
+    shuffle : bool
+        Shuffle the samples before packing (seeded), so that each shard is
+        a random mix of classes. Recommended for training.
+    seed : int
+        Seed of the shuffle.
+    prefix : str
+        Shard file-name prefix.
+
+    Returns
+    -------
+    List[str]
+        Paths of the written shards.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmpdir")
+    >>> manifest = {}
+    >>> for i in range(5):
+    ...     path = str(tmp / f"clip{i}.wav")
+    ...     sf.write(path, np.zeros(1600, dtype="float32"), 16000)
+    ...     manifest[f"clip.{i}"] = {"wav": path, "labels": ["a"], "duration": 0.1}
+    >>> shards = write_shards(manifest, tmp / "shards", max_samples_per_shard=2)
+    >>> [os.path.basename(s) for s in shards]
+    ['shard-000000.tar', 'shard-000001.tar', 'shard-000002.tar']
+    >>> sorted(tarfile.open(shards[0]).getnames())  # doctest: +ELLIPSIS
+    ['clip_....json', 'clip_....wav', 'clip_....json', 'clip_....wav']
+    """
+    if audio_format not in ("keep", "wav", "flac"):
+        raise ValueError(
+            f"audio_format must be keep, wav or flac: {audio_format}"
+        )
+    if max_samples_per_shard < 1:
+        raise ValueError("max_samples_per_shard must be >= 1")
+    if not isinstance(manifest, Mapping):
+        with open(manifest, encoding="utf-8") as f:
+            manifest = json.load(f)
+    ids = list(manifest)
+    if shuffle:
+        random.Random(seed).shuffle(ids)
+    out = Path(output_folder)
+    out.mkdir(parents=True, exist_ok=True)
+
+    shards: List[str] = []
+    counts: List[int] = []
+    used_keys: Dict[str, int] = {}
+    tar: Optional[tarfile.TarFile] = None
+    tmp_path = ""
+    n_samples = n_bytes = 0
+
+    def _close():
+        if tar is not None:
+            tar.close()
+            os.replace(tmp_path, shards[-1])
+            counts.append(n_samples)
+
+    for utt_id in ids:
+        entry = dict(manifest[utt_id])
+        wav = entry.pop("wav")
+        payload, ext = _audio_bytes(wav, audio_format)
+        if (
+            tar is None
+            or n_samples >= max_samples_per_shard
+            or (
+                max_bytes_per_shard is not None
+                and n_bytes >= max_bytes_per_shard
+            )
+        ):
+            _close()
+            shards.append(str(out / f"{prefix}-{len(shards):06d}.tar"))
+            tmp_path = shards[-1] + ".tmp"
+            tar = tarfile.open(tmp_path, "w", format=tarfile.PAX_FORMAT)
+            n_samples = n_bytes = 0
+        key = _safe_key(str(utt_id))
+        if key in used_keys:
+            used_keys[key] += 1
+            key = f"{key}_{used_keys[key]}"
+        used_keys.setdefault(key, 0)
+        entry["id"] = str(utt_id)
+        meta = json.dumps(entry, ensure_ascii=False).encode("utf-8")
+        _add_member(tar, f"{key}.{ext}", payload)
+        _add_member(tar, f"{key}.json", meta)
+        n_samples += 1
+        n_bytes += len(payload)
+    _close()
+    index = {
+        "num_samples": sum(counts),
+        "shards": [
+            {"path": os.path.basename(s), "num_samples": n}
+            for s, n in zip(shards, counts)
+        ],
+    }
+    with open(out / INDEX_NAME, "w", encoding="utf-8") as f:
+        json.dump(index, f, indent=2)
+    logger.info(
+        "Wrote %d samples into %d shards in %s", len(ids), len(shards), out
+    )
+    return shards
+
+
+def expand_shard_spec(
+    spec: Union[str, "os.PathLike[str]", Sequence[str]],
+) -> Tuple[List[str], Optional[int]]:
+    """Resolves a shard specification into a sorted list of tar paths.
+
+    Arguments
+    ---------
+    spec : str, os.PathLike or Sequence[str]
+        One of: a ``shards.json`` index, a folder (its index if present,
+        else its ``*.tar`` files), a brace pattern such as
+        ``/data/shard-{000000..000099}.tar``, a glob pattern, a single tar,
+        or a list of tar paths.
+
+    Returns
+    -------
+    shards : List[str]
+        Shard paths.
+    num_samples : int or None
+        Total number of samples if an index was read.
+
+    Example
+    -------
+    >>> expand_shard_spec("/d/s-{08..11}.tar")
+    (['/d/s-08.tar', '/d/s-09.tar', '/d/s-10.tar', '/d/s-11.tar'], None)
+    """
+    if not isinstance(spec, (str, os.PathLike)):
+        return [os.fspath(s) for s in spec], None
+    spec = os.fspath(spec)
+    if os.path.isdir(spec) and os.path.isfile(os.path.join(spec, INDEX_NAME)):
+        spec = os.path.join(spec, INDEX_NAME)
+    if spec.endswith(".json"):
+        with open(spec, encoding="utf-8") as f:
+            index = json.load(f)
+        folder = os.path.dirname(spec)
+        shards = [os.path.join(folder, s["path"]) for s in index["shards"]]
+        return shards, index.get("num_samples")
+    if os.path.isdir(spec):
+        return sorted(str(p) for p in Path(spec).glob("*.tar")), None
+    match = _BRACES.search(spec)
+    if match:
+        first, last = match.group(1), match.group(2)
+        width = len(first)
+        return [
+            spec[: match.start()] + f"{i:0{width}d}" + spec[match.end() :]
+            for i in range(int(first), int(last) + 1)
+        ], None
+    if any(c in spec for c in "*?["):
+        return sorted(glob.glob(spec)), None
+    return [spec], None
+
+
+def iterate_tar_samples(path: str) -> Iterator[Dict[str, bytes]]:
+    """Yields the samples of a WebDataset tar as ``{ext: bytes}`` dicts.
+
+    Members are grouped by key (file name up to the first dot), which must
+    be consecutive, as WebDataset requires. Each dict also has ``__key__``.
+
+    Arguments
+    ---------
+    path : str
+        Tar shard.
+
+    Yields
+    ------
+    Dict[str, bytes]
+        e.g. ``{"__key__": "Y1", "wav": b"...", "json": b"..."}``.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmpdir")
+    >>> sf.write(str(tmp / "a.wav"), np.zeros(160, dtype="float32"), 16000)
+    >>> shards = write_shards({"a": {"wav": str(tmp / "a.wav")}}, tmp / "s")
+    >>> sorted(next(iterate_tar_samples(shards[0])))
+    ['__key__', 'json', 'wav']
+    """
+    current: Dict[str, Any] = {}
+    with tarfile.open(path, mode="r|*") as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            name = os.path.basename(member.name)
+            if name.startswith("."):
+                continue
+            key, _, ext = name.partition(".")
+            prefix = os.path.dirname(member.name)
+            key = f"{prefix}/{key}" if prefix else key
+            if current and current["__key__"] != key:
+                yield current
+                current = {}
+            current["__key__"] = key
+            current[ext.lower()] = tar.extractfile(member).read()
+    if current:
+        yield current
+
+
+class ShardedAudioDataset(IterableDataset):
+    """Streams WebDataset tar shards written by :func:`write_shards`.
+
+    Each item is the sample's JSON metadata (``id``, ``labels`` / ``label``,
+    ``duration``, ...) plus ``sig``, the mono float32 waveform ``[N]`` at
+    ``sample_rate`` (the raw bytes under the audio extension when
+    ``decode=False``). Items work with SpeechBrain's ``PaddedBatch``.
+
+    Work splitting: at each epoch the shard list is shuffled with
+    ``seed + epoch`` (identically on every process); consumer
+    ``rank * num_workers + worker_id`` then reads every
+    ``world_size * num_workers``-th shard. With fewer shards than consumers
+    every consumer reads all shards and keeps every n-th sample (correct
+    but slower: write more shards). Call :meth:`set_epoch` before each
+    epoch (with non-persistent DataLoader workers) to reshuffle.
+    Without ``epoch_length`` the ranks may get different numbers of
+    samples, which can stall DDP training; set ``epoch_length`` (e.g.
+    ``num_samples // world_size``) for DDP.
+
+    Arguments
+    ---------
+    shards : str, os.PathLike or Sequence[str]
+        Shard specification (see :func:`expand_shard_spec`).
+    sample_rate : int, optional
+        Target sampling rate; None keeps each file's rate.
+    shuffle : bool
+        Shuffle shard order and samples (shuffle buffer).
+    shuffle_buffer : int
+        Size of the sample shuffle buffer (per worker).
+    seed : int
+        Base seed.
+    epoch_length : int, optional
+        Number of samples each rank yields per epoch (cycling over its
+        shards as needed); keeps DDP ranks in step and gives ``len()``.
+        None: each shard is read once per epoch.
+    rank : int, optional
+        Process rank; default from torch.distributed or ``RANK``.
+    world_size : int, optional
+        Number of processes; default from torch.distributed or
+        ``WORLD_SIZE``.
+    decode : bool
+        Decode the audio into ``sig``.
+    transform : Callable[[dict], dict], optional
+        Applied to every item (e.g. label encoding).
+    on_error : str
+        "raise" or "skip" (log a warning) for undecodable samples.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmpdir")
+    >>> manifest = {}
+    >>> for i in range(6):
+    ...     path = str(tmp / f"c{i}.wav")
+    ...     sf.write(path, np.zeros(800 * (i + 1), dtype="float32"), 16000)
+    ...     manifest[f"c{i}"] = {"wav": path, "labels": ["x"], "duration": 0.0}
+    >>> _ = write_shards(manifest, tmp / "sh", max_samples_per_shard=2)
+    >>> data = ShardedAudioDataset(tmp / "sh", rank=0, world_size=1)
+    >>> items = list(data)
+    >>> sorted(item["id"] for item in items)
+    ['c0', 'c1', 'c2', 'c3', 'c4', 'c5']
+    >>> sorted(item["sig"].shape[0] for item in items)
+    [800, 1600, 2400, 3200, 4000, 4800]
+    >>> rank1 = ShardedAudioDataset(tmp / "sh", rank=1, world_size=2)
+    >>> len(list(rank1))  # 3 shards of 2 samples, rank 1 gets one shard
+    2
+    """
+
+    def __init__(
+        self,
+        shards: Union[str, "os.PathLike[str]", Sequence[str]],
+        sample_rate: Optional[int] = 16000,
+        shuffle: bool = True,
+        shuffle_buffer: int = 1000,
+        seed: int = 1234,
+        epoch_length: Optional[int] = None,
+        rank: Optional[int] = None,
+        world_size: Optional[int] = None,
+        decode: bool = True,
+        transform: Optional[Callable[[Dict[str, Any]], Dict[str, Any]]] = None,
+        on_error: str = "raise",
+    ):
+        super().__init__()
+        self.shards, self.num_samples = expand_shard_spec(shards)
+        if not self.shards:
+            raise ValueError(f"No shard found for {shards!r}")
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip': {on_error}")
+        if epoch_length is not None and epoch_length < 1:
+            raise ValueError("epoch_length must be >= 1")
+        self.sample_rate = sample_rate
+        self.shuffle = shuffle
+        self.shuffle_buffer = max(1, shuffle_buffer)
+        self.seed = seed
+        self.epoch_length = epoch_length
+        self._rank, self._world_size = rank, world_size
+        self.decode = decode
+        self.transform = transform
+        self.on_error = on_error
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int):
+        """Sets the epoch, which seeds the shard and sample shuffles.
+
+        Arguments
+        ---------
+        epoch : int
+            Epoch number.
+        """
+        self.epoch = int(epoch)
+
+    def rank_and_world_size(self) -> Tuple[int, int]:
+        """Returns (rank, world size) of this process.
+
+        Returns
+        -------
+        Tuple[int, int]
+            From the constructor arguments, else torch.distributed, else the
+            RANK / WORLD_SIZE environment variables, else (0, 1).
+        """
+        rank, world_size = self._rank, self._world_size
+        if rank is None or world_size is None:
+            dist = torch.distributed
+            if dist.is_available() and dist.is_initialized():
+                auto_rank, auto_world = dist.get_rank(), dist.get_world_size()
+            else:
+                auto_rank = int(os.environ.get("RANK", 0))
+                auto_world = int(os.environ.get("WORLD_SIZE", 1))
+            rank = auto_rank if rank is None else rank
+            world_size = auto_world if world_size is None else world_size
+        if not 0 <= rank < world_size:
+            raise ValueError(f"Bad rank {rank} for world size {world_size}")
+        return rank, world_size
+
+    def __len__(self) -> int:
+        """Samples per rank and epoch; known only with ``epoch_length``."""
+        if self.epoch_length is None:
+            raise TypeError(
+                "ShardedAudioDataset has no length without epoch_length"
+            )
+        return self.epoch_length
+
+    def _consumer(self) -> Tuple[int, int, int]:
+        """Returns (consumer id, number of consumers, worker count)."""
+        rank, world_size = self.rank_and_world_size()
+        info = get_worker_info()
+        worker, n_workers = (info.id, info.num_workers) if info else (0, 1)
+        return rank * n_workers + worker, world_size * n_workers, n_workers
+
+    def _shard_order(self, cycle: int) -> List[str]:
+        shards = list(self.shards)
+        if self.shuffle:
+            random.Random(f"{self.seed}-{self.epoch}-{cycle}").shuffle(shards)
+        return shards
+
+    def _raw_samples(self, consumer: int, n_consumers: int, cycles: bool):
+        """Raw samples of this consumer's shards (cycled if asked)."""
+        cycle = 0
+        while True:
+            shards = self._shard_order(cycle)
+            if len(shards) >= n_consumers:
+                mine, stride = shards[consumer::n_consumers], 1
+            else:
+                if cycle == 0 and consumer == 0:
+                    logger.warning(
+                        "%d shards for %d readers: every reader reads every "
+                        "shard; write more shards",
+                        len(shards),
+                        n_consumers,
+                    )
+                mine, stride = shards, n_consumers
+            position = 0
+            for shard in mine:
+                for sample in iterate_tar_samples(shard):
+                    if stride == 1 or position % stride == consumer:
+                        yield sample
+                    position += 1
+            if not cycles:
+                return
+            cycle += 1
+
+    def _shuffled(self, samples, rng: random.Random):
+        """Shuffle buffer over raw samples."""
+        if not self.shuffle or self.shuffle_buffer <= 1:
+            yield from samples
+            return
+        buffer: List[Dict[str, bytes]] = []
+        for sample in samples:
+            if len(buffer) < self.shuffle_buffer:
+                buffer.append(sample)
+                continue
+            index = rng.randrange(len(buffer))
+            yield buffer[index]
+            buffer[index] = sample
+        rng.shuffle(buffer)
+        yield from buffer
+
+    def _decode(self, sample: Dict[str, bytes]) -> Dict[str, Any]:
+        """Builds the item (metadata + waveform) of a raw sample."""
+        item: Dict[str, Any] = {}
+        if "json" in sample:
+            item.update(json.loads(sample["json"].decode("utf-8")))
+        item.setdefault("id", sample["__key__"])
+        audio_ext = next(
+            (e for e in ("wav", "flac", "ogg", "mp3") if e in sample), None
+        )
+        if audio_ext is None:
+            raise ValueError(f"Sample {item['id']} has no audio member")
+        if not self.decode:
+            item[audio_ext] = sample[audio_ext]
+            return item
+        data, rate = sf.read(
+            io.BytesIO(sample[audio_ext]), dtype="float32", always_2d=True
+        )
+        if data.shape[0] == 0:
+            raise ValueError(f"Sample {item['id']} has no audio samples")
+        sig = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
+        if self.sample_rate is not None and rate != self.sample_rate:
+            import torchaudio
+
+            sig = torchaudio.functional.resample(sig, rate, self.sample_rate)
+        item["sig"] = sig
+        return item
+
+    def __iter__(self) -> Iterator[Dict[str, Any]]:
+        consumer, n_consumers, n_workers = self._consumer()
+        limit = None
+        if self.epoch_length is not None:
+            worker = consumer % n_workers
+            limit = self.epoch_length // n_workers
+            limit += int(worker < self.epoch_length % n_workers)
+            if limit == 0:
+                return
+        rng = random.Random(f"{self.seed}-{self.epoch}-{consumer}")
+        raw = self._raw_samples(consumer, n_consumers, limit is not None)
+        produced = 0
+        for sample in self._shuffled(raw, rng):
+            try:
+                item = self._decode(sample)
+            except Exception as err:
+                if self.on_error == "raise":
+                    raise
+                logger.warning("Skipping sample %s: %s", sample["__key__"], err)
+                continue
+            if self.transform is not None:
+                item = self.transform(item)
+            yield item
+            produced += 1
+            if limit is not None and produced >= limit:
+                return
+
+    def estimated_num_batches(self, batch_size: int) -> Optional[int]:
+        """Batches per rank and epoch, if the length is known.
+
+        Arguments
+        ---------
+        batch_size : int
+            Batch size of the DataLoader.
+
+        Returns
+        -------
+        int or None
+            ``ceil(epoch_length / batch_size)`` (per worker remainder
+            ignored), or an estimate from the index, or None.
+        """
+        if self.epoch_length is not None:
+            return math.ceil(self.epoch_length / batch_size)
+        if self.num_samples is not None:
+            _, world_size = self.rank_and_world_size()
+            return math.ceil(self.num_samples / world_size / batch_size)
+        return None

@@ -1,0 +1,171 @@
+"""Tests of ast_sb.sharding (WebDataset tar shards writer and reader)."""
+
+import io
+import json
+import tarfile
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from torch.utils.data import DataLoader
+
+from ast_sb.sharding import (
+    ShardedAudioDataset,
+    expand_shard_spec,
+    iterate_tar_samples,
+    write_shards,
+)
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    """12 clips: lengths differ by id; one 8 kHz, one stereo, one FLAC."""
+    tmp = tmp_path_factory.mktemp("clips")
+    entries = {}
+    for i in range(12):
+        rate = 8000 if i == 3 else 16000
+        n = (i + 1) * rate // 100  # (i + 1) * 10 ms
+        wav = (0.01 * (i + 1) * np.ones(n)).astype("float32")
+        if i == 4:
+            wav = np.stack([wav, -wav], axis=1)  # stereo, mean = 0
+        ext = "flac" if i == 5 else "wav"
+        path = tmp / f"clip{i}.{ext}"
+        sf.write(str(path), wav, rate)
+        entries[f"Y{i}.part/{i}"] = {
+            "wav": str(path),
+            "duration": n / rate,
+            "labels": ["a", "b"][: 1 + i % 2],
+            "weight": float(i),
+        }
+    return entries
+
+
+@pytest.fixture(scope="module")
+def shard_dir(manifest, tmp_path_factory):
+    out = tmp_path_factory.mktemp("shards")
+    write_shards(manifest, out, max_samples_per_shard=3, seed=0)
+    return out
+
+
+def _ids(items):
+    return [item["id"] for item in items]
+
+
+def test_write_layout_and_index(manifest, shard_dir):
+    index = json.loads((shard_dir / "shards.json").read_text())
+    assert index["num_samples"] == 12 and len(index["shards"]) == 4
+    shards, total = expand_shard_spec(shard_dir)
+    assert total == 12 and [s.split("/")[-1] for s in shards] == [
+        f"shard-{i:06d}.tar" for i in range(4)
+    ]
+    names = tarfile.open(shards[0]).getnames()
+    # WebDataset layout: consecutive <key>.<ext> members, keys without dots.
+    keys = [n.split(".")[0] for n in names]
+    assert keys[0::2] == keys[1::2] and len(set(keys)) == 3
+    assert all("/" not in n and n.count(".") == 1 for n in names)
+    samples = [s for shard in shards for s in iterate_tar_samples(shard)]
+    meta = [json.loads(s["json"]) for s in samples]
+    assert sorted(m["id"] for m in meta) == sorted(manifest)
+    by_id = {m["id"]: (m, s) for m, s in zip(meta, samples)}
+    first, raw = by_id["Y1.part/1"]
+    assert first["labels"] == ["a", "b"] and first["weight"] == 1.0
+    assert "wav" not in first and set(raw) == {"__key__", "wav", "json"}
+    with open(manifest["Y1.part/1"]["wav"], "rb") as f:
+        assert raw["wav"] == f.read()  # "keep" copies the bytes
+    assert "flac" in by_id["Y5.part/5"][1]
+    # Globs and brace patterns give the same shards.
+    assert expand_shard_spec(str(shard_dir / "*.tar"))[0] == shards
+    brace = str(shard_dir / "shard-{000000..000003}.tar")
+    assert expand_shard_spec(brace)[0] == shards
+
+
+def test_read_decodes_resamples_and_collates(shard_dir):
+    data = ShardedAudioDataset(shard_dir, rank=0, world_size=1, seed=3)
+    items = {item["id"]: item for item in data}
+    assert sorted(items) == sorted(f"Y{i}.part/{i}" for i in range(12))
+    for i in range(12):
+        sig = items[f"Y{i}.part/{i}"]["sig"]
+        assert sig.dtype == torch.float32 and sig.dim() == 1
+        assert sig.shape[0] == (i + 1) * 160  # 8 kHz clip resampled
+    assert torch.allclose(
+        items["Y4.part/4"]["sig"], torch.zeros(800), atol=1e-4
+    )
+    assert items["Y0.part/0"]["sig"].mean().item() == pytest.approx(
+        0.01, abs=1e-4
+    )
+    from speechbrain.dataio.batch import PaddedBatch
+
+    loader = DataLoader(data, batch_size=4, collate_fn=PaddedBatch)
+    batch = next(iter(loader))
+    assert batch.sig.data.shape[0] == 4 and len(batch.labels) == 4
+    assert batch.sig.lengths.max().item() == 1.0
+
+
+def test_reencode_flac(manifest, tmp_path):
+    shards = write_shards(
+        manifest, tmp_path, audio_format="flac", shuffle=False
+    )
+    assert len(shards) == 1
+    items = list(
+        ShardedAudioDataset(shards, shuffle=False, rank=0, world_size=1)
+    )
+    assert _ids(items) == list(manifest)  # shuffle=False keeps the order
+    assert items[2]["sig"].mean().item() == pytest.approx(0.03, abs=1e-4)
+
+
+@pytest.mark.parametrize("n_shards_limit", [3, 12])
+def test_split_over_ranks_and_workers(manifest, tmp_path, n_shards_limit):
+    # 3 samples/shard -> 4 shards (enough for 2x2 readers); 12 -> 1 shard
+    # (fewer shards than readers: sample-level split).
+    write_shards(manifest, tmp_path, max_samples_per_shard=n_shards_limit)
+    seen = []
+    for rank in range(2):
+        data = ShardedAudioDataset(tmp_path, rank=rank, world_size=2, seed=1)
+        loader = DataLoader(data, batch_size=None, num_workers=2)
+        seen.extend(_ids(loader))
+    assert sorted(seen) == sorted(manifest)
+
+
+def test_epoch_length_and_set_epoch(shard_dir):
+    lengths = []
+    for rank in range(3):
+        data = ShardedAudioDataset(
+            shard_dir, rank=rank, world_size=3, epoch_length=7, seed=2
+        )
+        assert len(data) == 7
+        items = _ids(data)
+        lengths.append(len(items))
+        assert len(set(items)) <= 6  # at most 2 shards for this rank
+    assert lengths == [7, 7, 7]  # cycled over the rank's shards
+    data = ShardedAudioDataset(
+        shard_dir, rank=0, world_size=1, shuffle_buffer=4
+    )
+    first = _ids(data)
+    assert _ids(data) == first  # deterministic
+    data.set_epoch(1)
+    second = _ids(data)
+    assert sorted(second) == sorted(first) and second != first
+    with pytest.raises(TypeError, match="epoch_length"):
+        len(data)
+
+
+def test_corrupt_sample_and_errors(manifest, tmp_path):
+    tar_path = tmp_path / "bad.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        for name, payload in [("k1.wav", b"garbage"), ("k1.json", b"{}")]:
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    with pytest.raises(sf.LibsndfileError):
+        list(ShardedAudioDataset([str(tar_path)], rank=0, world_size=1))
+    data = ShardedAudioDataset(
+        [str(tar_path)], rank=0, world_size=1, on_error="skip"
+    )
+    assert list(data) == []
+    raw = list(ShardedAudioDataset([str(tar_path)], decode=False, world_size=1))
+    assert raw[0]["wav"] == b"garbage" and raw[0]["id"] == "k1"
+    with pytest.raises(ValueError, match="No shard"):
+        ShardedAudioDataset(str(tmp_path / "none" / "*.tar"))
+    with pytest.raises(ValueError, match="Bad rank"):
+        list(ShardedAudioDataset([str(tar_path)], rank=2, world_size=2))
