@@ -173,6 +173,7 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         )
         self._epoch = 0
         self._has_valid = True
+        self._train_set = None
         self._two_arg_cache: Dict[int, bool] = {}
         self.train_stats: Dict[str, float] = {}
         self.valid_stats: Dict[str, float] = {}
@@ -282,6 +283,10 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
     def compute_forward(self, batch, stage):
         """Waveforms -> features -> (augment) -> normalise -> AST -> head.
 
+        In validation and test, with hparam ``eval_window_seconds`` set,
+        clips longer than a window are classified by sliding windows
+        (:meth:`_windowed_forward`).
+
         Arguments
         ---------
         batch : speechbrain.dataio.batch.PaddedBatch
@@ -301,6 +306,17 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         batch = batch.to(self.device)
         wavs, lengths = batch.sig
         train = stage == sb.Stage.TRAIN
+        window = self._hp("eval_window_seconds")
+        if not train and window is not None:
+            outputs = self._windowed_forward(wavs, lengths)
+            return outputs, lengths, None
+        outputs, lengths, mix = self._forward_waveforms(wavs, lengths, train)
+        return outputs, lengths, mix
+
+    def _forward_waveforms(
+        self, wavs: torch.Tensor, lengths: torch.Tensor, train: bool
+    ) -> Tuple[torch.Tensor, torch.Tensor, Optional[Tuple]]:
+        """Runs the modules on a batch of waveforms [B, N]."""
         before_norm = bool(self._hp("augment_before_norm", True))
         mix = None
         # features in float32, outside autocast
@@ -316,6 +332,80 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         embeddings = self.modules.embedding_model(feats, lengths)
         outputs = self.modules.classifier(embeddings)
         return outputs, lengths, mix
+
+    def _windowed_forward(
+        self, wavs: torch.Tensor, lengths: torch.Tensor
+    ) -> torch.Tensor:
+        """Classifies each clip by averaging over sliding windows.
+
+        Windows of ``eval_window_seconds`` every ``eval_hop_seconds``
+        (default: the window) cover each clip's real samples; windows that
+        start in the padding of shorter clips are never computed. The
+        probabilities of a clip's windows are averaged (softmax for
+        single-label, sigmoid for multi-label) and returned as
+        log-probabilities (single-label) or logits (multi-label).
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            [B, N] padded waveforms.
+        lengths : torch.Tensor
+            [B] relative lengths.
+
+        Returns
+        -------
+        torch.Tensor
+            [B, 1, C] clip-level outputs.
+        """
+        sample_rate = int(self._hp("sample_rate", 16000))
+        window_s = float(self._hp("eval_window_seconds"))
+        hop_s = float(self._hp("eval_hop_seconds", window_s))
+        if window_s <= 0 or hop_s <= 0:
+            raise ValueError(
+                f"eval_window_seconds ({window_s}) and eval_hop_seconds "
+                f"({hop_s}) must be > 0"
+            )
+        window = int(round(window_s * sample_rate))
+        hop = int(round(hop_s * sample_rate))
+        num_samples = wavs.shape[-1]
+        real = (lengths.float() * num_samples).round().long().clamp(min=1)
+        # windows of clip b start at 0, hop, ... while start < real - window
+        # plus one last window; every clip has at least one
+        n_windows = 1 + torch.div(
+            (real - window).clamp(min=0) + hop - 1, hop, rounding_mode="floor"
+        )
+        max_windows = int(n_windows.max())
+        padded = max(num_samples, (max_windows - 1) * hop + window)
+        if padded > num_samples:
+            wavs = F.pad(wavs, (0, padded - num_samples))
+        frames = wavs.unfold(-1, window, hop)[:, :max_windows]  # [B, W, L]
+        index = torch.arange(max_windows, device=wavs.device)
+        starts = index * hop
+        valid = index[None, :] < n_windows[:, None]  # [B, W]
+        clip_index = torch.arange(wavs.shape[0], device=wavs.device)
+        clip_index = clip_index[:, None].expand_as(valid)[valid]
+        chunks = frames[valid]  # [K, L]: only windows with real audio
+        chunk_real = (real[clip_index] - starts.expand_as(valid)[valid]).clamp(
+            min=1, max=window
+        )
+        chunk_lengths = chunk_real.float() / window
+        outputs, _, _ = self._forward_waveforms(chunks, chunk_lengths, False)
+        scores = outputs.float().reshape(chunks.shape[0], -1)
+        if self.multi_label:
+            probs = torch.sigmoid(scores)
+        else:
+            probs = torch.softmax(scores, dim=-1)
+        summed = torch.zeros(
+            wavs.shape[0], probs.shape[-1], device=probs.device
+        ).index_add_(0, clip_index, probs)
+        mean = summed / n_windows[:, None].to(probs.dtype)
+        eps = 1e-7
+        mean = mean.clamp(eps, 1.0 - eps) if self.multi_label else mean
+        if self.multi_label:
+            out = torch.log(mean) - torch.log1p(-mean)
+        else:
+            out = torch.log(mean.clamp(min=eps))
+        return out.unsqueeze(1)
 
     def compute_objectives(self, predictions, batch, stage):
         """Computes the loss and accumulates the evaluation metrics.
@@ -510,6 +600,13 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
             Passed on.
         """
         self._has_valid = valid_set is not None
+        self._train_set = train_set
+        # SpeechBrain reshuffles only its own samplers: a dynamic batch
+        # sampler also needs ``set_epoch`` at every epoch
+        loader_kwargs = kwargs.get("train_loader_kwargs") or {}
+        batch_sampler = loader_kwargs.get("batch_sampler")
+        if hasattr(batch_sampler, "set_epoch"):
+            self.train_sampler = batch_sampler
         return super().fit(epoch_counter, train_set, valid_set, *args, **kwargs)
 
     # ------------------------------------------------------------------
@@ -526,6 +623,11 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         """
         if stage == sb.Stage.TRAIN and epoch is not None:
             self._epoch = int(epoch)
+            # streamed (WebDataset) data reshuffles its shards per epoch
+            data = getattr(self, "_train_set", None)
+            data = getattr(data, "dataset", data)
+            if hasattr(data, "set_epoch"):
+                data.set_epoch(int(epoch))
         self.stats = MultiLabelStats() if self.multi_label else AccuracyStats()
 
     def _current_lrs(self) -> Dict[str, float]:

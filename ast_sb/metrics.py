@@ -229,7 +229,7 @@ class _IdStats:
             scores = scores[:, None]
         return scores
 
-    def _collect(self) -> Tuple[List[str], torch.Tensor, torch.Tensor]:
+    def collect(self) -> Tuple[List[str], torch.Tensor, torch.Tensor]:
         """Concatenates (and across processes gathers) the examples.
 
         Returns
@@ -343,7 +343,7 @@ class MultiLabelStats(_IdStats):
         dict or float
             ``{"mAP", "mAUC", "AUC", "d_prime"}`` or one of them.
         """
-        self.summary_ids, scores, targets = self._collect()
+        self.summary_ids, scores, targets = self.collect()
         self.n_examples = len(self.summary_ids)
         if self.n_examples == 0:
             nan = float("nan")
@@ -459,7 +459,7 @@ class AccuracyStats(_IdStats):
         dict or float
             ``{"accuracy", "error", "n_examples"}`` or one of them.
         """
-        self.summary_ids, scores, targets = self._collect()
+        self.summary_ids, scores, targets = self.collect()
         n = len(self.summary_ids)
         if n == 0:
             self.class_accuracy = np.zeros(0)

@@ -1,0 +1,524 @@
+"""Exporting a trained AST as a SpeechBrain ``EncoderClassifier`` folder.
+
+:func:`export_inference_folder` writes::
+
+    hyperparams.yaml        rebuilds compute_features (KaldiFbank),
+                            mean_var_norm (AudioSpectrogramNormalizer),
+                            embedding_model, classifier, label_encoder,
+                            modules and pretrainer
+    embedding_model.ckpt    encoder state dict
+    classifier.ckpt         head state dict
+    label_encoder.txt       CategoricalEncoder (also as label_encoder.ckpt,
+                            the name the Pretrainer fetches)
+    config.json             {"speechbrain_interface": "EncoderClassifier"}
+
+so that, offline::
+
+    from speechbrain.inference.classifiers import EncoderClassifier
+    clf = EncoderClassifier.from_hparams(source=DIR, savedir=OTHER_DIR)
+    out_prob, score, index, text_lab = clf.classify_file("clip.wav")
+
+The Pretrainer fetches every file as ``<source>/<name>.ckpt``, so the folder
+can be moved or uploaded to the HF hub as is. The constructor arguments of the
+modules are taken from their ``config`` dict (AST encoder and head) or derived
+from their attributes and checked by rebuilding the module.
+Because SpeechBrain's Pretrainer loads weights with ``strict=False``,
+:func:`load_encoder_classifier` loads a folder and checks that every weight
+was really loaded.
+
+Authors
+ * ast_sb developers 2026
+"""
+
+import inspect
+import json
+import os
+import shutil
+from typing import Any, Dict, Mapping, Optional, Union
+
+import torch
+from speechbrain.dataio.encoder import CategoricalEncoder
+
+from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
+
+__all__ = [
+    "ExportError",
+    "export_from_hparams",
+    "export_inference_folder",
+    "label_encoder_with_len",
+    "load_encoder_classifier",
+    "module_config",
+    "verify_loaded_weights",
+]
+
+INTERFACE_CONFIG = {"speechbrain_interface": "EncoderClassifier"}
+CKPT_FILES = {
+    "embedding_model": "embedding_model.ckpt",
+    "classifier": "classifier.ckpt",
+}
+
+
+class ExportError(ValueError):
+    """Raised when a module cannot be exported or a folder loads wrongly."""
+
+
+def label_encoder_with_len(n_classes: int) -> CategoricalEncoder:
+    """Creates an empty ``CategoricalEncoder`` that expects ``n_classes``.
+
+    Used by exported YAML files: loading a label file with another number of
+    classes then fails, and no "expect_len was never called" warning is
+    logged.
+
+    Arguments
+    ---------
+    n_classes : int
+        Expected number of classes.
+
+    Returns
+    -------
+    CategoricalEncoder
+        Empty encoder with ``expect_len(n_classes)`` set.
+
+    Example
+    -------
+    >>> enc = label_encoder_with_len(2)
+    >>> enc.update_from_iterable(["a", "b"])
+    >>> enc.decode_ndim(1)
+    'b'
+    """
+    encoder = CategoricalEncoder()
+    encoder.expect_len(int(n_classes))
+    return encoder
+
+
+def _class_path(module: Any) -> str:
+    cls = type(module)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def module_config(module: torch.nn.Module) -> Dict[str, Any]:
+    """Returns the constructor arguments that rebuild ``module``.
+
+    Uses the module's ``config`` dict when it has one (AST encoder and head);
+    otherwise reads the attributes named like the constructor's arguments
+    (plus ``<name>_type`` and, for :class:`~ast_sb.features.KaldiFbank`,
+    frame length/shift in ms). The result is checked by building a new
+    module and comparing all buffers and parameters shapes.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        Module to describe.
+
+    Returns
+    -------
+    dict
+        Keyword arguments (scalars only).
+
+    Example
+    -------
+    >>> cfg = module_config(KaldiFbank(n_mels=64, target_length=100))
+    >>> cfg["n_mels"], cfg["target_length"], cfg["window"]
+    (64, 100, 'hanning')
+    >>> module_config(AudioSpectrogramNormalizer(-6.6268077, 5.358466))
+    {'mean': -6.6268077, 'std': 5.358466}
+    """
+    config = getattr(module, "config", None)
+    if isinstance(config, Mapping):
+        kwargs = dict(config)
+    else:
+        params = inspect.signature(type(module).__init__).parameters
+        kwargs = {}
+        for name in list(params)[1:]:
+            if params[name].kind in (
+                params[name].VAR_POSITIONAL,
+                params[name].VAR_KEYWORD,
+            ):
+                continue
+            for attr in (name, name + "_type"):
+                value = getattr(module, attr, inspect.Parameter.empty)
+                if value is not inspect.Parameter.empty and _scalar(value):
+                    kwargs[name] = value
+                    break
+        if isinstance(module, KaldiFbank):
+            for name, samples in (
+                ("frame_length_ms", module.frame_length),
+                ("frame_shift_ms", module.frame_shift),
+            ):
+                kwargs.setdefault(name, samples * 1000.0 / module.sample_rate)
+    bad = {k: v for k, v in kwargs.items() if not _scalar(v)}
+    if bad:
+        raise ExportError(
+            f"Cannot write constructor arguments {sorted(bad)} of "
+            f"{_class_path(module)} to YAML (not scalars)."
+        )
+    _check_rebuild(module, kwargs)
+    return kwargs
+
+
+def _check_rebuild(module: torch.nn.Module, kwargs: Dict[str, Any]) -> None:
+    """Rebuilds ``module`` from ``kwargs`` and compares structure/buffers."""
+    try:
+        rebuilt = type(module)(**kwargs)
+    except Exception as err:
+        raise ExportError(
+            f"{_class_path(module)}(**{kwargs}) failed: {err}. Pass the "
+            f"module's constructor arguments explicitly."
+        ) from err
+    shapes = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    new_shapes = {k: tuple(v.shape) for k, v in rebuilt.state_dict().items()}
+    if shapes != new_shapes:
+        raise ExportError(
+            f"{_class_path(module)} rebuilt from {kwargs} has other "
+            f"parameters than the module to export; pass its constructor "
+            f"arguments explicitly."
+        )
+    # Non-persistent buffers (e.g. fbank mel matrix / window) are not saved:
+    # they must come out identical from the constructor arguments.
+    persistent = set(module.state_dict())
+    new_buffers = dict(rebuilt.named_buffers())
+    for name, buf in module.named_buffers():
+        if name in persistent:
+            continue
+        other = new_buffers.get(name)
+        if (
+            other is None
+            or other.shape != buf.shape
+            or not torch.equal(other.cpu(), buf.cpu())
+        ):
+            raise ExportError(
+                f"{_class_path(module)} rebuilt from {kwargs} differs in "
+                f"buffer {name!r}; pass its constructor arguments explicitly."
+            )
+    for name in ("mean", "std"):  # plain float state, e.g. the normaliser
+        if hasattr(module, name) and _scalar(getattr(module, name)):
+            if getattr(module, name) != getattr(rebuilt, name, None):
+                raise ExportError(
+                    f"{_class_path(module)} rebuilt from {kwargs} has another "
+                    f"{name}; pass its constructor arguments explicitly."
+                )
+
+
+def _yaml_scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return json.dumps(str(value))
+
+
+def _yaml_object(key: str, class_path: str, kwargs: Mapping[str, Any]) -> str:
+    lines = [f"{key}: !new:{class_path}"]
+    lines += [f"    {k}: {_yaml_scalar(v)}" for k, v in kwargs.items()]
+    return "\n".join(lines)
+
+
+def _resolve_module(
+    value: Union[torch.nn.Module, Mapping[str, Any], None],
+    default_cls: type,
+) -> torch.nn.Module:
+    if value is None:
+        return default_cls()
+    if isinstance(value, Mapping):
+        return default_cls(**value)
+    return value
+
+
+def export_inference_folder(
+    out_dir: str,
+    encoder: torch.nn.Module,
+    classifier: torch.nn.Module,
+    label_encoder: CategoricalEncoder,
+    compute_features: Union[torch.nn.Module, Mapping[str, Any], None] = None,
+    mean_var_norm: Union[torch.nn.Module, Mapping[str, Any], None] = None,
+    multi_label: bool = False,
+    sample_rate: Optional[int] = None,
+    extra_hparams: Optional[Mapping[str, Any]] = None,
+) -> str:
+    """Writes an inference folder loadable by ``EncoderClassifier``.
+
+    Arguments
+    ---------
+    out_dir : str
+        Output folder (created; existing export files are overwritten).
+    encoder : torch.nn.Module
+        Trained ``AudioSpectrogramTransformerEncoder`` (the
+        ``embedding_model``).
+    classifier : torch.nn.Module
+        Trained ``AudioSpectrogramTransformerClassifier``.
+    label_encoder : CategoricalEncoder
+        Encoder of the class labels (one class per classifier output).
+    compute_features : torch.nn.Module or dict, optional
+        The ``KaldiFbank`` used in training, or its constructor arguments
+        (default ``KaldiFbank()``).
+    mean_var_norm : torch.nn.Module or dict, optional
+        The ``AudioSpectrogramNormalizer`` used in training (with the
+        dataset statistics), or its constructor arguments.
+    multi_label : bool
+        Recorded in the YAML. Multi-label heads output logits, so
+        ``classify_batch`` then returns logits (apply a sigmoid for
+        probabilities) and the top class.
+    sample_rate : int, optional
+        Sampling rate the model expects (default: that of the features);
+        ``classify_file`` resamples to it.
+    extra_hparams : dict, optional
+        Additional scalar entries written at the top of the YAML.
+
+    Returns
+    -------
+    str
+        ``out_dir``.
+
+    Example
+    -------
+    >>> from ast_sb.model import (
+    ...     AudioSpectrogramTransformerClassifier,
+    ...     AudioSpectrogramTransformerEncoder,
+    ... )
+    >>> enc = AudioSpectrogramTransformerEncoder(
+    ...     "tiny224", target_length=100, depth=1, fstride=16, tstride=16
+    ... )
+    >>> head = AudioSpectrogramTransformerClassifier(enc.embed_dim, 2)
+    >>> labels = CategoricalEncoder()
+    >>> labels.update_from_iterable(["cat", "dog"])
+    >>> out = str(getfixture("tmpdir") / "export")
+    >>> _ = export_inference_folder(
+    ...     out, enc, head, labels, {"target_length": 100}, {"mean": -6.6, "std": 5.4}
+    ... )
+    >>> sorted(os.listdir(out))  # doctest: +NORMALIZE_WHITESPACE
+    ['classifier.ckpt', 'config.json', 'embedding_model.ckpt',
+     'hyperparams.yaml', 'label_encoder.ckpt', 'label_encoder.txt']
+    """
+    compute_features = _resolve_module(compute_features, KaldiFbank)
+    mean_var_norm = _resolve_module(mean_var_norm, AudioSpectrogramNormalizer)
+    n_classes = len(label_encoder)
+    head_classes = getattr(classifier, "n_classes", None)
+    if head_classes is not None and head_classes != n_classes:
+        raise ExportError(
+            f"The classifier has {head_classes} outputs but the label encoder "
+            f"{n_classes} classes."
+        )
+    feat_cfg = module_config(compute_features)
+    norm_cfg = module_config(mean_var_norm)
+    enc_cfg = module_config(encoder)
+    head_cfg = module_config(classifier)
+    if sample_rate is None:
+        sample_rate = int(feat_cfg.get("sample_rate", 16000))
+
+    os.makedirs(out_dir, exist_ok=True)
+    torch.save(
+        {k: v.detach().cpu() for k, v in encoder.state_dict().items()},
+        os.path.join(out_dir, CKPT_FILES["embedding_model"]),
+    )
+    torch.save(
+        {k: v.detach().cpu() for k, v in classifier.state_dict().items()},
+        os.path.join(out_dir, CKPT_FILES["classifier"]),
+    )
+    label_file = os.path.join(out_dir, "label_encoder.txt")
+    label_encoder.save(label_file)
+    shutil.copyfile(label_file, os.path.join(out_dir, "label_encoder.ckpt"))
+    with open(os.path.join(out_dir, "config.json"), "w") as fout:
+        json.dump(INTERFACE_CONFIG, fout)
+        fout.write("\n")
+
+    header = [
+        "# ############################################################",
+        "# Audio Spectrogram Transformer inference model (ast_sb export).",
+        "# Load with:",
+        "#   from speechbrain.inference.classifiers import EncoderClassifier",
+        "#   clf = EncoderClassifier.from_hparams(source=<this folder>,",
+        "#                                        savedir=<cache folder>)",
+        "#   out_prob, score, index, text_lab = clf.classify_file('clip.wav')",
+        "# ############################################################",
+        "",
+        f"sample_rate: {int(sample_rate)}",
+        f"n_classes: {n_classes}",
+        f"multi_label: {_yaml_scalar(bool(multi_label))}",
+    ]
+    for key, value in (extra_hparams or {}).items():
+        if not _scalar(value):
+            raise ExportError(f"extra_hparams[{key!r}] must be a scalar")
+        header.append(f"{key}: {_yaml_scalar(value)}")
+    body = [
+        "",
+        _yaml_object(
+            "compute_features", _class_path(compute_features), feat_cfg
+        ),
+        "",
+        _yaml_object("mean_var_norm", _class_path(mean_var_norm), norm_cfg),
+        "",
+        _yaml_object("embedding_model", _class_path(encoder), enc_cfg),
+        "",
+        _yaml_object("classifier", _class_path(classifier), head_cfg),
+        "",
+        "label_encoder: !apply:ast_sb.export.label_encoder_with_len",
+        "    n_classes: !ref <n_classes>",
+        "",
+        "audio_normalizer: !new:speechbrain.dataio.preprocess.AudioNormalizer",
+        "    sample_rate: !ref <sample_rate>",
+        "",
+        "modules:",
+        "    compute_features: !ref <compute_features>",
+        "    mean_var_norm: !ref <mean_var_norm>",
+        "    embedding_model: !ref <embedding_model>",
+        "    classifier: !ref <classifier>",
+        "",
+        "# Files are fetched as <source>/<key>.ckpt (source: from_hparams).",
+        "pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer",
+        "    loadables:",
+        "        embedding_model: !ref <embedding_model>",
+        "        classifier: !ref <classifier>",
+        "        label_encoder: !ref <label_encoder>",
+        "",
+    ]
+    with open(os.path.join(out_dir, "hyperparams.yaml"), "w") as fout:
+        fout.write("\n".join(header + body))
+    return out_dir
+
+
+def export_from_hparams(
+    hparams: Mapping[str, Any], out_dir: Optional[str] = None
+) -> str:
+    """Exports the model of a recipe's loaded hparams (see
+    :func:`export_inference_folder`).
+
+    Reads ``embedding_model``, ``classifier``, ``label_encoder``,
+    ``compute_features``, ``mean_var_norm`` and optionally ``multi_label``,
+    ``sample_rate`` and ``export_folder`` (the default ``out_dir``).
+
+    Arguments
+    ---------
+    hparams : dict
+        Loaded recipe hyperparameters (with ``label_encoder`` set).
+    out_dir : str, optional
+        Output folder (default ``hparams["export_folder"]``).
+
+    Returns
+    -------
+    str
+        The output folder.
+    """
+    out_dir = out_dir or hparams["export_folder"]
+    return export_inference_folder(
+        out_dir,
+        encoder=hparams["embedding_model"],
+        classifier=hparams["classifier"],
+        label_encoder=hparams["label_encoder"],
+        compute_features=hparams.get("compute_features"),
+        mean_var_norm=hparams.get("mean_var_norm"),
+        multi_label=bool(hparams.get("multi_label", False)),
+        sample_rate=hparams.get("sample_rate"),
+    )
+
+
+def verify_loaded_weights(
+    modules: Mapping[str, torch.nn.Module], folder: str
+) -> None:
+    """Checks that modules hold exactly the weights of an exported folder.
+
+    Arguments
+    ---------
+    modules : dict
+        ``{"embedding_model": ..., "classifier": ...}`` (e.g. the
+        ``mods`` of a loaded ``EncoderClassifier``).
+    folder : str
+        Folder with ``embedding_model.ckpt`` and ``classifier.ckpt``.
+
+    Raises
+    ------
+    ExportError
+        Listing missing, unexpected or different tensors.
+    """
+    problems = []
+    for key, filename in CKPT_FILES.items():
+        state = torch.load(
+            os.path.join(folder, filename),
+            map_location="cpu",
+            weights_only=True,
+        )
+        loaded = {
+            k: v.detach().cpu() for k, v in modules[key].state_dict().items()
+        }
+        missing = sorted(set(loaded) - set(state))
+        unexpected = sorted(set(state) - set(loaded))
+        different = sorted(
+            k
+            for k in set(state) & set(loaded)
+            if state[k].shape != loaded[k].shape
+            or not torch.equal(state[k], loaded[k])
+        )
+        for what, names in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("different", different),
+        ):
+            if names:
+                problems.append(f"{key}: {what} {names[:10]}")
+    if problems:
+        raise ExportError(
+            f"Weights loaded from {folder} do not match the checkpoints: "
+            + "; ".join(problems)
+        )
+
+
+def load_encoder_classifier(
+    source: str,
+    savedir: Optional[str] = None,
+    run_opts: Optional[Dict[str, Any]] = None,
+):
+    """Loads an exported folder with ``EncoderClassifier`` and checks it.
+
+    Same as ``EncoderClassifier.from_hparams(source, savedir=savedir)`` but
+    raises if any weight was not loaded exactly (the Pretrainer itself only
+    warns, as it loads with ``strict=False``).
+
+    Arguments
+    ---------
+    source : str
+        Exported folder.
+    savedir : str, optional
+        Where SpeechBrain links the fetched files.
+    run_opts : dict, optional
+        E.g. ``{"device": "cpu"}``.
+
+    Returns
+    -------
+    speechbrain.inference.classifiers.EncoderClassifier
+        The loaded, checked model (in eval mode).
+
+    Example
+    -------
+    >>> from ast_sb.model import (
+    ...     AudioSpectrogramTransformerClassifier,
+    ...     AudioSpectrogramTransformerEncoder,
+    ... )
+    >>> enc = AudioSpectrogramTransformerEncoder(
+    ...     "tiny224", target_length=100, depth=1, fstride=16, tstride=16
+    ... )
+    >>> head = AudioSpectrogramTransformerClassifier(enc.embed_dim, 2)
+    >>> labels = CategoricalEncoder()
+    >>> labels.update_from_iterable(["cat", "dog"])
+    >>> tmp = getfixture("tmpdir")
+    >>> out = export_inference_folder(
+    ...     str(tmp / "export"), enc, head, labels, {"target_length": 100}
+    ... )
+    >>> clf = load_encoder_classifier(out, str(tmp / "loaded"))
+    >>> out_prob, score, index, text_lab = clf.classify_batch(torch.randn(1, 16000))
+    >>> out_prob.shape, text_lab[0] in ("cat", "dog")
+    (torch.Size([1, 2]), True)
+    """
+    from speechbrain.inference.classifiers import EncoderClassifier
+
+    model = EncoderClassifier.from_hparams(
+        source=source, savedir=savedir, run_opts=run_opts or {"device": "cpu"}
+    )
+    verify_loaded_weights(model.mods, source)
+    return model

@@ -1,0 +1,863 @@
+"""Inference interface for exported Audio Spectrogram Transformer models.
+
+:class:`AudioSpectrogramTransformerInterface` is a SpeechBrain
+``EncoderClassifier`` that loads, offline, the folders written by
+:func:`ast_sb.export.export_inference_folder` (or ``ast-sb convert``)::
+
+    from ast_sb.inference import AudioSpectrogramTransformerInterface
+
+    clf = AudioSpectrogramTransformerInterface.from_folder("model_dir")
+    out_prob, score, index, text_lab = clf.classify_file("dog.wav")
+    results = clf.classify_files(["a.wav", "b.flac"], top_k=3)
+    emb = clf.encode_batch(wavs)  # [B, 1, D]
+
+On top of the inherited ``encode_batch`` / ``classify_batch`` /
+``classify_file`` it gives
+
+* probabilities (:meth:`predict_proba`): softmax for single-label models,
+  sigmoid for multi-label (AudioSet) models;
+* top-k predictions with thresholds (:meth:`predict_batch`,
+  :meth:`predict_file`);
+* batch processing of many files with a progress bar
+  (:meth:`classify_files`, :meth:`encode_files`): a file that cannot be read
+  (missing, unreadable, empty, too short, NaN samples) gives an error entry
+  and the other files are still processed;
+* sliding-window tagging of long files (:meth:`tag_file`, see
+  :mod:`ast_sb.tagging`).
+
+A clip inside a padded batch gives the same output as the clip alone: the
+features of each clip are computed on its own samples (so the padding is the
+one ``KaldiFbank`` applies for ``target_length``), and clips with different
+numbers of frames are run in separate forward passes.
+
+Authors
+ * ast_sb developers 2026
+"""
+
+import logging
+import math
+import os
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import soundfile as sf
+import torch
+from speechbrain.inference.classifiers import EncoderClassifier
+
+from ast_sb.audio import AudioLoadError, load_audio
+from ast_sb.model import PATCH_SIZE
+
+__all__ = [
+    "AudioSpectrogramTransformerInterface",
+    "load_interface",
+    "read_audio_segment",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Files ``from_folder`` needs in an exported folder.
+REQUIRED_FILES = (
+    "hyperparams.yaml",
+    "embedding_model.ckpt",
+    "classifier.ckpt",
+    "label_encoder.ckpt",
+)
+
+
+def read_audio_segment(
+    path: str,
+    sample_rate: int,
+    start: float = 0.0,
+    duration: Optional[float] = None,
+) -> torch.Tensor:
+    """Reads part of an audio file as a mono waveform at ``sample_rate``.
+
+    Only the requested samples are read from disk, so this is cheap on very
+    long files. Errors name the file (:class:`~ast_sb.audio.AudioLoadError`).
+
+    Arguments
+    ---------
+    path : str
+        Audio file.
+    sample_rate : int
+        Rate of the returned waveform (resampled when the file differs).
+    start : float
+        Start time in seconds.
+    duration : float, optional
+        Seconds to read (default: to the end of the file).
+
+    Returns
+    -------
+    torch.Tensor
+        Waveform ``[N]`` float32.
+
+    Example
+    -------
+    >>> from ast_sb.audio import save_audio
+    >>> path = str(getfixture("tmpdir") / "ramp.wav")
+    >>> save_audio(path, torch.linspace(-0.5, 0.5, 16000), 16000, "FLOAT")
+    >>> read_audio_segment(path, 16000, start=0.5, duration=0.25).shape
+    torch.Size([4000])
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise AudioLoadError(f"Audio file not found: {path}")
+    if os.path.isdir(path):
+        raise AudioLoadError(f"Audio path is a directory: {path}")
+    try:
+        with sf.SoundFile(path) as fin:
+            file_rate = fin.samplerate
+            first = int(round(start * file_rate))
+            if first > 0:
+                fin.seek(min(first, fin.frames))
+            frames = -1
+            if duration is not None:
+                frames = int(round(duration * file_rate))
+            data = fin.read(frames, dtype="float32", always_2d=True)
+    except Exception as err:
+        raise AudioLoadError(
+            f"Could not read audio file {path}: {err}"
+        ) from err
+    if data.shape[0] == 0:
+        raise AudioLoadError(f"Audio file contains no samples: {path}")
+    if not np.isfinite(data).all():
+        raise AudioLoadError(f"Audio file contains NaN or inf samples: {path}")
+    wav = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
+    if int(file_rate) != int(sample_rate):
+        import torchaudio
+
+        wav = torchaudio.functional.resample(
+            wav, int(file_rate), int(sample_rate)
+        )
+    return wav.contiguous()
+
+
+class AudioSpectrogramTransformerInterface(EncoderClassifier):
+    """SpeechBrain inference interface for AST classifiers and taggers.
+
+    Load it with ``from_hparams(source=DIR, savedir=...)`` or
+    :meth:`from_folder` (which also checks that every weight was loaded).
+    ``classify_batch`` / ``classify_file`` keep the ``EncoderClassifier``
+    return values ``(out_prob, score, index, text_lab)`` where ``out_prob`` is
+    the raw head output (log-probabilities for single-label models, logits
+    for multi-label models); :meth:`predict_proba` returns probabilities.
+
+    Arguments
+    ---------
+    See ``speechbrain.inference.interfaces.Pretrained``.
+
+    Example
+    -------
+    >>> from speechbrain.dataio.encoder import CategoricalEncoder
+    >>> from ast_sb.export import export_inference_folder
+    >>> from ast_sb.model import (
+    ...     AudioSpectrogramTransformerClassifier,
+    ...     AudioSpectrogramTransformerEncoder,
+    ... )
+    >>> enc = AudioSpectrogramTransformerEncoder(
+    ...     "tiny224", depth=1, target_length=128
+    ... )
+    >>> head = AudioSpectrogramTransformerClassifier(enc.embed_dim, 3)
+    >>> labels = CategoricalEncoder()
+    >>> labels.update_from_iterable(["cat", "dog", "bird"])
+    >>> folder = str(getfixture("tmpdir") / "model")
+    >>> _ = export_inference_folder(
+    ...     folder, enc, head, labels, {"target_length": 128}
+    ... )
+    >>> clf = AudioSpectrogramTransformerInterface.from_folder(folder)
+    >>> wavs = torch.randn(2, 16000) * 0.1
+    >>> clf.encode_batch(wavs).shape
+    torch.Size([2, 1, 192])
+    >>> out_prob, score, index, text_lab = clf.classify_batch(wavs)
+    >>> out_prob.shape, len(text_lab)
+    (torch.Size([2, 3]), 2)
+    >>> preds = clf.predict_batch(wavs, top_k=2)
+    >>> [len(p) for p in preds], sorted(preds[0][0])
+    ([2, 2], ['index', 'label', 'score'])
+    """
+
+    HPARAMS_NEEDED = ["label_encoder"]
+    MODULES_NEEDED = [
+        "compute_features",
+        "mean_var_norm",
+        "embedding_model",
+        "classifier",
+    ]
+
+    # ------------------------------------------------------------------
+    # Loading
+    # ------------------------------------------------------------------
+    @classmethod
+    def from_folder(
+        cls,
+        folder: str,
+        savedir: Optional[str] = None,
+        device: str = "cpu",
+        check_weights: bool = True,
+        **kwargs: Any,
+    ) -> "AudioSpectrogramTransformerInterface":
+        """Loads an exported folder offline.
+
+        Arguments
+        ---------
+        folder : str
+            Folder written by ``export_inference_folder`` or
+            ``ast-sb convert``.
+        savedir : str, optional
+            Where SpeechBrain links the files; default: the folder itself
+            (nothing is written when all files are there).
+        device : str
+            Torch device, e.g. "cpu" or "cuda:0".
+        check_weights : bool
+            Check that every weight of the checkpoints was loaded (the
+            SpeechBrain Pretrainer only warns on a mismatch).
+        **kwargs : dict
+            Passed to ``from_hparams`` (e.g. ``overrides``).
+
+        Returns
+        -------
+        AudioSpectrogramTransformerInterface
+            The model, in eval mode.
+        """
+        folder = os.fspath(folder)
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"Model folder not found: {folder}")
+        missing = [
+            name
+            for name in REQUIRED_FILES
+            if not os.path.exists(os.path.join(folder, name))
+        ]
+        if missing:
+            raise FileNotFoundError(
+                f"{folder} is not an ast_sb inference folder: missing "
+                f"{', '.join(missing)}. Create one with `ast-sb convert` or "
+                "ast_sb.export.export_inference_folder()."
+            )
+        model = cls.from_hparams(
+            source=os.path.abspath(folder),
+            savedir=os.path.abspath(savedir or folder),
+            run_opts={"device": device},
+            **kwargs,
+        )
+        if check_weights:
+            from ast_sb.export import verify_loaded_weights
+
+            verify_loaded_weights(model.mods, folder)
+        model.folder = folder
+        return model
+
+    # ------------------------------------------------------------------
+    # Model description
+    # ------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        """Sampling rate the model expects (Hz)."""
+        rate = getattr(self.hparams, "sample_rate", None)
+        if rate is None:
+            rate = getattr(self.mods.compute_features, "sample_rate", 16000)
+        return int(rate)
+
+    @property
+    def multi_label(self) -> bool:
+        """True for multi-label (sigmoid) models such as AudioSet taggers."""
+        flag = getattr(self.hparams, "multi_label", None)
+        if flag is None:
+            flag = getattr(self.mods.classifier, "output", "") == "logits"
+        return bool(flag)
+
+    @property
+    def labels(self) -> List[str]:
+        """Class names by output index."""
+        encoder = self.hparams.label_encoder
+        return [str(encoder.ind2lab[i]) for i in range(len(encoder))]
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes."""
+        return len(self.hparams.label_encoder)
+
+    @property
+    def max_frames(self) -> int:
+        """Largest number of feature frames the model takes per clip."""
+        limits = [
+            getattr(self.mods.compute_features, "target_length", None),
+            getattr(self.mods.embedding_model, "target_length", None),
+        ]
+        limits = [int(x) for x in limits if x]
+        return min(limits) if limits else 1024
+
+    def _frame_geometry(self) -> Tuple[int, int]:
+        feats = self.mods.compute_features
+        length = int(getattr(feats, "frame_length", 400))
+        shift = int(getattr(feats, "frame_shift", 160))
+        return length, shift
+
+    @property
+    def max_samples(self) -> int:
+        """Longest clip (samples) whose frames all reach the model."""
+        length, shift = self._frame_geometry()
+        return length + (self.max_frames - 1) * shift
+
+    @property
+    def min_samples(self) -> int:
+        """Shortest clip (samples) the model can classify."""
+        length, shift = self._frame_geometry()
+        if getattr(self.mods.compute_features, "target_length", None):
+            return length  # padded to target_length by the features
+        return length + (PATCH_SIZE - 1) * shift
+
+    @property
+    def max_duration(self) -> float:
+        """Longest clip in seconds (``max_samples / sample_rate``)."""
+        return self.max_samples / self.sample_rate
+
+    # ------------------------------------------------------------------
+    # Features and embeddings
+    # ------------------------------------------------------------------
+    def _check_length(self, n_samples: int, name: str = "clip") -> None:
+        if n_samples < self.min_samples:
+            raise AudioLoadError(
+                f"Audio too short: {name} has {n_samples} samples "
+                f"({n_samples / self.sample_rate:.3f} s); the model needs at "
+                f"least {self.min_samples} samples "
+                f"({self.min_samples / self.sample_rate:.3f} s at "
+                f"{self.sample_rate} Hz)."
+            )
+
+    def compute_features(
+        self, wavs: torch.Tensor, wav_lens: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Normalised features of a batch, computed clip by clip if padded.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, N]`` (or ``[N]``) at :attr:`sample_rate`.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[B]``.
+
+        Returns
+        -------
+        feats : torch.Tensor
+            ``[B, T, F]`` normalised features (zero-padded to the longest
+            clip when clips have different numbers of frames).
+        frame_lens : torch.Tensor
+            Relative numbers of frames ``[B]``.
+        """
+        if wavs.dim() == 1:
+            wavs = wavs.unsqueeze(0)
+        wavs = wavs.to(self.device).float()
+        n_total = wavs.shape[1]
+        if wav_lens is None:
+            sizes = [n_total] * wavs.shape[0]
+        else:
+            sizes = torch.round(wav_lens.float().cpu() * n_total).long()
+            sizes = sizes.clamp(max=n_total).tolist()
+        for i, size in enumerate(sizes):
+            self._check_length(size, f"batch item {i}")
+        if len(set(sizes)) == 1:
+            feats = self.mods.compute_features(wavs[:, : sizes[0]])
+            lens = torch.ones(wavs.shape[0], device=self.device)
+        else:
+            parts = [
+                self.mods.compute_features(wavs[i : i + 1, :size])
+                for i, size in enumerate(sizes)
+            ]
+            n_frames = max(p.shape[1] for p in parts)
+            feats = torch.cat(
+                [
+                    torch.nn.functional.pad(p, (0, 0, 0, n_frames - p.shape[1]))
+                    for p in parts
+                ]
+            )
+            lens = torch.tensor(
+                [p.shape[1] / n_frames for p in parts], device=self.device
+            )
+        if feats.shape[1] > self.max_frames:
+            logger.warning(
+                "Input of %d frames is longer than the model's %d frames: "
+                "only the first %.2f s are used (use tag_file for long audio).",
+                feats.shape[1],
+                self.max_frames,
+                self.max_duration,
+            )
+            lens = (lens * feats.shape[1] / self.max_frames).clamp(max=1.0)
+            feats = feats[:, : self.max_frames]
+        feats = self.mods.mean_var_norm(feats, lens)
+        return feats, lens
+
+    def encode_batch(
+        self,
+        wavs: torch.Tensor,
+        wav_lens: Optional[torch.Tensor] = None,
+        normalize: bool = False,
+    ) -> torch.Tensor:
+        """Embeddings ``[B, 1, D]`` of a batch of waveforms.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, N]`` (or ``[N]``) at :attr:`sample_rate`.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[B]``; each clip gives the same embedding as
+            when it is encoded alone.
+        normalize : bool
+            Apply ``hparams.mean_var_norm_emb`` (SpeechBrain option).
+
+        Returns
+        -------
+        torch.Tensor
+            Embeddings ``[B, 1, D]``.
+        """
+        if wavs.dim() == 1:
+            wavs = wavs.unsqueeze(0)
+        feats, lens = self.compute_features(wavs, wav_lens)
+        with torch.no_grad():
+            groups = self._length_groups(lens)
+            if len(groups) == 1:
+                emb = self.mods.embedding_model(feats, lens)
+            else:
+                n_frames = feats.shape[1]
+                emb = None
+                for idx in groups:
+                    frames = int(round(float(lens[idx[0]]) * n_frames))
+                    part = self.mods.embedding_model(
+                        feats[idx, :frames],
+                        torch.ones(len(idx), device=feats.device),
+                    )
+                    if emb is None:
+                        emb = part.new_zeros((len(lens),) + part.shape[1:])
+                    emb[idx] = part
+        if normalize:
+            emb = self.hparams.mean_var_norm_emb(
+                emb, torch.ones(emb.shape[0], device=self.device)
+            )
+        return emb
+
+    @staticmethod
+    def _length_groups(lens: torch.Tensor) -> List[List[int]]:
+        groups: Dict[float, List[int]] = {}
+        for i, value in enumerate(lens.tolist()):
+            groups.setdefault(round(value, 6), []).append(i)
+        return list(groups.values())
+
+    # ------------------------------------------------------------------
+    # Classification
+    # ------------------------------------------------------------------
+    def classify_batch(
+        self, wavs: torch.Tensor, wav_lens: Optional[torch.Tensor] = None
+    ):
+        """Classifies a batch (``EncoderClassifier`` return values).
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, N]`` at :attr:`sample_rate`.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[B]``.
+
+        Returns
+        -------
+        out_prob : torch.Tensor
+            Raw head outputs ``[B, C]`` (log-probabilities or logits).
+        score : torch.Tensor
+            Best output per clip ``[B]``.
+        index : torch.Tensor
+            Best class per clip ``[B]``.
+        text_lab : list of str
+            Best label per clip.
+        """
+        with torch.no_grad():
+            emb = self.encode_batch(wavs, wav_lens)
+            out_prob = self.mods.classifier(emb).squeeze(1)
+        score, index = torch.max(out_prob, dim=-1)
+        text_lab = self.hparams.label_encoder.decode_torch(index)
+        return out_prob, score, index, text_lab
+
+    def scores_to_proba(self, out_prob: torch.Tensor) -> torch.Tensor:
+        """Turns head outputs into probabilities (sigmoid or softmax).
+
+        Arguments
+        ---------
+        out_prob : torch.Tensor
+            Head outputs ``[B, C]``.
+
+        Returns
+        -------
+        torch.Tensor
+            Probabilities ``[B, C]``.
+        """
+        if self.multi_label:
+            return torch.sigmoid(out_prob)
+        # idempotent on log-probabilities, normalises raw logits
+        return torch.softmax(out_prob, dim=-1)
+
+    def predict_proba(
+        self, wavs: torch.Tensor, wav_lens: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """Class probabilities ``[B, C]`` of a batch.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, N]`` at :attr:`sample_rate`.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[B]``.
+
+        Returns
+        -------
+        torch.Tensor
+            Sigmoid (multi-label) or softmax (single-label) probabilities.
+        """
+        out_prob = self.classify_batch(wavs, wav_lens)[0]
+        return self.scores_to_proba(out_prob.float())
+
+    def top_predictions(
+        self,
+        proba: torch.Tensor,
+        top_k: Optional[int] = None,
+        threshold: Optional[float] = None,
+    ) -> List[List[Dict[str, Any]]]:
+        """Top-k classes with score >= threshold for each row of ``proba``.
+
+        Arguments
+        ---------
+        proba : torch.Tensor
+            Probabilities ``[B, C]``.
+        top_k : int, optional
+            Number of classes per clip (default 1 for single-label and 5
+            for multi-label models; ``0`` or a negative value means all).
+        threshold : float, optional
+            Minimum probability (default: none).
+
+        Returns
+        -------
+        list of list of dict
+            Per clip, ``{"label", "index", "score"}`` sorted by score.
+        """
+        if top_k is None:
+            top_k = 5 if self.multi_label else 1
+        n_classes = proba.shape[-1]
+        k = n_classes if top_k <= 0 else min(top_k, n_classes)
+        values, indices = proba.float().cpu().topk(k, dim=-1)
+        labels = self.labels
+        results = []
+        for row_values, row_indices in zip(values.tolist(), indices.tolist()):
+            results.append(
+                [
+                    {"label": labels[i], "index": int(i), "score": float(v)}
+                    for v, i in zip(row_values, row_indices)
+                    if threshold is None or v >= threshold
+                ]
+            )
+        return results
+
+    def predict_batch(
+        self,
+        wavs: torch.Tensor,
+        wav_lens: Optional[torch.Tensor] = None,
+        top_k: Optional[int] = None,
+        threshold: Optional[float] = None,
+    ) -> List[List[Dict[str, Any]]]:
+        """Top-k predictions (with probabilities) of a batch.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, N]`` at :attr:`sample_rate`.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[B]``.
+        top_k : int, optional
+            See :meth:`top_predictions`.
+        threshold : float, optional
+            Minimum probability.
+
+        Returns
+        -------
+        list of list of dict
+            Per clip, ``{"label", "index", "score"}`` sorted by score.
+        """
+        proba = self.predict_proba(wavs, wav_lens)
+        return self.top_predictions(proba, top_k, threshold)
+
+    def load_audio(self, path: str, **kwargs: Any) -> torch.Tensor:
+        """Loads a local file for the model (mono, resampled, checked).
+
+        Files longer than :attr:`max_duration` are read only up to that
+        duration (the model does not see more; use :meth:`tag_file`).
+
+        Arguments
+        ---------
+        path : str
+            Audio file.
+        **kwargs : dict
+            Ignored (``Pretrained.load_audio`` compatibility).
+
+        Returns
+        -------
+        torch.Tensor
+            Waveform ``[N]``.
+        """
+        path = os.fspath(path)
+        duration = None
+        try:
+            info = sf.info(path) if os.path.isfile(path) else None
+        except Exception:
+            info = None  # read_audio_segment / load_audio give the error
+        if info is not None and info.frames > 0:
+            file_max = math.ceil(self.max_duration * info.samplerate) + 1
+            if info.frames > file_max:
+                duration = file_max / info.samplerate
+                logger.warning(
+                    "%s lasts %.1f s; only the first %.2f s are classified "
+                    "(use tag_file / `ast-sb tag` for long audio).",
+                    path,
+                    info.frames / info.samplerate,
+                    self.max_duration,
+                )
+        if duration is None:
+            wav = load_audio(path, self.sample_rate)
+        else:
+            wav = read_audio_segment(path, self.sample_rate, 0.0, duration)
+            wav = wav[: self.max_samples]
+        self._check_length(wav.shape[0], path)
+        return wav
+
+    def classify_file(self, path: str, **kwargs: Any):
+        """Classifies a local audio file.
+
+        Arguments
+        ---------
+        path : str
+            Audio file (any format soundfile reads; resampled and downmixed).
+        **kwargs : dict
+            Ignored (``EncoderClassifier`` compatibility).
+
+        Returns
+        -------
+        out_prob, score, index, text_lab
+            As :meth:`classify_batch`, for a batch of one.
+        """
+        wav = self.load_audio(path)
+        return self.classify_batch(wav.unsqueeze(0))
+
+    def predict_file(
+        self,
+        path: str,
+        top_k: Optional[int] = None,
+        threshold: Optional[float] = None,
+    ) -> List[Dict[str, Any]]:
+        """Top-k predictions of one file.
+
+        Arguments
+        ---------
+        path : str
+            Audio file.
+        top_k : int, optional
+            See :meth:`top_predictions`.
+        threshold : float, optional
+            Minimum probability.
+
+        Returns
+        -------
+        list of dict
+            ``{"label", "index", "score"}`` sorted by score.
+        """
+        wav = self.load_audio(path)
+        return self.predict_batch(wav.unsqueeze(0), None, top_k, threshold)[0]
+
+    # ------------------------------------------------------------------
+    # Many files
+    # ------------------------------------------------------------------
+    def _iter_file_batches(
+        self, paths: Sequence[str], batch_size: int, progress: bool
+    ) -> Iterator[Tuple[List[Tuple[int, torch.Tensor]], List[Tuple]]]:
+        """Yields (loaded [(i, wav)], failed [(i, error)]) per batch."""
+        from tqdm import tqdm
+
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        bar = tqdm(
+            total=len(paths), disable=not progress, unit="file", leave=False
+        )
+        try:
+            for first in range(0, len(paths), batch_size):
+                loaded, failed = [], []
+                for i in range(first, min(first + batch_size, len(paths))):
+                    try:
+                        loaded.append((i, self.load_audio(paths[i])))
+                    except (AudioLoadError, ValueError, OSError) as err:
+                        failed.append((i, f"{type(err).__name__}: {err}"))
+                yield loaded, failed
+                bar.update(len(loaded) + len(failed))
+        finally:
+            bar.close()
+
+    def _run_loaded(
+        self, loaded: List[Tuple[int, torch.Tensor]], fn
+    ) -> Dict[int, Any]:
+        """Runs ``fn(wavs, lens)`` on padded groups; returns per-index rows."""
+        out: Dict[int, Any] = {}
+        if not loaded:
+            return out
+        n_max = max(w.shape[0] for _, w in loaded)
+        wavs = torch.zeros(len(loaded), n_max)
+        for row, (_, wav) in enumerate(loaded):
+            wavs[row, : wav.shape[0]] = wav
+        lens = torch.tensor([w.shape[0] / n_max for _, w in loaded])
+        result = fn(wavs, lens)
+        for row, (i, _) in enumerate(loaded):
+            out[i] = result[row]
+        return out
+
+    def classify_files(
+        self,
+        paths: Sequence[str],
+        batch_size: int = 8,
+        top_k: Optional[int] = None,
+        threshold: Optional[float] = None,
+        progress: bool = True,
+    ) -> List[Dict[str, Any]]:
+        """Classifies many files in batches, with a progress bar.
+
+        A file that fails (missing, unreadable, empty, too short, NaN
+        samples) gets ``"status": "error"`` and a message; the other files
+        are still classified.
+
+        Arguments
+        ---------
+        paths : list of str
+            Audio files.
+        batch_size : int
+            Files per forward pass.
+        top_k : int, optional
+            See :meth:`top_predictions`.
+        threshold : float, optional
+            Minimum probability of a reported class.
+        progress : bool
+            Show a tqdm progress bar (stderr).
+
+        Returns
+        -------
+        list of dict
+            One entry per path, in order: ``file``, ``status`` ("ok" or
+            "error"), ``error`` (message or None), ``duration`` (seconds
+            seen by the model, or None) and ``predictions`` (list of
+            ``{"label", "index", "score"}``).
+        """
+        results: List[Dict[str, Any]] = [
+            {
+                "file": os.fspath(p),
+                "status": "error",
+                "error": None,
+                "duration": None,
+                "predictions": [],
+            }
+            for p in paths
+        ]
+        for loaded, failed in self._iter_file_batches(
+            [os.fspath(p) for p in paths], batch_size, progress
+        ):
+            for i, message in failed:
+                results[i]["error"] = message
+            try:
+                probas = self._run_loaded(loaded, self.predict_proba)
+            except (ValueError, RuntimeError) as err:
+                for i, _ in loaded:
+                    results[i]["error"] = f"{type(err).__name__}: {err}"
+                continue
+            for i, wav in loaded:
+                results[i].update(
+                    status="ok",
+                    duration=wav.shape[0] / self.sample_rate,
+                    predictions=self.top_predictions(
+                        probas[i][None], top_k, threshold
+                    )[0],
+                )
+        return results
+
+    def encode_files(
+        self,
+        paths: Sequence[str],
+        batch_size: int = 8,
+        progress: bool = True,
+    ) -> Tuple[Dict[str, torch.Tensor], Dict[str, str]]:
+        """Embeddings of many files, with a progress bar.
+
+        Arguments
+        ---------
+        paths : list of str
+            Audio files.
+        batch_size : int
+            Files per forward pass.
+        progress : bool
+            Show a tqdm progress bar (stderr).
+
+        Returns
+        -------
+        embeddings : dict
+            File -> embedding ``[D]`` (CPU) for the files that worked.
+        errors : dict
+            File -> error message for the files that failed.
+        """
+        paths = [os.fspath(p) for p in paths]
+        embeddings: Dict[str, torch.Tensor] = {}
+        errors: Dict[str, str] = {}
+        for loaded, failed in self._iter_file_batches(
+            paths, batch_size, progress
+        ):
+            for i, message in failed:
+                errors[paths[i]] = message
+            rows = self._run_loaded(
+                loaded, lambda w, n: self.encode_batch(w, n).squeeze(1)
+            )
+            for i, emb in rows.items():
+                embeddings[paths[i]] = emb.detach().cpu()
+        return embeddings, errors
+
+    def tag_file(self, path: str, **kwargs: Any):
+        """Sliding-window tagging of a (long) file.
+
+        Arguments
+        ---------
+        path : str
+            Audio file of any length (read in chunks).
+        **kwargs : dict
+            Options of :class:`ast_sb.tagging.SlidingWindowTagger` and
+            ``progress``.
+
+        Returns
+        -------
+        ast_sb.tagging.TaggingResult
+            Window scores and the timeline of events.
+        """
+        from ast_sb.tagging import SlidingWindowTagger
+
+        progress = kwargs.pop("progress", False)
+        return SlidingWindowTagger(self, **kwargs).tag_file(
+            path, progress=progress
+        )
+
+
+def load_interface(
+    folder: str, device: str = "cpu", savedir: Optional[str] = None
+) -> AudioSpectrogramTransformerInterface:
+    """Shortcut for :meth:`AudioSpectrogramTransformerInterface.from_folder`.
+
+    Arguments
+    ---------
+    folder : str
+        Exported model folder.
+    device : str
+        Torch device.
+    savedir : str, optional
+        SpeechBrain savedir (default: the folder).
+
+    Returns
+    -------
+    AudioSpectrogramTransformerInterface
+        The loaded model.
+    """
+    return AudioSpectrogramTransformerInterface.from_folder(
+        folder, savedir=savedir, device=device
+    )

@@ -1,0 +1,609 @@
+"""TorchScript and ONNX export of AST classifiers, with equality checks.
+
+:func:`export_model` turns a loaded
+:class:`~ast_sb.inference.AudioSpectrogramTransformerInterface` (or an
+exported folder) into
+
+* ``model.torchscript.pt`` (``torch.jit.trace``; timm blocks trace fine), and
+* ``model.onnx`` (``torch.onnx.export``: the ``torch.export``-based
+  exporter when ``onnxscript`` is installed, else the legacy TorchScript
+  exporter),
+
+plus ``model_export.json`` describing inputs, outputs and labels. Each file
+is loaded back (``torch.jit.load`` / ``onnxruntime``) and its outputs are
+compared with the PyTorch model on random inputs of several batch sizes; a
+difference above the tolerance raises :class:`ModelExportError`.
+
+Two input types are supported:
+
+* ``"features"`` (default): normalised fbank features ``[B, T, F]`` with
+  ``T`` the model's number of frames; the exported graph holds the encoder
+  and the head only.
+* ``"waveform"``: 16 kHz waveforms ``[B, N]`` with ``N`` fixed (the longest
+  clip the model takes; pad or cut to it); the Kaldi fbank and the
+  normalisation are part of the graph. The legacy ONNX exporter cannot
+  export the FFT (``aten::fft_rfft``), so ONNX needs ``onnxscript`` here.
+
+The output is the head's raw output ``[B, C]``: log-probabilities for
+single-label models, logits for multi-label models (apply a sigmoid).
+
+Authors
+ * ast_sb developers 2026
+"""
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import torch
+from torch import nn
+
+from ast_sb.features import pad_or_cut
+
+__all__ = [
+    "ExportableClassifier",
+    "ModelExportError",
+    "TraceableFbank",
+    "check_onnx",
+    "check_torchscript",
+    "describe_exports",
+    "export_model",
+    "export_onnx",
+    "export_torchscript",
+    "onnx_status",
+]
+
+FORMATS = ("torchscript", "onnx")
+INPUT_TYPES = ("features", "waveform")
+FILE_NAMES = {"torchscript": "model.torchscript.pt", "onnx": "model.onnx"}
+
+
+class ModelExportError(RuntimeError):
+    """An export that is impossible here or whose outputs differ."""
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def onnx_status() -> Dict[str, bool]:
+    """Which ONNX packages are importable.
+
+    Returns
+    -------
+    dict
+        ``{"onnx": bool, "onnxscript": bool, "onnxruntime": bool}``.
+
+    Example
+    -------
+    >>> sorted(onnx_status())
+    ['onnx', 'onnxruntime', 'onnxscript']
+    """
+    return {name: _has(name) for name in ("onnx", "onnxscript", "onnxruntime")}
+
+
+class TraceableFbank(nn.Module):
+    """Export-friendly copy of a :class:`~ast_sb.features.KaldiFbank`.
+
+    Same float32 operations and buffers, without the data-dependent input
+    checks (``torch.export`` cannot trace ``isfinite(...).all()``).
+
+    Arguments
+    ---------
+    fbank : ast_sb.features.KaldiFbank
+        The front end to copy.
+
+    Example
+    -------
+    >>> from ast_sb.features import KaldiFbank
+    >>> fbank = KaldiFbank(target_length=100)
+    >>> wavs = torch.randn(2, 16000) * 0.1
+    >>> bool(torch.equal(TraceableFbank(fbank)(wavs), fbank(wavs)))
+    True
+    """
+
+    def __init__(self, fbank: nn.Module):
+        super().__init__()
+        self.frame_length = fbank.frame_length
+        self.frame_shift = fbank.frame_shift
+        self.n_fft = fbank.n_fft
+        self.preemphasis = fbank.preemphasis
+        self.remove_dc_offset = fbank.remove_dc_offset
+        self.target_length = fbank.target_length
+        self.register_buffer("window", fbank.window.clone(), persistent=False)
+        self.register_buffer(
+            "mel_matrix", fbank.mel_matrix.clone(), persistent=False
+        )
+
+    def forward(self, wavs: torch.Tensor) -> torch.Tensor:
+        """Waveforms ``[B, N]`` -> log-mel features ``[B, T, F]``.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Float waveforms.
+
+        Returns
+        -------
+        torch.Tensor
+            Features.
+        """
+        frames = wavs.float().unfold(-1, self.frame_length, self.frame_shift)
+        if self.remove_dc_offset:
+            frames = frames - frames.mean(dim=-1, keepdim=True)
+        if self.preemphasis != 0.0:
+            prev = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
+            frames = frames - self.preemphasis * prev
+        frames = frames * self.window
+        spec = torch.fft.rfft(frames, n=self.n_fft).abs().pow(2.0)
+        mel = torch.matmul(spec, self.mel_matrix)
+        feats = mel.clamp_min(torch.finfo(torch.float32).eps).log()
+        if self.target_length is not None:
+            feats = pad_or_cut(feats, self.target_length)
+        return feats
+
+
+class ExportableClassifier(nn.Module):
+    """Encoder + head (optionally fbank + normalisation) as one module.
+
+    Arguments
+    ---------
+    encoder : torch.nn.Module
+        AST encoder, ``[B, T, F] -> [B, 1, D]``.
+    classifier : torch.nn.Module
+        Head, ``[B, 1, D] -> [B, 1, C]``.
+    compute_features : torch.nn.Module, optional
+        ``KaldiFbank`` for waveform input (wrapped in
+        :class:`TraceableFbank`).
+    mean_var_norm : torch.nn.Module, optional
+        Feature normaliser for waveform input.
+
+    Example
+    -------
+    >>> from ast_sb.model import (
+    ...     AudioSpectrogramTransformerClassifier,
+    ...     AudioSpectrogramTransformerEncoder,
+    ... )
+    >>> enc = AudioSpectrogramTransformerEncoder(
+    ...     "tiny224", depth=1, target_length=128
+    ... )
+    >>> head = AudioSpectrogramTransformerClassifier(192, 4)
+    >>> ExportableClassifier(enc, head).eval()(torch.randn(2, 128, 128)).shape
+    torch.Size([2, 4])
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        classifier: nn.Module,
+        compute_features: Optional[nn.Module] = None,
+        mean_var_norm: Optional[nn.Module] = None,
+    ):
+        super().__init__()
+        self.fbank = (
+            None
+            if compute_features is None
+            else TraceableFbank(compute_features)
+        )
+        self.norm = mean_var_norm
+        self.encoder = encoder
+        self.classifier = classifier
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Features ``[B, T, F]`` (or waveforms ``[B, N]``) -> ``[B, C]``.
+
+        Arguments
+        ---------
+        inputs : torch.Tensor
+            Normalised features, or waveforms when built with an fbank.
+
+        Returns
+        -------
+        torch.Tensor
+            Head outputs.
+        """
+        feats = inputs
+        if self.fbank is not None:
+            feats = self.fbank(inputs)
+            if self.norm is not None:
+                feats = self.norm(feats)
+        return self.classifier(self.encoder(feats)).squeeze(1)
+
+
+def _quiet():
+    """Context silencing the expected tracer / deprecation warnings."""
+    ctx = warnings.catch_warnings()
+    ctx.__enter__()
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+    warnings.filterwarnings("ignore", message=".*jit.*deprecated.*")
+    warnings.filterwarnings("ignore", message=".*legacy TorchScript-based.*")
+    warnings.filterwarnings("ignore", message=".*will be removed.*")
+    return ctx
+
+
+def export_torchscript(
+    module: nn.Module, example: torch.Tensor, path: str
+) -> str:
+    """Traces ``module`` with ``torch.jit.trace`` and saves it.
+
+    The batch size stays free; every other input dimension is fixed to the
+    example's.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        Module in eval mode.
+    example : torch.Tensor
+        Example input.
+    path : str
+        Output ``.pt`` file.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
+    ctx = _quiet()
+    try:
+        with torch.no_grad():
+            traced = torch.jit.trace(module.eval(), example, check_trace=False)
+        traced.save(path)
+    except Exception as err:
+        raise ModelExportError(f"TorchScript tracing failed: {err}") from err
+    finally:
+        ctx.__exit__(None, None, None)
+    return path
+
+
+def export_onnx(
+    module: nn.Module,
+    example: torch.Tensor,
+    path: str,
+    dynamo: Optional[bool] = None,
+    opset: Optional[int] = None,
+) -> str:
+    """Exports ``module`` to ONNX with a dynamic batch dimension.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        Module in eval mode.
+    example : torch.Tensor
+        Example input (batch size >= 2 is best).
+    path : str
+        Output ``.onnx`` file.
+    dynamo : bool, optional
+        Use the ``torch.export``-based exporter (needs ``onnxscript``);
+        default: when ``onnxscript`` is installed.
+    opset : int, optional
+        ONNX opset (exporter default when None).
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
+    status = onnx_status()
+    if not status["onnx"]:
+        raise ModelExportError(
+            "ONNX export needs the `onnx` package, which is not installed "
+            "(pip install onnx onnxscript onnxruntime)."
+        )
+    if dynamo is None:
+        dynamo = status["onnxscript"]
+    if dynamo and not status["onnxscript"]:
+        raise ModelExportError(
+            "The torch.export-based ONNX exporter needs `onnxscript`, which "
+            "is not installed (pip install onnxscript), or use dynamo=False."
+        )
+    kwargs: Dict[str, Any] = {
+        "input_names": ["inputs"],
+        "output_names": ["scores"],
+    }
+    if opset is not None:
+        kwargs["opset_version"] = opset
+    if dynamo:
+        batch = torch.export.Dim("batch", max=4096)
+        kwargs["dynamic_shapes"] = ({0: batch},)
+    else:
+        kwargs["dynamic_axes"] = {
+            "inputs": {0: "batch"},
+            "scores": {0: "batch"},
+        }
+    ctx = _quiet()
+    try:
+        # the legacy exporter prints the whole graph on failure
+        with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+            torch.onnx.export(
+                module.eval(),
+                (example,),
+                path,
+                dynamo=dynamo,
+                verbose=False,
+                **kwargs,
+            )
+    except Exception as err:
+        hint = ""
+        if "fft" in str(err).lower() and not dynamo:
+            hint = (
+                " The legacy exporter has no FFT; install `onnxscript` for "
+                "the torch.export-based exporter, or export input='features'."
+            )
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ModelExportError(
+            f"ONNX export failed ({type(err).__name__}: {first}).{hint}"
+        ) from err
+    finally:
+        ctx.__exit__(None, None, None)
+    return path
+
+
+def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.float() - b.float()).abs().max())
+
+
+def check_torchscript(
+    path: str, reference: nn.Module, inputs: Sequence[torch.Tensor]
+) -> float:
+    """Largest absolute difference between a TorchScript file and PyTorch.
+
+    Arguments
+    ---------
+    path : str
+        Saved TorchScript module.
+    reference : torch.nn.Module
+        The PyTorch model.
+    inputs : list of torch.Tensor
+        Inputs to compare on.
+
+    Returns
+    -------
+    float
+        Max absolute difference over all inputs.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*jit.*deprecated.*")
+        loaded = torch.jit.load(path, map_location="cpu")
+    diff = 0.0
+    with torch.no_grad():
+        for x in inputs:
+            diff = max(diff, _max_diff(loaded(x), reference(x)))
+    return diff
+
+
+def check_onnx(
+    path: str, reference: nn.Module, inputs: Sequence[torch.Tensor]
+) -> float:
+    """Largest absolute difference between an ONNX file and PyTorch.
+
+    Arguments
+    ---------
+    path : str
+        ONNX model.
+    reference : torch.nn.Module
+        The PyTorch model.
+    inputs : list of torch.Tensor
+        Inputs to compare on.
+
+    Returns
+    -------
+    float
+        Max absolute difference over all inputs.
+    """
+    if not _has("onnxruntime"):
+        raise ModelExportError(
+            f"Cannot check {path}: `onnxruntime` is not installed "
+            "(pip install onnxruntime)."
+        )
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    diff = 0.0
+    with torch.no_grad():
+        for x in inputs:
+            out = session.run(None, {name: x.numpy()})[0]
+            diff = max(diff, _max_diff(torch.from_numpy(out), reference(x)))
+    return diff
+
+
+def _load(model: Any):
+    if isinstance(model, (str, os.PathLike)):
+        from ast_sb.inference import AudioSpectrogramTransformerInterface
+
+        return AudioSpectrogramTransformerInterface.from_folder(
+            os.fspath(model)
+        )
+    return model
+
+
+def export_model(
+    model: Any,
+    out_dir: str,
+    formats: Sequence[str] = FORMATS,
+    input_type: str = "features",
+    atol: Optional[float] = None,
+    batch_sizes: Sequence[int] = (1, 3),
+    dynamo: Optional[bool] = None,
+    raise_on_error: bool = True,
+    seed: int = 0,
+) -> Dict[str, Any]:
+    """Exports an AST classifier to TorchScript / ONNX and checks outputs.
+
+    Arguments
+    ---------
+    model : AudioSpectrogramTransformerInterface or str
+        Loaded interface, or an exported folder.
+    out_dir : str
+        Output folder.
+    formats : list of str
+        Any of "torchscript", "onnx".
+    input_type : str
+        "features" (normalised fbank ``[B, T, F]``) or "waveform"
+        (``[B, N]``, fbank in the graph).
+    atol : float, optional
+        Largest allowed absolute output difference (default 1e-4 for
+        features, 1e-3 for waveforms: ONNX Runtime's FFT differs slightly).
+    batch_sizes : list of int
+        Batch sizes of the random check inputs.
+    dynamo : bool, optional
+        ONNX exporter choice (see :func:`export_onnx`).
+    raise_on_error : bool
+        Raise :class:`ModelExportError` if a format failed (after trying
+        all of them); otherwise report it in the result.
+    seed : int
+        Seed of the random check inputs.
+
+    Returns
+    -------
+    dict
+        ``input_type``, ``input_shape`` (-1 = any batch size),
+        ``output_shape`` and, per format, ``{"path", "max_abs_diff", "ok",
+        "error"}``.
+
+    Example
+    -------
+    >>> from speechbrain.dataio.encoder import CategoricalEncoder
+    >>> from ast_sb.export import export_inference_folder
+    >>> from ast_sb.model import (
+    ...     AudioSpectrogramTransformerClassifier,
+    ...     AudioSpectrogramTransformerEncoder,
+    ... )
+    >>> enc = AudioSpectrogramTransformerEncoder(
+    ...     "tiny224", depth=1, target_length=128
+    ... )
+    >>> head = AudioSpectrogramTransformerClassifier(192, 2)
+    >>> labels = CategoricalEncoder()
+    >>> labels.update_from_iterable(["yes", "no"])
+    >>> tmp = getfixture("tmpdir")
+    >>> folder = export_inference_folder(
+    ...     str(tmp / "m"), enc, head, labels, {"target_length": 128}
+    ... )
+    >>> report = export_model(folder, str(tmp / "ts"), formats=["torchscript"])
+    >>> report["input_shape"], report["torchscript"]["ok"]
+    ([-1, 128, 128], True)
+    """
+    formats = list(formats)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"formats must be among {FORMATS}, got {formats}")
+    if input_type not in INPUT_TYPES:
+        raise ValueError(
+            f"input_type must be one of {INPUT_TYPES}, got {input_type!r}"
+        )
+    if atol is None:
+        atol = 1e-4 if input_type == "features" else 1e-3
+    interface = _load(model)
+    mods = interface.mods
+    encoder = mods.embedding_model
+    n_mels = int(getattr(encoder, "n_mels", 128))
+    if input_type == "features":
+        module = ExportableClassifier(encoder, mods.classifier)
+        shape: List[int] = [interface.max_frames, n_mels]
+    else:
+        module = ExportableClassifier(
+            encoder,
+            mods.classifier,
+            mods.compute_features,
+            mods.mean_var_norm,
+        )
+        shape = [interface.max_samples]
+    module = module.cpu().eval()
+
+    def reference(x: torch.Tensor) -> torch.Tensor:
+        if input_type == "features":
+            return mods.classifier(encoder(x)).squeeze(1)
+        feats = mods.mean_var_norm(mods.compute_features(x))
+        return mods.classifier(encoder(feats)).squeeze(1)
+
+    generator = torch.Generator().manual_seed(seed)
+    scale = 1.0 if input_type == "features" else 0.1
+
+    def rand(batch: int) -> torch.Tensor:
+        return torch.randn([batch] + shape, generator=generator) * scale
+
+    example = rand(2)
+    checks = [rand(b) for b in batch_sizes]
+    os.makedirs(out_dir, exist_ok=True)
+    with torch.no_grad():
+        n_classes = int(reference(example[:1]).shape[-1])
+    report: Dict[str, Any] = {
+        "input_type": input_type,
+        "input_shape": [-1] + shape,
+        "output_shape": [-1, n_classes],
+        "output": "logits" if interface.multi_label else "log_probabilities",
+        "atol": atol,
+    }
+    exporters = {
+        "torchscript": (export_torchscript, check_torchscript),
+        "onnx": (
+            lambda m, x, p: export_onnx(m, x, p, dynamo=dynamo),
+            check_onnx,
+        ),
+    }
+    errors = []
+    for fmt in formats:
+        path = os.path.join(out_dir, FILE_NAMES[fmt])
+        entry: Dict[str, Any] = {
+            "path": path,
+            "max_abs_diff": None,
+            "ok": False,
+            "error": None,
+        }
+        try:
+            export_fn, check_fn = exporters[fmt]
+            export_fn(module, example, path)
+            diff = check_fn(path, reference, checks)
+            entry["max_abs_diff"] = diff
+            if not diff <= atol:
+                raise ModelExportError(
+                    f"{fmt} outputs differ from PyTorch by {diff:.3g} "
+                    f"(> atol={atol:g})."
+                )
+            entry["ok"] = True
+        except ModelExportError as err:
+            entry["error"] = str(err)
+            errors.append(f"{fmt}: {err}")
+        report[fmt] = entry
+    meta = {
+        **{k: v for k, v in report.items() if k not in FORMATS},
+        "files": {f: FILE_NAMES[f] for f in formats if report[f]["ok"]},
+        "labels": interface.labels,
+        "multi_label": interface.multi_label,
+        "sample_rate": interface.sample_rate,
+        "normalization": {
+            "mean": getattr(mods.mean_var_norm, "mean", None),
+            "std": getattr(mods.mean_var_norm, "std", None),
+        },
+    }
+    with open(
+        os.path.join(out_dir, "model_export.json"), "w", encoding="utf-8"
+    ) as fout:
+        json.dump(meta, fout, indent=2)
+    if errors and raise_on_error:
+        raise ModelExportError("; ".join(errors))
+    return report
+
+
+def describe_exports(out_dir: str) -> Union[Dict[str, Any], None]:
+    """Reads ``model_export.json`` of an export folder (None if absent).
+
+    Arguments
+    ---------
+    out_dir : str
+        Folder written by :func:`export_model`.
+
+    Returns
+    -------
+    dict or None
+        The metadata.
+    """
+    path = os.path.join(out_dir, "model_export.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as fin:
+        return json.load(fin)

@@ -1,0 +1,479 @@
+"""The shared steps of every ``ast_sb`` classification recipe.
+
+A recipe's ``train.py`` only runs its data preparation; everything else is
+here, so that ESC-50, AudioSet, speech emotion, music genre and custom-data
+recipes train, test and export in exactly the same way:
+
+.. code-block:: python
+
+    hparams, run_opts = setup_experiment(sys.argv[1:])
+    manifests = run_on_main(prepare_my_data, kwargs={...})
+    datasets = build_datasets(hparams, manifests)
+    train_and_evaluate(hparams, run_opts, datasets)
+
+Hyperparameters read here, besides those of
+:class:`ast_sb.brain.AudioSpectrogramTransformerBrain`:
+
+* data: ``data_folder`` (``$data_root`` of the manifests unless the
+  manifests give ``data_root``), ``label_encoder_file``, ``multi_label``,
+  ``sample_rate``, ``label_key``, ``train_crop_seconds``,
+  ``eval_crop_seconds``, ``n_classes`` (checked against the data);
+* batching: ``train_sampler`` ("shuffle", "weighted": manifest ``weight``
+  values with replacement like AST's balanced AudioSet sampler, or
+  "dynamic": length-bucketed batches of at most ``max_batch_length``
+  seconds), ``samples_per_epoch`` (weighted), ``dynamic_batching`` (bool:
+  length-sorted batches of ``max_batch_length`` seconds for validation and
+  test too), ``num_buckets``; ``train/valid/test_dataloader_opts``;
+* ``pretrained_path`` (optional local checkpoint), ``eval_checkpoint``
+  ("best" or "last"), ``test_results_file``, ``export_folder``,
+  ``output_folder``, ``plots`` (bool, default True).
+
+Authors
+ * ast_sb developers 2026
+"""
+
+import json
+import logging
+import os
+import shutil
+import sys
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Type
+
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.sampler import DynamicBatchSampler
+from speechbrain.utils.distributed import if_main_process
+
+from ast_sb.brain import AudioSpectrogramTransformerBrain
+from ast_sb.data import DatasetError, prepare_classification_datasets
+
+__all__ = [
+    "build_datasets",
+    "dataloader_options",
+    "load_pretrained_weights",
+    "setup_experiment",
+    "train_and_evaluate",
+]
+
+logger = logging.getLogger(__name__)
+
+TRAIN_SAMPLERS = ("shuffle", "weighted", "dynamic")
+
+
+def setup_experiment(argv: Sequence[str]) -> Tuple[Dict[str, Any], dict]:
+    """Parses the command line, starts DDP and loads the hparams.
+
+    Arguments
+    ---------
+    argv : Sequence[str]
+        ``sys.argv[1:]``: the hparams file, run options and overrides.
+
+    Returns
+    -------
+    hparams : dict
+        The loaded hyperparameters (the experiment folder is created and
+        the hparams file copied into it).
+    run_opts : dict
+        SpeechBrain run options.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmpdir")
+    >>> path = tmp / "hp.yaml"
+    >>> path.write_text("output_folder: " + str(tmp / "out"), "utf-8")
+    >>> logging.disable(logging.INFO)  # SpeechBrain logs to stdout
+    >>> hparams, run_opts = setup_experiment([str(path), "--device", "cpu"])
+    >>> logging.disable(logging.NOTSET)
+    >>> os.path.isfile(tmp / "out" / "hyperparams.yaml"), run_opts["device"]
+    (True, 'cpu')
+    """
+    hparams_file, run_opts, overrides = sb.parse_arguments(list(argv))
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    # SpeechBrain saved this module; also keep the recipe's own script
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    if script and script.endswith(".py") and if_main_process():
+        shutil.copy(os.path.realpath(script), hparams["output_folder"])
+    return hparams, run_opts
+
+
+def build_datasets(
+    hparams: Dict[str, Any], manifests: Mapping[str, Optional[str]]
+) -> Dict[str, Any]:
+    """Builds the datasets of the manifests and the label encoder.
+
+    Sets ``hparams["label_encoder"]`` (used by the Brain and the export)
+    and checks that the data has ``n_classes`` classes.
+
+    Arguments
+    ---------
+    hparams : dict
+        Loaded hyperparameters (see the module docstring).
+    manifests : Mapping
+        "train", "valid", "test" manifest paths (a missing or None split is
+        skipped) and optionally "data_root" or "cache_folder", the value of
+        ``$data_root`` (default ``hparams["data_folder"]``).
+
+    Returns
+    -------
+    dict
+        Split name -> ``DynamicItemDataset``.
+    """
+    data_root = manifests.get("data_root") or manifests.get("cache_folder")
+    if data_root is None:
+        data_root = hparams.get("data_folder") or ""
+    datasets, label_encoder = prepare_classification_datasets(
+        train_json=manifests.get("train"),
+        valid_json=manifests.get("valid"),
+        test_json=manifests.get("test"),
+        data_folder=str(data_root),
+        label_encoder_path=hparams["label_encoder_file"],
+        multi_label=bool(hparams.get("multi_label", False)),
+        sample_rate=int(hparams.get("sample_rate", 16000)),
+        label_key=hparams.get("label_key", "label_encoded"),
+        train_crop_seconds=hparams.get("train_crop_seconds"),
+        eval_crop_seconds=hparams.get("eval_crop_seconds"),
+    )
+    check_n_classes(hparams, len(label_encoder))
+    hparams["label_encoder"] = label_encoder
+    return datasets
+
+
+def check_n_classes(hparams: Mapping[str, Any], n_data: int) -> None:
+    """Raises if the data's number of classes differs from ``n_classes``.
+
+    Arguments
+    ---------
+    hparams : Mapping
+        Hyperparameters with ``n_classes``.
+    n_data : int
+        Number of classes found in the data.
+
+    Example
+    -------
+    >>> check_n_classes({"n_classes": 3}, 3)
+    >>> check_n_classes({"n_classes": 3}, 4)
+    Traceback (most recent call last):
+    ...
+    ast_sb.data.DatasetError: The data has 4 classes but n_classes is 3; ...
+    """
+    if n_data != hparams["n_classes"]:
+        raise DatasetError(
+            f"The data has {n_data} classes but n_classes is "
+            f"{hparams['n_classes']}; pass --n_classes {n_data}."
+        )
+
+
+def load_pretrained_weights(hparams: Mapping[str, Any]) -> Optional[Any]:
+    """Loads ``hparams["pretrained_path"]`` (if set) into the model.
+
+    Arguments
+    ---------
+    hparams : Mapping
+        Hyperparameters with ``embedding_model``, ``classifier`` and
+        optionally ``pretrained_path`` (a local original-AST, HF or timm
+        checkpoint, see :func:`ast_sb.pretrained.load_pretrained`).
+
+    Returns
+    -------
+    object or None
+        What :func:`ast_sb.pretrained.load_pretrained` reports, None when
+        no path is set.
+    """
+    path = hparams.get("pretrained_path")
+    if not path:
+        return None
+    from ast_sb.pretrained import load_pretrained
+
+    info = load_pretrained(
+        hparams["embedding_model"], path, classifier=hparams["classifier"]
+    )
+    logger.info("Initialised from %s: %s", path, info)
+    return info
+
+
+def _clip_seconds(entry: Mapping[str, Any]) -> float:
+    """Duration of a manifest entry's segment (``start`` / ``stop``)."""
+    duration = float(entry["duration"])
+    start, stop = entry.get("start"), entry.get("stop")
+    if stop is not None:
+        duration = min(duration, float(stop))
+    return duration - float(start or 0.0)
+
+
+def _dynamic_sampler(
+    dataset, hparams: Mapping[str, Any], shuffle: bool, crop: Optional[float]
+):
+    """Length-bucketed batches of at most ``max_batch_length`` seconds.
+
+    Under DDP the batches are split between the processes.
+    """
+    max_length = hparams.get("max_batch_length")
+    if not max_length or max_length <= 0:
+        raise ValueError(
+            f"Dynamic batching needs max_batch_length > 0 (seconds of audio "
+            f"per batch), got {max_length!r}"
+        )
+    lengths = {}
+    for key, entry in dataset.data.items():
+        if "duration" not in entry:
+            raise DatasetError(
+                f"Dynamic batching needs a 'duration' for every clip; "
+                f"{key!r} has none."
+            )
+        seconds = _clip_seconds(entry)
+        lengths[key] = seconds if crop is None else min(seconds, float(crop))
+    longest_key = max(lengths, key=lengths.get)
+    if lengths[longest_key] > max_length:
+        raise ValueError(
+            f"max_batch_length={max_length} s is shorter than clip "
+            f"{longest_key!r} ({lengths[longest_key]:.1f} s); raise it or "
+            f"crop the clips"
+        )
+    sampler = DynamicBatchSampler(
+        dataset,
+        max_batch_length=float(max_length),
+        num_buckets=int(hparams.get("num_buckets", 20)),
+        lengths_list=[lengths[key] for key in dataset.data_ids],
+        shuffle=shuffle,
+        batch_ordering="random" if shuffle else "descending",
+        max_batch_ex=hparams.get("max_batch_ex"),
+    )
+    if shuffle and torch.distributed.is_initialized():
+        from speechbrain.dataio.sampler import DistributedSamplerWrapper
+
+        sampler = DistributedSamplerWrapper(sampler, shuffle=True)
+    return sampler
+
+
+def _weighted_sampler(dataset, hparams: Mapping[str, Any]):
+    """Sampling with replacement by the manifests' ``weight`` values."""
+    from speechbrain.dataio.sampler import ReproducibleWeightedRandomSampler
+
+    weights = []
+    for key, entry in dataset.data.items():
+        if "weight" not in entry:
+            raise DatasetError(
+                f"train_sampler 'weighted' needs a 'weight' for every clip "
+                f"of the training manifest; {key!r} has none."
+            )
+        weights.append(float(entry["weight"]))
+    num_samples = hparams.get("samples_per_epoch") or len(weights)
+    return ReproducibleWeightedRandomSampler(
+        weights,
+        num_samples=int(num_samples),
+        replacement=True,
+        seed=int(hparams.get("seed", 0)),
+    )
+
+
+def dataloader_options(
+    hparams: Mapping[str, Any], datasets: Mapping[str, Any]
+) -> Dict[str, Dict[str, Any]]:
+    """The DataLoader options of each split, with the configured sampler.
+
+    Arguments
+    ---------
+    hparams : Mapping
+        Hyperparameters: ``<split>_dataloader_opts`` and the batching keys
+        of the module docstring.
+    datasets : Mapping
+        Split name -> dataset.
+
+    Returns
+    -------
+    dict
+        Split name -> DataLoader keyword arguments.
+
+    Example
+    -------
+    >>> from speechbrain.dataio.dataset import DynamicItemDataset
+    >>> data = DynamicItemDataset(
+    ...     {f"u{i}": {"duration": 1.0 + i, "weight": 1.0} for i in range(6)}
+    ... )
+    >>> hparams = {"train_dataloader_opts": {"batch_size": 2},
+    ...            "train_sampler": "weighted", "samples_per_epoch": 4}
+    >>> opts = dataloader_options(hparams, {"train": data})
+    >>> len(opts["train"]["sampler"])
+    4
+    >>> hparams = {"train_sampler": "dynamic", "max_batch_length": 6.0,
+    ...            "num_buckets": 2, "dynamic_batching": True}
+    >>> opts = dataloader_options(hparams, {"train": data, "test": data})
+    >>> sorted(opts["test"]), sum(len(b) for b in opts["test"]["batch_sampler"])
+    (['batch_sampler'], 6)
+    """
+    options: Dict[str, Dict[str, Any]] = {}
+    sampler = hparams.get("train_sampler") or "shuffle"
+    if sampler not in TRAIN_SAMPLERS:
+        raise ValueError(
+            f"train_sampler must be one of {TRAIN_SAMPLERS}: {sampler!r}"
+        )
+    for split, dataset in datasets.items():
+        opts = dict(hparams.get(f"{split}_dataloader_opts") or {})
+        is_train = split == "train"
+        dynamic = (is_train and sampler == "dynamic") or (
+            not is_train and bool(hparams.get("dynamic_batching", False))
+        )
+        if isinstance(dataset, torch.utils.data.IterableDataset):
+            opts.pop("shuffle", None)
+        elif dynamic:
+            for key in ("batch_size", "shuffle", "sampler", "drop_last"):
+                opts.pop(key, None)
+            crop = hparams.get(
+                "train_crop_seconds" if is_train else "eval_crop_seconds"
+            )
+            opts["batch_sampler"] = _dynamic_sampler(
+                dataset, hparams, shuffle=is_train, crop=crop
+            )
+        elif is_train and sampler == "weighted":
+            opts.pop("shuffle", None)
+            opts["sampler"] = _weighted_sampler(dataset, hparams)
+        options[split] = opts
+    return options
+
+
+def _checkpoint_choice(
+    hparams: Mapping[str, Any], has_valid: bool
+) -> Tuple[str, Dict[str, str]]:
+    """Which checkpoint is tested: ("best"|"last", evaluate() keys)."""
+    choice = hparams.get("eval_checkpoint", "best")
+    if choice not in ("best", "last"):
+        raise ValueError(f"eval_checkpoint must be best or last: {choice!r}")
+    if not has_valid and choice != "last":
+        logger.warning(
+            "No validation set: validating on the test set, so the test is "
+            "run on the last checkpoint (not the best)."
+        )
+        choice = "last"
+    if choice == "last":
+        return choice, {"max_key": "epoch"}
+    if hparams.get("multi_label", False):
+        return choice, {"max_key": "mAP"}
+    return choice, {"min_key": "error"}
+
+
+def _class_names(label_encoder) -> Optional[list]:
+    ind2lab = getattr(label_encoder, "ind2lab", None)
+    if not ind2lab:
+        return None
+    return [str(ind2lab[i]) for i in range(len(ind2lab))]
+
+
+def train_and_evaluate(
+    hparams: Dict[str, Any],
+    run_opts: dict,
+    datasets: Mapping[str, Any],
+    brain_class: Type[
+        AudioSpectrogramTransformerBrain
+    ] = AudioSpectrogramTransformerBrain,
+    results_meta: Optional[Mapping[str, Any]] = None,
+) -> AudioSpectrogramTransformerBrain:
+    """Trains, tests, writes results and plots, and exports the model.
+
+    Loads ``pretrained_path`` first (a fresh run only: resumed runs are
+    restored from their checkpoints right after). Without a "valid" split
+    the test set is used for validation and the last checkpoint is tested
+    (the original AST protocol), never a test-selected one.
+
+    Arguments
+    ---------
+    hparams : dict
+        Loaded hyperparameters (with ``label_encoder`` set by
+        :func:`build_datasets`).
+    run_opts : dict
+        SpeechBrain run options.
+    datasets : Mapping
+        "train", optional "valid", and "test" datasets.
+    brain_class : type
+        The Brain class to instantiate.
+    results_meta : Mapping, optional
+        Extra fields of the ``test_results_file`` JSON (e.g. the folds).
+
+    Returns
+    -------
+    AudioSpectrogramTransformerBrain
+        The trained Brain (``test_stats`` holds the test metrics).
+    """
+    if "train" not in datasets or "test" not in datasets:
+        raise DatasetError(
+            f"Training needs 'train' and 'test' datasets, got {sorted(datasets)}"
+        )
+    load_pretrained_weights(hparams)
+    loader_opts = dataloader_options(hparams, datasets)
+    valid_split = "valid" if datasets.get("valid") is not None else "test"
+    choice, key = _checkpoint_choice(hparams, valid_split == "valid")
+
+    brain = brain_class(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    brain.fit(
+        brain.hparams.epoch_counter,
+        datasets["train"],
+        datasets[valid_split],
+        train_loader_kwargs=loader_opts["train"],
+        valid_loader_kwargs=loader_opts[valid_split],
+    )
+    brain.evaluate(
+        datasets["test"], test_loader_kwargs=loader_opts["test"], **key
+    )
+
+    labels = _class_names(hparams.get("label_encoder"))
+    targets = predictions = None
+    if not brain.multi_label and hasattr(brain.stats, "collect"):
+        # every rank takes part in the gather
+        _, scores, stat_targets = brain.stats.collect()
+        if len(stat_targets):
+            targets = stat_targets.reshape(-1).tolist()
+            predictions = scores.argmax(dim=-1).tolist()
+    if if_main_process():
+        results = {
+            **dict(results_meta or {}),
+            "eval_checkpoint": choice,
+            **brain.test_stats,
+        }
+        results_file = hparams.get("test_results_file")
+        if results_file:
+            with open(results_file, "w", encoding="utf-8") as fout:
+                json.dump(results, fout, indent=2)
+        logger.info("Test results: %s", results)
+        if hparams.get("plots", True):
+            _write_plots(hparams, targets, predictions, labels)
+        export_folder = hparams.get("export_folder")
+        if export_folder:
+            from ast_sb.export import export_from_hparams
+
+            export_from_hparams(hparams, export_folder)
+            logger.info(
+                "Exported the EncoderClassifier folder %s", export_folder
+            )
+    return brain
+
+
+def _write_plots(hparams, targets, predictions, labels) -> None:
+    """Training curves and (single-label) confusion matrix PNGs."""
+    try:
+        from ast_sb.plots import plot_recipe_results
+
+        written = plot_recipe_results(
+            hparams["output_folder"],
+            targets=targets,
+            predictions=predictions,
+            labels=labels,
+            train_log=hparams.get("train_log"),
+        )
+    except ImportError as err:
+        logger.warning("No plots (pip install ast-sb[plots]): %s", err)
+        return
+    for name, path in written.items():
+        logger.info("Plot %s: %s", name, os.path.relpath(path))
