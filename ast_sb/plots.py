@@ -350,6 +350,10 @@ def parse_train_log(path: str) -> Dict[str, Dict[int, float]]:
     return series
 
 
+# logged per epoch but not worth a curve
+_NOT_CURVES = ("n_examples", "epoch")
+
+
 def plot_training_curves(
     history: Any, out_png: str, title: str = "Training curves"
 ) -> str:
@@ -388,7 +392,11 @@ def plot_training_curves(
             stage, metric = key, "lr"
         elif stage not in ("train", "valid", "test") or not metric:
             stage, metric = "", key
+        if metric in _NOT_CURVES:
+            continue
         panels.setdefault(metric, []).append((stage or key, values))
+    if not panels:
+        raise ValueError("No per-epoch statistics to plot.")
     n = len(panels)
     cols = min(3, n)
     rows = math.ceil(n / cols)

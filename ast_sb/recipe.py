@@ -473,7 +473,7 @@ def _write_plots(hparams, targets, predictions, labels) -> None:
             train_log=hparams.get("train_log"),
         )
     except ImportError as err:
-        logger.warning("No plots (pip install ast-sb[plots]): %s", err)
+        logger.warning("No plots (matplotlib is missing): %s", err)
         return
     for name, path in written.items():
         logger.info("Plot %s: %s", name, os.path.relpath(path))

@@ -51,9 +51,13 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 __all__ = [
+    "EncodeClassificationItem",
     "ShardedAudioDataset",
+    "WeightedShardedAudioDataset",
     "expand_shard_spec",
     "iterate_tar_samples",
+    "read_shard_index",
+    "sharded_classification_dataset",
     "write_shards",
 ]
 
@@ -164,6 +168,7 @@ def write_shards(
     tar: Optional[tarfile.TarFile] = None
     tmp_path = ""
     n_samples = n_bytes = 0
+    weight_sum: Optional[float] = 0.0
 
     def _close():
         if tar is not None:
@@ -194,6 +199,10 @@ def write_shards(
             key = f"{key}_{used_keys[key]}"
         used_keys.setdefault(key, 0)
         entry["id"] = str(utt_id)
+        if weight_sum is not None and "weight" in entry:
+            weight_sum += float(entry["weight"])
+        else:
+            weight_sum = None
         meta = json.dumps(entry, ensure_ascii=False).encode("utf-8")
         _add_member(tar, f"{key}.{ext}", payload)
         _add_member(tar, f"{key}.json", meta)
@@ -207,6 +216,9 @@ def write_shards(
             for s, n in zip(shards, counts)
         ],
     }
+    if weight_sum is not None and ids:
+        # lets a reader draw samples in proportion to their weights
+        index["weight_sum"] = weight_sum
     with open(out / INDEX_NAME, "w", encoding="utf-8") as f:
         json.dump(index, f, indent=2)
     logger.info(
@@ -580,3 +592,291 @@ class ShardedAudioDataset(IterableDataset):
             _, world_size = self.rank_and_world_size()
             return math.ceil(self.num_samples / world_size / batch_size)
         return None
+
+
+def read_shard_index(
+    spec: Union[str, "os.PathLike[str]", Sequence[str]],
+) -> Optional[Dict[str, Any]]:
+    """Returns the ``shards.json`` index of a shard specification, if any.
+
+    Arguments
+    ---------
+    spec : str, os.PathLike or Sequence[str]
+        Shard specification (see :func:`expand_shard_spec`).
+
+    Returns
+    -------
+    dict or None
+        The index (``num_samples``, ``shards``, ``weight_sum`` when the
+        manifest had weights) of a folder or ``.json`` spec, else None.
+
+    Example
+    -------
+    >>> read_shard_index("/d/s-{08..11}.tar") is None
+    True
+    """
+    if not isinstance(spec, (str, os.PathLike)):
+        return None
+    path = os.fspath(spec)
+    if os.path.isdir(path):
+        path = os.path.join(path, INDEX_NAME)
+    if not (path.endswith(".json") and os.path.isfile(path)):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+class WeightedShardedAudioDataset(ShardedAudioDataset):
+    """Streams shards drawing each sample in proportion to its ``weight``.
+
+    The streaming counterpart of a weighted random sampler with replacement
+    (the balanced sampling of the original AST AudioSet recipe): each sample
+    read from the shards is yielded ``k ~ Poisson(weight / mean_weight)``
+    times, before the shuffle buffer, which is the number of times
+    ``num_samples`` draws with replacement pick it (Poisson limit). Copies
+    of a heavily weighted clip stay within a shuffle buffer of each other:
+    use a large ``shuffle_buffer``. Samples must carry a ``weight`` in their
+    JSON metadata (``write_shards`` of a manifest with weights).
+
+    Arguments
+    ---------
+    shards : str, os.PathLike or Sequence[str]
+        Shard specification (see :func:`expand_shard_spec`).
+    mean_weight : float, optional
+        Mean sample weight; default ``weight_sum / num_samples`` of the
+        shard index written by :func:`write_shards`.
+    **kwargs
+        Arguments of :class:`ShardedAudioDataset`.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmpdir")
+    >>> manifest = {}
+    >>> for i in range(4):
+    ...     path = str(tmp / f"w{i}.wav")
+    ...     sf.write(path, np.zeros(160, dtype="float32"), 16000)
+    ...     manifest[f"w{i}"] = {"wav": path, "weight": [0.0, 0.0, 1.0, 3.0][i]}
+    >>> _ = write_shards(manifest, tmp / "ws", max_samples_per_shard=2)
+    >>> data = WeightedShardedAudioDataset(
+    ...     tmp / "ws", epoch_length=400, rank=0, world_size=1
+    ... )
+    >>> data.mean_weight
+    1.0
+    >>> ids = [item["id"] for item in data]
+    >>> sorted(set(ids)), 0.6 < ids.count("w3") / len(ids) < 0.9
+    (['w2', 'w3'], True)
+    """
+
+    def __init__(
+        self,
+        shards: Union[str, "os.PathLike[str]", Sequence[str]],
+        mean_weight: Optional[float] = None,
+        **kwargs: Any,
+    ):
+        super().__init__(shards, **kwargs)
+        if mean_weight is None:
+            index = read_shard_index(shards) or {}
+            if "weight_sum" not in index or not index.get("num_samples"):
+                raise ValueError(
+                    f"Weighted streaming needs mean_weight or a shard index "
+                    f"with 'weight_sum' (write_shards of a manifest whose "
+                    f"entries all have a 'weight'); {shards!r} has none"
+                )
+            mean_weight = index["weight_sum"] / index["num_samples"]
+        if not mean_weight > 0:
+            raise ValueError(f"mean_weight must be > 0, got {mean_weight}")
+        self.mean_weight = float(mean_weight)
+
+    def _raw_samples(self, consumer: int, n_consumers: int, cycles: bool):
+        """Raw samples, each repeated a Poisson number of times."""
+        rng = np.random.default_rng([self.seed, self.epoch, consumer])
+        for sample in super()._raw_samples(consumer, n_consumers, cycles):
+            meta = json.loads(sample["json"]) if "json" in sample else {}
+            if "weight" not in meta:
+                raise ValueError(
+                    f"Sample {sample['__key__']} has no 'weight' in its "
+                    f"metadata; weighted streaming needs one per sample"
+                )
+            for _ in range(
+                rng.poisson(float(meta["weight"]) / self.mean_weight)
+            ):
+                yield sample
+
+
+class EncodeClassificationItem:
+    """Transform of streamed items into ``id``, ``sig`` and encoded labels.
+
+    Gives the same items as the manifest datasets of
+    :func:`ast_sb.data.prepare_classification_datasets`, so that
+    SpeechBrain's ``PaddedBatch`` and the Brain see the same batch keys.
+
+    Arguments
+    ---------
+    label_encoder : CategoricalEncoder
+        The recipe's label encoder.
+    multi_label : bool
+        True: float multi-hot ``[C]`` of ``labels``; False: ``LongTensor
+        [1]`` of ``label``.
+    label_key : str
+        Name of the encoded label item.
+    crop_samples : int, optional
+        Longest waveform; longer ones are cropped at a random offset.
+
+    Example
+    -------
+    >>> from speechbrain.dataio.encoder import CategoricalEncoder
+    >>> enc = CategoricalEncoder()
+    >>> enc.update_from_iterable(["a", "b", "c"])
+    >>> encode = EncodeClassificationItem(enc, crop_samples=4)
+    >>> item = encode({"id": "x", "labels": ["c", "a"], "sig": torch.ones(9)})
+    >>> sorted(item), item["label_encoded"], item["sig"].shape
+    (['id', 'label_encoded', 'sig'], tensor([1., 0., 1.]), torch.Size([4]))
+    """
+
+    def __init__(
+        self,
+        label_encoder,
+        multi_label: bool = True,
+        label_key: str = "label_encoded",
+        crop_samples: Optional[int] = None,
+    ):
+        self.label_encoder = label_encoder
+        self.multi_label = multi_label
+        self.label_key = label_key
+        self.crop_samples = crop_samples
+
+    def __call__(self, item: Dict[str, Any]) -> Dict[str, Any]:
+        """Encodes one item.
+
+        Arguments
+        ---------
+        item : dict
+            Item of :class:`ShardedAudioDataset` (metadata and ``sig``).
+
+        Returns
+        -------
+        dict
+            ``{"id", "sig", label_key}``.
+        """
+        from ast_sb.data import DatasetError, entry_labels, multi_hot
+
+        utt_id = str(item["id"])
+        labels = entry_labels(item, self.multi_label, utt_id)
+        unknown = [x for x in labels if x not in self.label_encoder.lab2ind]
+        if unknown:
+            raise DatasetError(
+                f"Sample {utt_id!r} of the shards has label(s) {unknown} "
+                f"unknown to the label encoder ({len(self.label_encoder)} "
+                f"classes)"
+            )
+        if self.multi_label:
+            target = multi_hot(labels, self.label_encoder)
+        else:
+            target = self.label_encoder.encode_label_torch(labels[0])
+        sig = item["sig"]
+        excess = (
+            0 if self.crop_samples is None else len(sig) - self.crop_samples
+        )
+        if excess > 0:
+            start = int(torch.randint(0, excess + 1, ()).item())
+            sig = sig[start : start + self.crop_samples]
+        return {"id": utt_id, "sig": sig, self.label_key: target}
+
+
+def sharded_classification_dataset(
+    shards: Union[str, "os.PathLike[str]", Sequence[str]],
+    label_encoder,
+    multi_label: bool = True,
+    label_key: str = "label_encoded",
+    sample_rate: int = 16000,
+    crop_seconds: Optional[float] = None,
+    weighted: bool = False,
+    epoch_length: Optional[int] = None,
+    shuffle_buffer: int = 1000,
+    seed: int = 1234,
+    on_error: str = "skip",
+) -> ShardedAudioDataset:
+    """A training set streamed from shards, with batch keys like a manifest's.
+
+    Items are ``{"id", "sig", label_key}`` (see
+    :class:`EncodeClassificationItem`), ready for SpeechBrain's
+    ``PaddedBatch`` (give ``collate_fn`` explicitly: SpeechBrain only
+    defaults to it for ``DynamicItemDataset``).
+
+    Arguments
+    ---------
+    shards : str, os.PathLike or Sequence[str]
+        Shard specification (see :func:`expand_shard_spec`).
+    label_encoder : CategoricalEncoder
+        The label encoder (e.g. from ``ast_sb.recipe.build_datasets``).
+    multi_label : bool
+        Multi-hot ``labels`` (True) or one ``label`` index (False).
+    label_key : str
+        Name of the encoded label item.
+    sample_rate : int
+        Sampling rate of ``sig``.
+    crop_seconds : float, optional
+        Random crops of at most this length.
+    weighted : bool
+        Draw samples in proportion to their ``weight``
+        (:class:`WeightedShardedAudioDataset`).
+    epoch_length : int, optional
+        Samples per rank and epoch. None: ``num_samples // world_size``
+        from the shard index when there is one (keeps DDP ranks in step),
+        else one pass over the shards.
+    shuffle_buffer : int
+        Sample shuffle buffer per DataLoader worker.
+    seed : int
+        Base seed of the shard and sample shuffles.
+    on_error : str
+        "skip" (log) or "raise" for undecodable samples.
+
+    Returns
+    -------
+    ShardedAudioDataset
+        The streaming dataset (``set_epoch`` reshuffles it).
+
+    Example
+    -------
+    >>> from speechbrain.dataio.batch import PaddedBatch
+    >>> from speechbrain.dataio.encoder import CategoricalEncoder
+    >>> tmp = getfixture("tmpdir")
+    >>> manifest = {}
+    >>> for i in range(4):
+    ...     path = str(tmp / f"e{i}.wav")
+    ...     sf.write(path, np.zeros(800 * (i + 1), dtype="float32"), 16000)
+    ...     manifest[f"e{i}"] = {"wav": path, "labels": ["ab"[i % 2]]}
+    >>> _ = write_shards(manifest, tmp / "es", max_samples_per_shard=2)
+    >>> enc = CategoricalEncoder()
+    >>> enc.update_from_iterable(["a", "b"])
+    >>> data = sharded_classification_dataset(tmp / "es", enc)
+    >>> len(data)  # num_samples // world size
+    4
+    >>> batch = PaddedBatch(list(data))
+    >>> batch.sig.data.shape, batch.label_encoded.data.shape
+    (torch.Size([4, 3200]), torch.Size([4, 2]))
+    """
+    crop = None
+    if crop_seconds is not None:
+        crop = int(round(float(crop_seconds) * sample_rate))
+    options = dict(
+        sample_rate=sample_rate,
+        shuffle=True,
+        shuffle_buffer=shuffle_buffer,
+        seed=seed,
+        epoch_length=epoch_length,
+        transform=EncodeClassificationItem(
+            label_encoder, multi_label, label_key, crop
+        ),
+        on_error=on_error,
+    )
+    if weighted:
+        dataset: ShardedAudioDataset = WeightedShardedAudioDataset(
+            shards, **options
+        )
+    else:
+        dataset = ShardedAudioDataset(shards, **options)
+    if epoch_length is None and dataset.num_samples:
+        _, world_size = dataset.rank_and_world_size()
+        dataset.epoch_length = max(1, dataset.num_samples // world_size)
+    return dataset

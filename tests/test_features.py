@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 import torchaudio.compliance.kaldi as ta_kaldi
+import transformers
 
 from ast_sb.features import (
     DATASET_STATS,
@@ -126,7 +127,6 @@ def test_fbank_double_input_and_grad():
 
 
 def test_hf_feature_extractor_parity(clips):
-    transformers = pytest.importorskip("transformers")
     numpy_clips = [c.numpy() for c in clips[:3]]
     for max_length in (1024, 512):
         hf = transformers.ASTFeatureExtractor(max_length=max_length)
@@ -149,7 +149,6 @@ def test_hf_feature_extractor_parity(clips):
 
 
 def test_hf_parity_long_clip_cut():
-    transformers = pytest.importorskip("transformers")
     wav = _speech_like(SR * 6, 7)  # 598 frames > 512
     hf = transformers.ASTFeatureExtractor(max_length=512)
     ref = hf(wav.numpy(), sampling_rate=SR, return_tensors="pt")

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import transformers
 
 from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
 from ast_sb.model import (
@@ -12,8 +13,6 @@ from ast_sb.model import (
     count_parameters,
 )
 from ast_sb.pretrained import build_from_hf, load_pretrained, save_hf_folder
-
-transformers = pytest.importorskip("transformers")
 
 
 def hf_model(**kwargs):

@@ -11,12 +11,9 @@ import pytest
 import torch
 
 import ast_sb
+from ast_sb import plots
 from ast_sb.audio import save_audio
 from ast_sb.tagging import SlidingWindowTagger
-
-pytest.importorskip("matplotlib")
-
-from ast_sb import plots  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
