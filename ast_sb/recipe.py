@@ -39,9 +39,11 @@ import shutil
 import sys
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Type
 
+import numpy as np
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.sampler import DynamicBatchSampler
 from speechbrain.utils.distributed import if_main_process
 
@@ -51,6 +53,7 @@ from ast_sb.data import DatasetError, prepare_classification_datasets
 __all__ = [
     "build_datasets",
     "dataloader_options",
+    "length_quantiles",
     "load_pretrained_weights",
     "setup_experiment",
     "train_and_evaluate",
@@ -208,6 +211,42 @@ def _clip_seconds(entry: Mapping[str, Any]) -> float:
     return duration - float(start or 0.0)
 
 
+def length_quantiles(lengths: Sequence[float], num_buckets: int) -> list:
+    """Bucket boundaries at the quantiles of the clips' own lengths.
+
+    SpeechBrain's ``DynamicBatchSampler`` spaces ``num_buckets`` boundaries
+    up to ``max_batch_length`` (e.g. 240 s), so short utterances all fall
+    into its first bucket and batches mix 1 s and 10 s clips; boundaries at
+    the length quantiles give buckets of equal size and similar lengths.
+
+    Arguments
+    ---------
+    lengths : Sequence[float]
+        Clip lengths (seconds).
+    num_buckets : int
+        Number of buckets (>= 1).
+
+    Returns
+    -------
+    list of float
+        Increasing upper bucket boundaries; the last is the longest clip.
+
+    Example
+    -------
+    >>> length_quantiles([1.0, 2.0, 3.0, 4.0, 10.0], 2)
+    [3.0, 10.0]
+    >>> length_quantiles([2.0, 2.0, 2.0], 4)
+    [2.0]
+    """
+    if num_buckets < 1:
+        raise ValueError(f"num_buckets must be >= 1: {num_buckets}")
+    if not lengths:
+        raise ValueError("No clip lengths to bucket")
+    quantiles = np.linspace(0.0, 1.0, num_buckets + 1)[1:]
+    edges = np.quantile(np.asarray(lengths, dtype=np.float64), quantiles)
+    return sorted({float(edge) for edge in edges})
+
+
 def _dynamic_sampler(
     dataset, hparams: Mapping[str, Any], shuffle: bool, crop: Optional[float]
 ):
@@ -240,7 +279,9 @@ def _dynamic_sampler(
     sampler = DynamicBatchSampler(
         dataset,
         max_batch_length=float(max_length),
-        num_buckets=int(hparams.get("num_buckets", 20)),
+        bucket_boundaries=length_quantiles(
+            list(lengths.values()), int(hparams.get("num_buckets", 20))
+        ),
         lengths_list=[lengths[key] for key in dataset.data_ids],
         shuffle=shuffle,
         batch_ordering="random" if shuffle else "descending",
@@ -322,7 +363,10 @@ def dataloader_options(
             not is_train and bool(hparams.get("dynamic_batching", False))
         )
         if isinstance(dataset, torch.utils.data.IterableDataset):
+            # streamed data: the stream shuffles; SpeechBrain only defaults
+            # to PaddedBatch for DynamicItemDatasets
             opts.pop("shuffle", None)
+            opts.setdefault("collate_fn", PaddedBatch)
         elif dynamic:
             for key in ("batch_size", "shuffle", "sampler", "drop_last"):
                 opts.pop(key, None)

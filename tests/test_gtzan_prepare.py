@@ -158,3 +158,39 @@ def test_unexpected_corrupt_file_and_rerun(gtzan, tmp_path, caplog):
     caplog.set_level("INFO")
     prepare_gtzan(str(gtzan), str(save))
     assert "up to date" in caplog.text
+
+
+def test_write_split_file_from_lists(gtzan_tree, tmp_path):
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "train_filtered.txt").write_text(
+        "blues/blues.00000.au\nrock/rock.00010.wav\njazz/jazz.00054.wav\n"
+    )
+    (lists / "valid_filtered.txt").write_text("pop/pop.00020.au\n\n")
+    (lists / "test_filtered.txt").write_text("jazz.00030\n")
+    split_file = tmp_path / "ff" / "split.json"
+    counts = gtzan_prepare.write_split_file(str(split_file), str(lists))
+    assert counts == {"train": 3, "valid": 1, "test": 1}
+    listed = _read(split_file)
+    assert listed["train"] == ["blues.00000", "rock.00010", "jazz.00054"]
+    opts = {"split": "file", "split_file": str(split_file)}
+    out = prepare_gtzan(str(gtzan_tree), str(tmp_path / "s"), **opts)
+    # the undecodable jazz.00054 of the published train list is skipped
+    assert sorted(_read(out["train"])) == ["blues.00000", "rock.00010"]
+    assert list(_read(out["valid"])) == ["pop.00020"]
+    (lists / "test_filtered.txt").write_text("jazz.00030\nbad name\n")
+    with pytest.raises(DataPreparationError, match="test list.*'bad name'"):
+        gtzan_prepare.write_split_file(str(split_file), str(lists))
+    (lists / "valid_filtered.txt").unlink()
+    with pytest.raises(DataPreparationError, match="valid_filtered.txt"):
+        gtzan_prepare.write_split_file(str(split_file), str(lists))
+
+
+def test_write_split_file_from_torchaudio(tmp_path):
+    pytest.importorskip("torchaudio.datasets.gtzan")
+    split_file = tmp_path / "fault_filtered.json"
+    counts = gtzan_prepare.write_split_file(str(split_file))
+    assert counts == {"train": 443, "valid": 197, "test": 290}
+    split = _read(split_file)
+    assert len(set().union(*map(set, split.values()))) == 930
+    assert {k.split(".")[0] for k in split["test"]} == set(GENRES)

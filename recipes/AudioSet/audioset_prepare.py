@@ -35,6 +35,12 @@ Outputs in ``save_folder``:
 - ``labels.txt``: the label vocabulary in official index order (line i =
   class index i), so a 527-way head matches pretrained AST checkpoints.
 
+:func:`write_label_encoder` turns ``labels.txt`` into the recipe's
+SpeechBrain label encoder file before the datasets are built, so the
+encoder holds every class in the official order even when the downloaded
+training clips lack some of them (``ast_sb.data`` would otherwise index only
+the labels seen in training, in sorted order).
+
 Entry fields: ``wav`` (absolute path), ``duration`` (seconds, read from the
 file, or ``end - start`` from the CSV with ``read_durations=False``),
 ``labels`` (display names or mids, sorted by class index), ``set``
@@ -259,6 +265,61 @@ def prepare_audioset(
     write_list(vocabulary, save / "labels.txt")
     mark_prepared(options, opts_file)
     return outputs
+
+
+def write_label_encoder(labels_file: str, label_encoder_file: str) -> int:
+    """Writes the label encoder of the official class order from labels.txt.
+
+    Arguments
+    ---------
+    labels_file : str
+        ``labels.txt`` of :func:`prepare_audioset` (one class per line, line
+        i = class index i).
+    label_encoder_file : str
+        SpeechBrain ``CategoricalEncoder`` file to write. An existing file
+        is kept if it holds the same classes in the same order.
+
+    Returns
+    -------
+    int
+        Number of classes.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmpdir")
+    >>> _ = (tmp / "labels.txt").write("Speech\\nMusic\\nDog\\n")
+    >>> write_label_encoder(str(tmp / "labels.txt"), str(tmp / "enc.txt"))
+    3
+    """
+    from speechbrain.dataio.encoder import CategoricalEncoder
+
+    if not os.path.isfile(labels_file):
+        raise DataPreparationError(
+            f"AudioSet class list not found: {labels_file} (written by "
+            f"prepare_audioset; run the preparation with skip_prep: False)"
+        )
+    with open(labels_file, encoding="utf-8") as f:
+        labels = [line.rstrip("\n") for line in f if line.strip()]
+    if len(set(labels)) != len(labels):
+        raise DataPreparationError(f"{labels_file}: duplicate class names")
+    wanted = {label: i for i, label in enumerate(labels)}
+    if os.path.isfile(label_encoder_file):
+        existing = CategoricalEncoder()
+        existing.load(label_encoder_file)
+        if existing.lab2ind == wanted:
+            return len(labels)
+        raise DataPreparationError(
+            f"{label_encoder_file} ({len(existing.lab2ind)} classes) does not "
+            f"match the {len(labels)} classes of {labels_file} in order; "
+            f"delete it (or use a new output folder) to rebuild it"
+        )
+    encoder = CategoricalEncoder()
+    encoder.update_from_iterable(labels)
+    os.makedirs(
+        os.path.dirname(os.path.abspath(label_encoder_file)), exist_ok=True
+    )
+    encoder.save(label_encoder_file)
+    return len(labels)
 
 
 def _index(cls: dict) -> int:

@@ -26,14 +26,16 @@ Authors
  * ast_sb developers 2026
 """
 
-import argparse
 import json
-import math
 import os
-import shlex
-import subprocess
 import sys
-from typing import Dict, List, Sequence
+from typing import Dict, List
+
+from ast_sb.cross_validation import (
+    cross_validation_parser,
+    run_cross_validation,
+    split_passthrough,
+)
 
 FOLDS = (1, 2, 3, 4, 5)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -54,6 +56,11 @@ def fold_split(test_fold: int, protocol: str = "paper") -> Dict[str, List[int]]:
     -------
     dict
         ``{"train_folds": [...], "valid_folds": [...], "test_folds": [k]}``.
+
+    Example
+    -------
+    >>> fold_split(5, "heldout")
+    {'train_folds': [2, 3, 4], 'valid_folds': [1], 'test_folds': [5]}
     """
     if test_fold not in FOLDS:
         raise ValueError(f"test fold must be in 1-5, got {test_fold}")
@@ -74,66 +81,6 @@ def fold_split(test_fold: int, protocol: str = "paper") -> Dict[str, List[int]]:
     raise ValueError(f"protocol must be 'paper' or 'heldout', got {protocol!r}")
 
 
-def summarize(accuracies: Dict[int, float]) -> Dict[str, float]:
-    """Mean and standard deviation (population, over folds) in percent.
-
-    Arguments
-    ---------
-    accuracies : dict
-        Fold -> accuracy in [0, 1].
-
-    Returns
-    -------
-    dict
-        ``mean_accuracy`` and ``std_accuracy`` (percent), ``n_folds``.
-    """
-    values = [100.0 * a for a in accuracies.values()]
-    if not values:
-        raise ValueError("no fold results to summarise")
-    mean = sum(values) / len(values)
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
-    return {"mean_accuracy": mean, "std_accuracy": std, "n_folds": len(values)}
-
-
-def run_fold(
-    fold: int,
-    args: argparse.Namespace,
-    extra: Sequence[str],
-) -> float:
-    """Runs ``train.py`` for one fold (unless done) and returns its accuracy."""
-    fold_dir = os.path.join(args.output_root, f"fold{fold}")
-    results_file = os.path.join(fold_dir, "test_results.json")
-    if args.force or not os.path.isfile(results_file):
-        split = fold_split(fold, args.protocol)
-        cmd = shlex.split(args.launcher) if args.launcher else [sys.executable]
-        cmd += [
-            os.path.join(HERE, "train.py"),
-            args.hparams,
-            "--data_folder",
-            args.data_folder,
-            "--output_folder",
-            fold_dir,
-            "--cache_folder",
-            os.path.join(args.output_root, "audio_cache"),
-            "--test_results_file",
-            results_file,
-            "--eval_checkpoint",
-            "last" if args.protocol == "paper" else "best",
-        ]
-        for key, folds in split.items():
-            cmd += [f"--{key}", json.dumps(folds)]
-        cmd += list(extra)
-        print(
-            f"[fold {fold}] " + " ".join(shlex.quote(c) for c in cmd),
-            flush=True,
-        )
-        subprocess.run(cmd, check=True)
-    with open(results_file, encoding="utf-8") as fin:
-        accuracy = float(json.load(fin)["accuracy"])
-    print(f"[fold {fold}] test accuracy {100 * accuracy:.2f} %", flush=True)
-    return accuracy
-
-
 def main(argv=None) -> dict:
     """Parses the command line, runs the folds and writes the summary.
 
@@ -147,45 +94,39 @@ def main(argv=None) -> dict:
     dict
         The summary written to ``cv_results.json``.
     """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("hparams", help="recipe YAML, e.g. hparams/ast.yaml")
-    parser.add_argument("--data_folder", required=True)
-    parser.add_argument("--output_root", default="results/ESC50/ast_cv")
+    parser = cross_validation_parser(
+        __doc__.split("\n\n")[0], "results/ESC50/ast_cv", FOLDS
+    )
     parser.add_argument(
         "--protocol", choices=["paper", "heldout"], default="paper"
     )
-    parser.add_argument("--folds", type=int, nargs="+", default=list(FOLDS))
-    parser.add_argument(
-        "--launcher",
-        default=None,
-        help='command replacing "python", e.g. "torchrun --nproc_per_node=4"',
-    )
-    parser.add_argument("--force", action="store_true", help="rerun done folds")
-    argv = list(sys.argv[1:] if argv is None else argv)
-    extra: List[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, extra = argv[:cut], argv[cut + 1 :]
+    argv, extra = split_passthrough(sys.argv[1:] if argv is None else argv)
     args, unknown = parser.parse_known_args(argv)
-    extra = unknown + extra
-    args.output_root = os.path.abspath(args.output_root)
+    output_root = os.path.abspath(args.output_root)
 
-    accuracies = {fold: run_fold(fold, args, extra) for fold in args.folds}
-    summary = {
-        "protocol": args.protocol,
-        "hparams": os.path.abspath(args.hparams),
-        "extra_args": extra,
-        "fold_accuracy": {str(k): 100.0 * v for k, v in accuracies.items()},
-        **summarize(accuracies),
-    }
-    os.makedirs(args.output_root, exist_ok=True)
-    out = os.path.join(args.output_root, "cv_results.json")
-    with open(out, "w", encoding="utf-8") as fout:
-        json.dump(summary, fout, indent=2)
-    print(
-        f"ESC-50 {len(accuracies)}-fold CV ({args.protocol}): "
-        f"{summary['mean_accuracy']:.1f} +- {summary['std_accuracy']:.1f} % "
-        f"-> {out}"
+    def fold_overrides(fold: int) -> List[str]:
+        overrides = [
+            "--data_folder",
+            args.data_folder,
+            "--cache_folder",
+            os.path.join(output_root, "audio_cache"),
+            "--eval_checkpoint",
+            "last" if args.protocol == "paper" else "best",
+        ]
+        for key, folds in fold_split(fold, args.protocol).items():
+            overrides += [f"--{key}", json.dumps(folds)]
+        return overrides
+
+    summary = run_cross_validation(
+        os.path.join(HERE, "train.py"),
+        args.hparams,
+        args.folds,
+        fold_overrides,
+        output_root,
+        extra_args=unknown + extra,
+        launcher=args.launcher,
+        force=args.force,
+        name=f"ESC-50 ({args.protocol})",
     )
     return summary
 

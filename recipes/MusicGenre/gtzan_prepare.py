@@ -31,7 +31,10 @@ Splits -- be aware of what they are and are not:
   ``{"train": [ids], "valid": [ids], "test": [ids]}`` with ids such as
   ``"blues.00000"``. Use it for the fault-filtered, artist-conditioned
   split of Kereliuk, Sturm & Larsen (2015, 443/197/290 excerpts); those
-  lists are not shipped here because they could not be verified offline.
+  lists are not shipped here. :func:`write_split_file` converts them into
+  this JSON format, from the published ``{train,valid,test}_filtered.txt``
+  files or from the copy in ``torchaudio.datasets.gtzan`` (command line:
+  ``python gtzan_prepare.py --make-split-file OUT.json [--lists DIR]``).
   Files absent from the lists are left out.
 
 Accuracies from ``fold`` / ``random`` splits are optimistic and are not
@@ -46,11 +49,12 @@ Authors
  * ast_sb developers 2026
 """
 
+import argparse
 import json
 import logging
 import re
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from ast_sb.prepare_utils import (
     AudioFileError,
@@ -371,3 +375,102 @@ def _apply_split_lists(entries, split_lists, corrupt, split_file):
     unused = len(entries) - sum(len(s) for s in splits.values())
     logger.info("%d GTZAN excerpts are in no list of %s", unused, split_file)
     return splits
+
+
+#: File names of the fault-filtered lists (github.com/coreyker/dnn-mgr, gtzan/).
+FILTERED_LIST_FILES = {
+    "train": "train_filtered.txt",
+    "valid": "valid_filtered.txt",
+    "test": "test_filtered.txt",
+}
+
+
+def _excerpt_id(line: str) -> str:
+    """``blues/blues.00012.au`` or ``blues.00012`` -> ``blues.00012``."""
+    name = line.strip().replace("\\", "/").rsplit("/", 1)[-1]
+    return Path(name).stem if name.endswith(EXTENSIONS) else name
+
+
+def _torchaudio_filtered_lists() -> Dict[str, List[str]]:
+    """The fault-filtered lists shipped in ``torchaudio.datasets.gtzan``."""
+    try:
+        from torchaudio.datasets import gtzan
+    except ImportError as err:
+        raise DataPreparationError(
+            "torchaudio.datasets.gtzan is not available to read the "
+            f"fault-filtered lists ({err}); pass the folder of the "
+            "*_filtered.txt files instead"
+        ) from err
+    return {
+        "train": list(gtzan.filtered_train),
+        "valid": list(gtzan.filtered_valid),
+        "test": list(gtzan.filtered_test),
+    }
+
+
+def write_split_file(
+    out_file: str, lists_folder: Optional[str] = None
+) -> Dict[str, int]:
+    """Writes the fault-filtered GTZAN split as a ``split_file`` JSON.
+
+    Arguments
+    ---------
+    out_file : str
+        JSON file to write (``{"train": [ids], "valid": [...], "test": [...]}``).
+    lists_folder : str, optional
+        Folder with ``train_filtered.txt``, ``valid_filtered.txt`` and
+        ``test_filtered.txt`` (one excerpt per line, e.g.
+        ``blues/blues.00012.au``). None: use the copy of the lists in
+        ``torchaudio.datasets.gtzan``.
+
+    Returns
+    -------
+    Dict[str, int]
+        Number of excerpts per split (443 / 197 / 290 for the published
+        lists).
+    """
+    if lists_folder is None:
+        lists = _torchaudio_filtered_lists()
+    else:
+        lists = {}
+        for name, filename in FILTERED_LIST_FILES.items():
+            path = Path(lists_folder) / filename
+            if not path.is_file():
+                raise DataPreparationError(
+                    f"GTZAN split list not found: {path}"
+                )
+            lines = path.read_text(encoding="utf-8").splitlines()
+            lists[name] = [line for line in lines if line.strip()]
+    split = {
+        name: [_excerpt_id(line) for line in ids] for name, ids in lists.items()
+    }
+    for name, ids in split.items():
+        bad = [k for k in ids if not _NAME.match(k)]
+        if bad:
+            raise DataPreparationError(
+                f"GTZAN {name} list: ids not of the form <genre>.000NN: "
+                f"{bad[:5]}"
+            )
+    Path(out_file).parent.mkdir(parents=True, exist_ok=True)
+    with open(out_file, "w", encoding="utf-8") as fout:
+        json.dump(split, fout, indent=1)
+    # checks the result like prepare_gtzan will (overlaps, keys)
+    _read_split_file(Path(out_file))
+    return {name: len(ids) for name, ids in split.items()}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description="Writes the fault-filtered GTZAN split file (split: file)"
+    )
+    parser.add_argument("--make-split-file", required=True, metavar="OUT_JSON")
+    parser.add_argument(
+        "--lists",
+        default=None,
+        metavar="DIR",
+        help="folder of {train,valid,test}_filtered.txt (default: the copy "
+        "in torchaudio.datasets.gtzan)",
+    )
+    args = parser.parse_args()
+    counts = write_split_file(args.make_split_file, args.lists)
+    print(f"Wrote {args.make_split_file}: {counts}")

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Recipe for training an Audio Spectrogram Transformer (AST) on your data.
+
+To run this recipe on a folder of class sub-folders (single-label):
+
+    python train.py hparams/ast.yaml --data_folder /path/to/classes \
+        --n_classes 5 --pretrained_path /path/to/audioset_10_10_0.4593.pth
+
+or on a manifest (CSV with ``wav`` and ``label`` or ``labels`` columns, or
+JSON), multi-label:
+
+    python train.py hparams/ast.yaml --manifest /path/to/meta.csv \
+        --multi_label True --n_classes 20
+
+The accepted inputs are described in ``custom_prepare.py`` and README.md.
+At the end the model is tested on the best (or last) checkpoint and exported
+as an ``EncoderClassifier`` folder (``<output_folder>/inference``).
+
+Authors
+ * ast_sb developers 2026
+"""
+
+import os
+import sys
+
+from speechbrain.utils.distributed import run_on_main
+
+from ast_sb.recipe import build_datasets, setup_experiment, train_and_evaluate
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from custom_prepare import prepare_custom  # noqa: E402
+
+
+def prepare(hparams):
+    """Runs ``prepare_custom`` on the main process with the recipe hparams.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hyperparameters.
+
+    Returns
+    -------
+    dict
+        The "train", "valid" and "test" manifest paths.
+    """
+    return run_on_main(
+        prepare_custom,
+        kwargs=dict(
+            save_folder=hparams["save_folder"],
+            manifest=hparams["manifest"],
+            data_folder=hparams["data_folder"],
+            multi_label=hparams["multi_label"],
+            label_separator=hparams["label_separator"],
+            allowed_labels=hparams["allowed_labels"],
+            split_ratio=hparams["split_ratio"],
+            seed=hparams["seed"],
+            on_missing=hparams["on_missing"],
+            on_corrupt=hparams["on_corrupt"],
+            skip_prep=hparams["skip_prep"],
+        ),
+    )
+
+
+if __name__ == "__main__":
+    hparams, run_opts = setup_experiment(sys.argv[1:])
+    datasets = build_datasets(hparams, prepare(hparams))
+    meta = {"multi_label": bool(hparams["multi_label"])}
+    train_and_evaluate(hparams, run_opts, datasets, results_meta=meta)
