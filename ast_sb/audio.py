@@ -17,7 +17,7 @@ import soundfile as sf
 import torch
 import torchaudio
 
-__all__ = ["AudioLoadError", "load_audio", "save_audio"]
+__all__ = ["AudioLoadError", "load_audio", "open_audio_file", "save_audio"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -37,13 +37,52 @@ class AudioLoadError(ValueError):
     """
 
 
+def open_audio_file(path: PathLike) -> sf.SoundFile:
+    """Opens an audio file for reading, with errors that name the file.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        Path of the audio file.
+
+    Returns
+    -------
+    soundfile.SoundFile
+        The open file (use it as a context manager).
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "clip.wav"
+    >>> save_audio(path, torch.zeros(800), 8000)
+    >>> with open_audio_file(path) as fin:
+    ...     fin.samplerate, fin.frames
+    (8000, 800)
+    """
+    path_str = os.fspath(path)
+    if not os.path.exists(path_str):
+        raise AudioLoadError(f"Audio file not found: {path_str}")
+    if os.path.isdir(path_str):
+        raise AudioLoadError(f"Audio path is a directory: {path_str}")
+    try:
+        return sf.SoundFile(path_str)
+    except Exception as err:  # libsndfile / format errors
+        raise AudioLoadError(
+            f"Could not read audio file {path_str}: {err}"
+        ) from err
+
+
 def load_audio(
-    path: PathLike, sample_rate: Optional[int] = 16000
+    path: PathLike,
+    sample_rate: Optional[int] = 16000,
+    start: float = 0.0,
+    duration: Optional[float] = None,
 ) -> torch.Tensor:
-    """Loads an audio file as a mono float32 waveform.
+    """Loads (part of) an audio file as a mono float32 waveform.
 
     Multichannel audio is downmixed by averaging the channels; the waveform
-    is resampled when the file's rate differs from ``sample_rate``.
+    is resampled when the file's rate differs from ``sample_rate``. With
+    ``start`` / ``duration`` only that segment is read from disk, so parts
+    of very long files are cheap.
 
     Arguments
     ---------
@@ -51,6 +90,10 @@ def load_audio(
         Path of the audio file.
     sample_rate : int, optional
         Target sampling rate in Hz; ``None`` keeps the file's rate.
+    start : float
+        Start of the segment in seconds.
+    duration : float, optional
+        Length of the segment in seconds (default: to the end of the file).
 
     Returns
     -------
@@ -65,33 +108,45 @@ def load_audio(
     >>> wav = load_audio(path)
     >>> wav.shape, wav.dtype
     (torch.Size([16000]), torch.float32)
+    >>> load_audio(path, 16000, start=0.5, duration=0.25).shape
+    torch.Size([4000])
     """
     path_str = os.fspath(path)
-    if not os.path.exists(path_str):
-        raise AudioLoadError(f"Audio file not found: {path_str}")
-    if os.path.isdir(path_str):
-        raise AudioLoadError(f"Audio path is a directory: {path_str}")
-    try:
-        data, file_rate = sf.read(path_str, dtype="float32", always_2d=True)
-    except Exception as err:  # libsndfile / format errors
-        raise AudioLoadError(
-            f"Could not read audio file {path_str}: {err}"
-        ) from err
+    if sample_rate is not None and sample_rate <= 0:
+        raise ValueError(f"sample_rate must be > 0, got {sample_rate}")
+    if start < 0 or (duration is not None and duration <= 0):
+        raise ValueError(
+            f"Invalid segment start={start} duration={duration} of {path_str}"
+        )
+    with open_audio_file(path_str) as fin:
+        file_rate = fin.samplerate
+        try:
+            first = int(round(start * file_rate))
+            if first > 0:
+                fin.seek(min(first, fin.frames))
+            frames = (
+                -1 if duration is None else int(round(duration * file_rate))
+            )
+            data = fin.read(frames, dtype="float32", always_2d=True)
+        except Exception as err:  # libsndfile / format errors
+            raise AudioLoadError(
+                f"Could not read audio file {path_str}: {err}"
+            ) from err
     if data.size == 0 or data.shape[0] == 0:
-        raise AudioLoadError(f"Audio file contains no samples: {path_str}")
+        where = "" if start == 0 and duration is None else f" from {start} s"
+        raise AudioLoadError(
+            f"Audio file contains no samples{where}: {path_str}"
+        )
     if not np.isfinite(data).all():
         raise AudioLoadError(
             f"Audio file contains NaN or inf samples: {path_str}"
         )
     # [N, C] -> [N]: average the channels.
     wav = torch.from_numpy(np.ascontiguousarray(data)).mean(dim=1)
-    if sample_rate is not None:
-        if sample_rate <= 0:
-            raise ValueError(f"sample_rate must be > 0, got {sample_rate}")
-        if int(file_rate) != int(sample_rate):
-            wav = torchaudio.functional.resample(
-                wav, int(file_rate), int(sample_rate)
-            )
+    if sample_rate is not None and int(file_rate) != int(sample_rate):
+        wav = torchaudio.functional.resample(
+            wav, int(file_rate), int(sample_rate)
+        )
     return wav.contiguous()
 
 

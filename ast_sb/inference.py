@@ -39,7 +39,6 @@ import math
 import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-import numpy as np
 import soundfile as sf
 import torch
 from speechbrain.inference.classifiers import EncoderClassifier
@@ -50,7 +49,6 @@ from ast_sb.model import PATCH_SIZE
 __all__ = [
     "AudioSpectrogramTransformerInterface",
     "load_interface",
-    "read_audio_segment",
 ]
 
 logger = logging.getLogger(__name__)
@@ -62,74 +60,6 @@ REQUIRED_FILES = (
     "classifier.ckpt",
     "label_encoder.ckpt",
 )
-
-
-def read_audio_segment(
-    path: str,
-    sample_rate: int,
-    start: float = 0.0,
-    duration: Optional[float] = None,
-) -> torch.Tensor:
-    """Reads part of an audio file as a mono waveform at ``sample_rate``.
-
-    Only the requested samples are read from disk, so this is cheap on very
-    long files. Errors name the file (:class:`~ast_sb.audio.AudioLoadError`).
-
-    Arguments
-    ---------
-    path : str
-        Audio file.
-    sample_rate : int
-        Rate of the returned waveform (resampled when the file differs).
-    start : float
-        Start time in seconds.
-    duration : float, optional
-        Seconds to read (default: to the end of the file).
-
-    Returns
-    -------
-    torch.Tensor
-        Waveform ``[N]`` float32.
-
-    Example
-    -------
-    >>> from ast_sb.audio import save_audio
-    >>> path = str(getfixture("tmpdir") / "ramp.wav")
-    >>> save_audio(path, torch.linspace(-0.5, 0.5, 16000), 16000, "FLOAT")
-    >>> read_audio_segment(path, 16000, start=0.5, duration=0.25).shape
-    torch.Size([4000])
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise AudioLoadError(f"Audio file not found: {path}")
-    if os.path.isdir(path):
-        raise AudioLoadError(f"Audio path is a directory: {path}")
-    try:
-        with sf.SoundFile(path) as fin:
-            file_rate = fin.samplerate
-            first = int(round(start * file_rate))
-            if first > 0:
-                fin.seek(min(first, fin.frames))
-            frames = -1
-            if duration is not None:
-                frames = int(round(duration * file_rate))
-            data = fin.read(frames, dtype="float32", always_2d=True)
-    except Exception as err:
-        raise AudioLoadError(
-            f"Could not read audio file {path}: {err}"
-        ) from err
-    if data.shape[0] == 0:
-        raise AudioLoadError(f"Audio file contains no samples: {path}")
-    if not np.isfinite(data).all():
-        raise AudioLoadError(f"Audio file contains NaN or inf samples: {path}")
-    wav = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
-    if int(file_rate) != int(sample_rate):
-        import torchaudio
-
-        wav = torchaudio.functional.resample(
-            wav, int(file_rate), int(sample_rate)
-        )
-    return wav.contiguous()
 
 
 class AudioSpectrogramTransformerInterface(EncoderClassifier):
@@ -603,7 +533,7 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         try:
             info = sf.info(path) if os.path.isfile(path) else None
         except Exception:
-            info = None  # read_audio_segment / load_audio give the error
+            info = None  # load_audio gives the error
         if info is not None and info.frames > 0:
             file_max = math.ceil(self.max_duration * info.samplerate) + 1
             if info.frames > file_max:
@@ -618,7 +548,7 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         if duration is None:
             wav = load_audio(path, self.sample_rate)
         else:
-            wav = read_audio_segment(path, self.sample_rate, 0.0, duration)
+            wav = load_audio(path, self.sample_rate, 0.0, duration)
             wav = wav[: self.max_samples]
         self._check_length(wav.shape[0], path)
         return wav

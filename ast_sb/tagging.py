@@ -33,10 +33,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
-import soundfile as sf
 import torch
 
-from ast_sb.audio import AudioLoadError
+from ast_sb.audio import AudioLoadError, open_audio_file
 
 __all__ = [
     "SlidingWindowTagger",
@@ -174,20 +173,6 @@ class TaggingResult:
         return [asdict(e) for e in self.events]
 
 
-def _open(path: str) -> sf.SoundFile:
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise AudioLoadError(f"Audio file not found: {path}")
-    if os.path.isdir(path):
-        raise AudioLoadError(f"Audio path is a directory: {path}")
-    try:
-        return sf.SoundFile(path)
-    except Exception as err:
-        raise AudioLoadError(
-            f"Could not read audio file {path}: {err}"
-        ) from err
-
-
 def iter_windows(
     path: str,
     window: float,
@@ -242,7 +227,7 @@ def iter_windows(
             f"hop ({hop} s) must not exceed window ({window} s): audio "
             "between windows would never be tagged."
         )
-    with _open(path) as fin:
+    with open_audio_file(path) as fin:
         rate = fin.samplerate
         total = fin.frames
         out_rate = int(sample_rate or rate)
@@ -602,7 +587,7 @@ class SlidingWindowTagger:
         from tqdm import tqdm
 
         path = os.fspath(path)
-        with _open(path) as fin:
+        with open_audio_file(path) as fin:
             duration = fin.frames / fin.samplerate
         starts: List[float] = []
         ends: List[float] = []

@@ -13,12 +13,12 @@ Authors
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
+from helpers import run_recipe
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.encoder import CategoricalEncoder
 
@@ -117,18 +117,8 @@ def audioset_tree(tmp_path_factory):
 
 def _train(data_folder, output_folder, *overrides):
     """Runs train.py with ast_demo.yaml on CPU in a subprocess."""
-    paths = [ROOT, RECIPE_DIR, os.environ.get("PYTHONPATH", "")]
-    # one thread: much faster than two when other jobs share the cores
-    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    demo = os.path.join(RECIPE_DIR, "hparams", "ast_demo.yaml")
-    args = [os.path.join(RECIPE_DIR, "train.py"), demo, "--device=cpu"]
-    args += [f"--data_folder={data_folder}", "--noprogressbar"]
-    args += [f"--output_folder={output_folder}", *overrides]
-    proc = subprocess.run(
-        [sys.executable, *args], env=env, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    args = [f"--data_folder={data_folder}", f"--output_folder={output_folder}"]
+    run_recipe("AudioSet", "ast_demo.yaml", [*args, *overrides])
 
 
 def _results(output_folder):

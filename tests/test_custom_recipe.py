@@ -16,8 +16,9 @@ import os
 import numpy as np
 import pytest
 import torch
+from helpers import ROOT, run_recipe
 from hyperpyyaml import load_hyperpyyaml
-from test_music_genre_recipe import FAST_OPTIONS, ROOT, run_train_py
+from test_music_genre_recipe import FAST_OPTIONS
 
 from ast_sb.audio import save_audio
 from ast_sb.demo import synthesize_clip
@@ -61,7 +62,7 @@ def folder_run(tmp_path_factory):
         "output_folder": out,
         "split_ratio": "[0.67, 0.17, 0.16]",
     }
-    run_train_py(RECIPE_DIR, "ast_demo.yaml", options)
+    run_recipe("Custom", "ast_demo.yaml", options=options)
     return tmp, out
 
 
@@ -102,7 +103,7 @@ def csv_run(tmp_path_factory):
         "multi_label": True,
         "output_folder": out,
     }
-    run_train_py(RECIPE_DIR, "ast_demo.yaml", options)
+    run_recipe("Custom", "ast_demo.yaml", options=options)
     return tmp, out
 
 

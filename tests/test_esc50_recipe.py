@@ -11,13 +11,13 @@ Authors
 
 import json
 import os
-import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
 import torch
+from helpers import run_recipe
 from hyperpyyaml import load_hyperpyyaml
 
 from ast_sb.audio import save_audio
@@ -44,33 +44,11 @@ FAST_OVERRIDES = [
 ]
 
 
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (ROOT, RECIPE_DIR, env.get("PYTHONPATH")) if p
-    )
-    env["HF_HUB_OFFLINE"] = "1"
-    return env
-
-
 def _run_recipe(data_folder, output_folder, extra=()):
-    cmd = [
-        sys.executable,
-        os.path.join(RECIPE_DIR, "train.py"),
-        os.path.join(RECIPE_DIR, "hparams", "ast_demo.yaml"),
-        "--data_folder",
-        data_folder,
-        "--output_folder",
-        output_folder,
-        "--device",
-        "cpu",
-        "--noprogressbar",
-        *FAST_OVERRIDES,
-        *extra,
-    ]
-    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
+    args = ["--data_folder", data_folder, "--output_folder", output_folder]
+    return run_recipe(
+        "ESC50", "ast_demo.yaml", [*args, *FAST_OVERRIDES, *extra]
+    )
 
 
 @pytest.fixture(scope="module")

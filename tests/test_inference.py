@@ -6,56 +6,22 @@ Authors
 
 import os
 
+import helpers
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.inference.classifiers import EncoderClassifier
 
-from ast_sb.audio import AudioLoadError, save_audio
-from ast_sb.export import export_inference_folder
-from ast_sb.inference import (
-    AudioSpectrogramTransformerInterface,
-    read_audio_segment,
-)
-from ast_sb.model import (
-    AudioSpectrogramTransformerClassifier,
-    AudioSpectrogramTransformerEncoder,
-)
+from ast_sb.audio import AudioLoadError, load_audio, save_audio
+from ast_sb.inference import AudioSpectrogramTransformerInterface
 
 LABELS = ["cat", "dog", "bird"]
 
 
-def make_model_folder(
-    path,
-    labels=LABELS,
-    multi_label=False,
-    target_length=128,
-    feature_length=128,
-    seed=0,
-):
-    """Writes a tiny exported AST folder (depth 1)."""
-    torch.manual_seed(seed)
-    enc = AudioSpectrogramTransformerEncoder(
-        "tiny224", depth=1, target_length=target_length
-    )
-    head = AudioSpectrogramTransformerClassifier(
-        enc.embed_dim,
-        len(labels),
-        output="logits" if multi_label else "log_softmax",
-    )
-    encoder = CategoricalEncoder()
-    encoder.update_from_iterable(labels)
-    return export_inference_folder(
-        str(path),
-        enc.eval(),
-        head.eval(),
-        encoder,
-        {"target_length": feature_length},
-        {"mean": -4.2677393, "std": 4.5689974},
-        multi_label=multi_label,
-    )
+def make_model_folder(path, labels=LABELS, **kwargs):
+    """A tiny exported model of the 3 test labels (see helpers)."""
+    return helpers.make_model_folder(path, labels, **kwargs)
 
 
 def noise(seconds, seed=0, rate=16000, amp=0.1):
@@ -184,7 +150,7 @@ def test_classify_file_resamples_and_downmixes(model, tmp_path):
     save_audio(path, stereo, rate, subtype="FLOAT")
     out, score, index, text = model.classify_file(str(path))
     assert out.shape == (1, 3) and text[0] in LABELS
-    wav = read_audio_segment(str(path), 16000)
+    wav = load_audio(str(path), 16000)
     assert wav.shape[0] == 16000
     assert torch.allclose(out, model.classify_batch(wav[None])[0], atol=1e-5)
     preds = model.predict_file(str(path), top_k=2)

@@ -13,12 +13,11 @@ Authors
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
+from helpers import run_recipe
 from hyperpyyaml import load_hyperpyyaml
 
 from ast_sb.audio import save_audio
@@ -52,44 +51,6 @@ FAST_OPTIONS = {
 }
 
 
-def run_train_py(recipe_dir, hparams_file, options):
-    """Runs ``<recipe_dir>/train.py`` on CPU in a subprocess.
-
-    Arguments
-    ---------
-    recipe_dir : str
-        The recipe folder.
-    hparams_file : str
-        YAML file name in ``<recipe_dir>/hparams``.
-    options : dict
-        Override name -> value (``--name value`` on the command line).
-
-    Returns
-    -------
-    subprocess.CompletedProcess
-        The finished run (the test fails with its log if it failed).
-    """
-    args = [
-        sys.executable,
-        os.path.join(recipe_dir, "train.py"),
-        os.path.join(recipe_dir, "hparams", hparams_file),
-        "--noprogressbar",
-    ]
-    for name, value in {"device": "cpu", **options}.items():
-        args.extend([f"--{name}", str(value)])
-    paths = [ROOT, os.environ.get("PYTHONPATH")]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(p for p in paths if p),
-        "HF_HUB_OFFLINE": "1",
-        # tiny models: one thread is as fast, and robust on a busy machine
-        "OMP_NUM_THREADS": "1",
-    }
-    proc = subprocess.run(args, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
-
-
 def make_fake_gtzan(root, seed=0):
     """Writes ``<root>/genres/<genre>/<genre>.000NN.wav`` test data."""
     rng = np.random.default_rng(seed)
@@ -114,7 +75,9 @@ def trained(tmp_path_factory):
     make_fake_gtzan(str(tmp / "gtzan"))
     out = tmp / "out"
     options = {"data_folder": tmp / "gtzan", "output_folder": out}
-    run_train_py(RECIPE_DIR, "ast_demo.yaml", {**options, **FAST_OPTIONS})
+    run_recipe(
+        "MusicGenre", "ast_demo.yaml", options={**options, **FAST_OPTIONS}
+    )
     return tmp, out
 
 

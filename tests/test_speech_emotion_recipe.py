@@ -15,14 +15,13 @@ Authors
 
 import importlib.util
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import run_recipe
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.dataloader import make_dataloader
 from speechbrain.dataio.dataset import DynamicItemDataset
@@ -108,28 +107,8 @@ def ravdess_tree(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained_recipe(ravdess_tree, tmp_path_factory):
     out = tmp_path_factory.mktemp("emotion_recipe") / "out"
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), env.get("PYTHONPATH")) if p
-    )
-    env["HF_HUB_OFFLINE"] = "1"
-    # one thread: much faster than two on a busy 2-core machine
-    env["OMP_NUM_THREADS"] = "1"
-    cmd = [
-        sys.executable,
-        str(RECIPE_DIR / "train.py"),
-        str(RECIPE_DIR / "hparams" / "ast_demo.yaml"),
-        "--data_folder",
-        str(ravdess_tree),
-        "--output_folder",
-        str(out),
-        "--device",
-        "cpu",
-        "--noprogressbar",
-        *_split_overrides(),
-    ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    args = ["--data_folder", str(ravdess_tree), "--output_folder", str(out)]
+    run_recipe("SpeechEmotion", "ast_demo.yaml", [*args, *_split_overrides()])
     return out
 
 

@@ -16,19 +16,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from speechbrain.dataio.encoder import CategoricalEncoder
+from helpers import make_model_folder
 
 import ast_sb
-from ast_sb.audio import AudioLoadError, save_audio
-from ast_sb.export import export_inference_folder
-from ast_sb.inference import (
-    AudioSpectrogramTransformerInterface,
-    read_audio_segment,
-)
-from ast_sb.model import (
-    AudioSpectrogramTransformerClassifier,
-    AudioSpectrogramTransformerEncoder,
-)
+from ast_sb.audio import AudioLoadError, load_audio, save_audio
+from ast_sb.inference import AudioSpectrogramTransformerInterface
 from ast_sb.tagging import (
     SlidingWindowTagger,
     iter_windows,
@@ -37,28 +29,6 @@ from ast_sb.tagging import (
 )
 
 RATE = 16000
-
-
-def make_model_folder(path, labels, multi_label=False, feature_length=128):
-    torch.manual_seed(0)
-    enc = AudioSpectrogramTransformerEncoder(
-        "tiny224", depth=1, target_length=128
-    )
-    head = AudioSpectrogramTransformerClassifier(
-        enc.embed_dim,
-        len(labels),
-        output="logits" if multi_label else "log_softmax",
-    )
-    encoder = CategoricalEncoder()
-    encoder.update_from_iterable(labels)
-    return export_inference_folder(
-        str(path),
-        enc.eval(),
-        head.eval(),
-        encoder,
-        {"target_length": feature_length},
-        multi_label=multi_label,
-    )
 
 
 def tone(freq, seconds, amp=0.5):
@@ -132,7 +102,7 @@ def test_iter_windows_stereo_resampled(tmp_path):
     save_audio(path, torch.stack([left, -left * 0.5]), 8000)
     windows = list(iter_windows(path, 1.0, 1.0, RATE))
     assert [w.shape[0] for _, _, w in windows] == [RATE] * 3
-    expected = read_audio_segment(path, RATE, 1.0, 1.0)
+    expected = load_audio(path, RATE, 1.0, 1.0)
     assert torch.allclose(windows[1][2], expected, atol=1e-6)
 
 
@@ -290,7 +260,7 @@ def test_window_scores_equal_clip_classification(folder, tmp_path):
     for start, end, row in zip(
         result.window_starts, result.window_ends, result.scores
     ):
-        wav = read_audio_segment(path, RATE, start, end - start)
+        wav = load_audio(path, RATE, start, end - start)
         expected = model.predict_proba(wav[None])[0]
         np.testing.assert_allclose(row, expected.numpy(), atol=1e-5)
     # single-label: exactly one class per time segment
