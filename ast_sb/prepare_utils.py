@@ -59,6 +59,7 @@ __all__ = [
     "find_audio_files",
     "is_prepared",
     "log_manifest_summary",
+    "manifest_paths",
     "mark_prepared",
     "options_hash",
     "read_duration",
@@ -467,6 +468,31 @@ def check_label(
         if label not in allowed:
             raise UnknownLabelError(label, source, allowed)
     return label
+
+
+def manifest_paths(
+    save_folder: PathLike, splits: Sequence[str] = ("train", "valid", "test")
+) -> Dict[str, str]:
+    """The manifest path of each split: ``<save_folder>/<split>.json``.
+
+    Arguments
+    ---------
+    save_folder : str or os.PathLike
+        Folder of the manifests.
+    splits : Sequence[str]
+        Split names.
+
+    Returns
+    -------
+    dict
+        Split -> manifest path.
+
+    Example
+    -------
+    >>> manifest_paths("/data/prep")["valid"]
+    '/data/prep/valid.json'
+    """
+    return {split: str(Path(save_folder) / f"{split}.json") for split in splits}
 
 
 def write_manifest(entries: Mapping[str, Mapping[str, Any]], path: PathLike):

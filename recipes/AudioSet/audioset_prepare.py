@@ -65,6 +65,7 @@ from ast_sb.prepare_utils import (
     balanced_sample_weights,
     check_policy,
     is_prepared,
+    manifest_paths,
     mark_prepared,
     report_problems,
     stratified_split,
@@ -151,7 +152,7 @@ def prepare_audioset(
         Paths of the "train", "valid" and "test" manifests.
     """
     save = Path(save_folder)
-    outputs = {s: str(save / f"{s}.json") for s in ("train", "valid", "test")}
+    outputs = manifest_paths(save)
     if skip_prep:
         return outputs
     if train_set not in ("balanced", "full"):

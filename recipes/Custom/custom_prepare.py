@@ -59,6 +59,7 @@ from ast_sb.prepare_utils import (
     check_label,
     find_audio_files,
     is_prepared,
+    manifest_paths,
     mark_prepared,
     report_problems,
     stratified_split,
@@ -122,7 +123,7 @@ def prepare_custom(
         Paths of the "train", "valid" and "test" manifests.
     """
     save = Path(save_folder)
-    outputs = {s: str(save / f"{s}.json") for s in SPLITS}
+    outputs = manifest_paths(save)
     if skip_prep:
         return outputs
     if manifest is None and data_folder is None:

@@ -63,6 +63,7 @@ from ast_sb.prepare_utils import (
     add_durations,
     check_policy,
     is_prepared,
+    manifest_paths,
     mark_prepared,
     report_problems,
     stratified_split,
@@ -146,7 +147,7 @@ def prepare_gtzan(
         Paths of the "train", "valid" and "test" manifests.
     """
     save = Path(save_folder)
-    outputs = {s: str(save / f"{s}.json") for s in ("train", "valid", "test")}
+    outputs = manifest_paths(save)
     if skip_prep:
         return outputs
     check_policy("on_corrupt", on_corrupt)

@@ -54,6 +54,7 @@ from ast_sb.prepare_utils import (
     check_disjoint,
     check_policy,
     is_prepared,
+    manifest_paths,
     mark_prepared,
     report_problems,
     stratified_split,
@@ -142,7 +143,7 @@ def prepare_iemocap(
         Paths of the "train", "valid" and "test" manifests.
     """
     save = Path(save_folder)
-    outputs = {s: str(save / f"{s}.json") for s in ("train", "valid", "test")}
+    outputs = manifest_paths(save)
     if skip_prep:
         return outputs
     if test_session not in range(1, 6):

@@ -39,6 +39,7 @@ from ast_sb.prepare_utils import (
     add_durations,
     check_disjoint,
     is_prepared,
+    manifest_paths,
     mark_prepared,
     report_problems,
     write_list,
@@ -104,7 +105,7 @@ def prepare_ravdess(
         Paths of the "train", "valid" and "test" manifests.
     """
     save = Path(save_folder)
-    outputs = {s: str(save / f"{s}.json") for s in ("train", "valid", "test")}
+    outputs = manifest_paths(save)
     if skip_prep:
         return outputs
     valid_actors, test_actors = list(valid_actors), list(test_actors)
