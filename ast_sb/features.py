@@ -252,6 +252,8 @@ class KaldiFbank(torch.nn.Module):
         self.target_length = target_length
         self.preemphasis = float(preemphasis)
         self.remove_dc_offset = remove_dc_offset
+        # frames (batch x time) processed at once on CPU (cache-sized)
+        self.cpu_block_frames = 1024
         self.window_type = window
         # Same integer conversion as kaldi.fbank.
         self.frame_length = int(sample_rate * frame_length_ms * 0.001)
@@ -385,12 +387,15 @@ class KaldiFbank(torch.nn.Module):
                 f"{1000 * self.frame_length / self.sample_rate:g} ms at "
                 f"{self.sample_rate} Hz)"
             )
-        if not bool(torch.isfinite(wavs).all()):
+        # a NaN / inf sample makes its row sum non-finite (cheap test); the
+        # full element-wise test runs only then, to name the batch items
+        if not bool(torch.isfinite(wavs.sum(dim=-1)).all()):
             bad = (~torch.isfinite(wavs)).any(dim=-1).nonzero().flatten()
-            raise ValueError(
-                f"Waveform contains NaN or inf samples (batch items "
-                f"{bad.tolist()})"
-            )
+            if bad.numel():
+                raise ValueError(
+                    f"Waveform contains NaN or inf samples (batch items "
+                    f"{bad.tolist()})"
+                )
         return wavs
 
     def forward(
@@ -415,21 +420,46 @@ class KaldiFbank(torch.nn.Module):
         wavs = self._check_input(wavs)
         with torch.autocast(device_type=wavs.device.type, enabled=False):
             wavs = wavs.to(self.window.dtype)
-            # [B, T, L]; the first subtraction materialises a copy.
+            # [B, T, L] view of the overlapping frames (no copy)
             frames = wavs.unfold(-1, self.frame_length, self.frame_shift)
-            if self.remove_dc_offset:
-                frames = frames - frames.mean(dim=-1, keepdim=True)
-            if self.preemphasis != 0.0:
-                prev = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
-                frames = frames - self.preemphasis * prev
-            frames = frames * self.window
-            spec = torch.fft.rfft(frames, n=self.n_fft).abs().pow(2.0)
+            if self.target_length is not None:
+                # frames past the target length would be cut: skip them
+                frames = frames[:, : self.target_length]
+            if wavs.device.type == "cpu":
+                # power spectra in frame blocks that stay in cache: on CPU
+                # the whole batch's intermediates (B x T x n_fft) are
+                # memory-bound and several times slower; frames are
+                # independent, and the mel product below runs on the whole
+                # batch at once, so the output does not depend on the block
+                step = max(1, self.cpu_block_frames // frames.shape[0])
+                blocks = [
+                    self._power_spectrum(frames[:, t : t + step])
+                    for t in range(0, frames.shape[1], step)
+                ]
+                spec = blocks[0] if len(blocks) == 1 else torch.cat(blocks, 1)
+            else:
+                spec = self._power_spectrum(frames)
             mel = torch.matmul(spec, self.mel_matrix)
             eps = torch.finfo(mel.dtype).eps
             feats = mel.clamp_min(eps).log()
         if self.target_length is not None:
             feats = pad_or_cut(feats, self.target_length)
         return feats
+
+    def _power_spectrum(self, frames: torch.Tensor) -> torch.Tensor:
+        """Kaldi's per-frame processing up to the power spectrum.
+
+        DC removal, pre-emphasis, window and ``|rfft|^2``:
+        ``[B, T, L]`` -> ``[B, T, n_fft // 2 + 1]``; the first subtraction
+        materialises the (strided) frames.
+        """
+        if self.remove_dc_offset:
+            frames = frames - frames.mean(dim=-1, keepdim=True)
+        if self.preemphasis != 0.0:
+            prev = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
+            frames = frames - self.preemphasis * prev
+        frames = frames * self.window
+        return torch.fft.rfft(frames, n=self.n_fft).abs().pow(2.0)
 
     def extra_repr(self) -> str:
         """Summary shown by ``print(module)``."""

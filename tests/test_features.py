@@ -245,3 +245,26 @@ def test_fbank_cuda(clips):
     out = fbank(wavs.cuda()).cpu()
     ref = KaldiFbank()(wavs)
     assert (out - ref).abs().max().item() <= 1e-3
+
+
+def test_cpu_frame_blocks_are_bit_identical():
+    """The cache-sized CPU frame blocks do not change a single value."""
+    torch.manual_seed(0)
+    wavs = torch.randn(3, 16000) * 0.1
+    for target_length in (None, 64, 200):
+        fbank = KaldiFbank(target_length=target_length)
+        fbank.cpu_block_frames = 10**9  # one block: the whole batch
+        whole = fbank(wavs)
+        for block in (1, 7, 100):
+            fbank.cpu_block_frames = block
+            assert torch.equal(fbank(wavs), whole), (target_length, block)
+
+
+def test_nan_check_names_the_batch_item():
+    wavs = torch.zeros(3, 1600)
+    wavs[2, 5] = float("nan")
+    with pytest.raises(ValueError, match=r"batch items \[2\]"):
+        KaldiFbank()(wavs)
+    # huge but finite samples overflow the row sum, yet are not an error
+    loud = torch.full((1, 1600), 3e38)
+    assert KaldiFbank()(loud).shape == (1, 8, 128)
