@@ -229,6 +229,35 @@ class _IdStats:
             scores = scores[:, None]
         return scores
 
+    def append(
+        self,
+        ids: Sequence[str],
+        scores: torch.Tensor,
+        targets: torch.Tensor,
+    ):
+        """Adds a batch of examples.
+
+        Arguments
+        ---------
+        ids : list
+            Example ids (used to drop duplicates across DDP ranks).
+        scores : torch.Tensor
+            [B, C] or [B, 1, C] class scores (logits, probabilities or
+            log-probabilities).
+        targets : torch.Tensor
+            Multi-hot [B, C] (``MultiLabelStats``) or class indices [B] /
+            [B, 1] (``AccuracyStats``).
+        """
+        scores = self._flatten_scores(scores)
+        self.ids.extend(ids)
+        self._scores.append(scores)
+        self._targets.append(self._format_targets(targets, scores))
+
+    @staticmethod
+    def _format_targets(targets: torch.Tensor, scores: torch.Tensor):
+        """Targets of a batch as stored (defined by the subclasses)."""
+        raise NotImplementedError
+
     def collect(self) -> Tuple[List[str], torch.Tensor, torch.Tensor]:
         """Concatenates (and across processes gathers) the examples.
 
@@ -305,28 +334,10 @@ class MultiLabelStats(_IdStats):
     1.0000 1.00
     """
 
-    def append(
-        self,
-        ids: Sequence[str],
-        scores: torch.Tensor,
-        targets: torch.Tensor,
-    ):
-        """Adds a batch of examples.
-
-        Arguments
-        ---------
-        ids : list
-            Example ids (used to drop duplicates across DDP ranks).
-        scores : torch.Tensor
-            [B, C] or [B, 1, C] scores (logits or probabilities).
-        targets : torch.Tensor
-            [B, C] multi-hot targets.
-        """
-        scores = self._flatten_scores(scores)
-        targets = targets.detach().float().cpu().reshape(scores.shape)
-        self.ids.extend(ids)
-        self._scores.append(scores)
-        self._targets.append(targets)
+    @staticmethod
+    def _format_targets(targets: torch.Tensor, scores: torch.Tensor):
+        """[B, C] multi-hot targets as float32 CPU, shaped like the scores."""
+        return targets.detach().float().cpu().reshape(scores.shape)
 
     def summarize(
         self, field: Optional[str] = None
@@ -421,28 +432,10 @@ class AccuracyStats(_IdStats):
     {'accuracy': 0.5, 'error': 0.5, 'n_examples': 2}
     """
 
-    def append(
-        self,
-        ids: Sequence[str],
-        scores: torch.Tensor,
-        targets: torch.Tensor,
-    ):
-        """Adds a batch of examples.
-
-        Arguments
-        ---------
-        ids : list
-            Example ids.
-        scores : torch.Tensor
-            [B, C] or [B, 1, C] class scores (log-probabilities or logits).
-        targets : torch.Tensor
-            [B] or [B, 1] class indices.
-        """
-        scores = self._flatten_scores(scores)
-        targets = targets.detach().long().cpu().reshape(-1)
-        self.ids.extend(ids)
-        self._scores.append(scores)
-        self._targets.append(targets)
+    @staticmethod
+    def _format_targets(targets: torch.Tensor, scores: torch.Tensor):
+        """[B] or [B, 1] class indices as a long CPU vector [B]."""
+        return targets.detach().long().cpu().reshape(-1)
 
     def summarize(
         self, field: Optional[str] = None
