@@ -25,6 +25,7 @@ import ddp_worker  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_KW = {"batch_size": 8, "shuffle": True}
 VALID_KW = {"batch_size": 8}
+LOADER_KW = {"train_loader_kwargs": TRAIN_KW, "valid_loader_kwargs": VALID_KW}
 
 
 def _adam(groups):
@@ -134,13 +135,7 @@ def test_single_label_learns_and_evaluates(data, tmp_path):
     brain, counter = _make_brain(
         tmp_path / "save", epochs=6, per_class_stats_file=str(per_class)
     )
-    brain.fit(
-        counter,
-        data["train"],
-        data["valid"],
-        train_loader_kwargs=TRAIN_KW,
-        valid_loader_kwargs=VALID_KW,
-    )
+    brain.fit(counter, data["train"], data["valid"], **LOADER_KW)
     assert brain.valid_stats["accuracy"] > 0.6  # chance: 0.25
     assert brain.valid_stats["error"] == pytest.approx(
         1 - brain.valid_stats["accuracy"]
@@ -160,13 +155,7 @@ def test_single_label_learns_and_evaluates(data, tmp_path):
 
 def test_multi_label_map(data, tmp_path):
     brain, counter = _make_brain(tmp_path / "save", epochs=6, multi_label=True)
-    brain.fit(
-        counter,
-        data["train_multi"],
-        data["valid_multi"],
-        train_loader_kwargs=TRAIN_KW,
-        valid_loader_kwargs=VALID_KW,
-    )
+    brain.fit(counter, data["train_multi"], data["valid_multi"], **LOADER_KW)
     stats = brain.valid_stats
     assert {"loss", "mAP", "AUC", "d_prime"} <= set(stats)
     assert stats["mAP"] > 0.7 and stats["AUC"] > 0.7 and stats["d_prime"] > 0
@@ -205,13 +194,12 @@ def test_clipping_covers_all_param_groups():
 @pytest.mark.parametrize("with_valid", [True, False])
 def test_resume_end_of_epoch_is_exact(data, tmp_path, with_valid):
     valid = data["valid"] if with_valid else None
-    kwargs = {"train_loader_kwargs": TRAIN_KW, "valid_loader_kwargs": VALID_KW}
     reference, counter = _make_brain(tmp_path / "ref", epochs=3)
-    reference.fit(counter, data["train"], valid, **kwargs)
+    reference.fit(counter, data["train"], valid, **LOADER_KW)
     first, counter = _make_brain(tmp_path / "run", epochs=2)
-    first.fit(counter, data["train"], valid, **kwargs)
+    first.fit(counter, data["train"], valid, **LOADER_KW)
     resumed, counter = _make_brain(tmp_path / "run", epochs=3)
-    resumed.fit(counter, data["train"], valid, **kwargs)
+    resumed.fit(counter, data["train"], valid, **LOADER_KW)
     assert counter.current == 3
     _assert_same_state(_state(reference), _state(resumed))
     if with_valid:
@@ -221,13 +209,7 @@ def test_resume_end_of_epoch_is_exact(data, tmp_path, with_valid):
 def test_resume_intra_epoch_is_exact(data, tmp_path):
     opts = {"ckpt_interval_steps": 2}
     reference, counter = _make_brain(tmp_path / "ref", epochs=3, run_opts=opts)
-    reference.fit(
-        counter,
-        data["train"],
-        data["valid"],
-        train_loader_kwargs=TRAIN_KW,
-        valid_loader_kwargs=VALID_KW,
-    )
+    reference.fit(counter, data["train"], data["valid"], **LOADER_KW)
     first, counter = _make_brain(
         tmp_path / "run",
         epochs=3,
@@ -236,26 +218,14 @@ def test_resume_intra_epoch_is_exact(data, tmp_path):
     )
     first.interrupt_at = (2, 5)  # intra-epoch checkpoint after step 4
     with pytest.raises(Interrupted):
-        first.fit(
-            counter,
-            data["train"],
-            data["valid"],
-            train_loader_kwargs=TRAIN_KW,
-            valid_loader_kwargs=VALID_KW,
-        )
+        first.fit(counter, data["train"], data["valid"], **LOADER_KW)
     latest = first.checkpointer.find_checkpoint()
     assert latest.meta["end-of-epoch"] is False
 
     resumed, counter = _make_brain(tmp_path / "run", epochs=3, run_opts=opts)
     resumed.checkpointer.recover_if_possible()
     assert resumed.step == 4 and counter.current == 1  # epoch 2 is redone
-    resumed.fit(
-        counter,
-        data["train"],
-        data["valid"],
-        train_loader_kwargs=TRAIN_KW,
-        valid_loader_kwargs=VALID_KW,
-    )
+    resumed.fit(counter, data["train"], data["valid"], **LOADER_KW)
     assert counter.current == 3
     _assert_same_state(_state(reference), _state(resumed))
 
@@ -269,13 +239,7 @@ def test_bf16_and_no_augmentation(data, tmp_path):
         mixup=None,
         lr_scheduler=None,
     )
-    brain.fit(
-        counter,
-        data["train"],
-        data["valid"],
-        train_loader_kwargs=TRAIN_KW,
-        valid_loader_kwargs=VALID_KW,
-    )
+    brain.fit(counter, data["train"], data["valid"], **LOADER_KW)
     assert torch.isfinite(torch.tensor(brain.valid_stats["loss"]))
     assert brain.hparams.lr_scheduler is None
 
