@@ -419,29 +419,55 @@ class KaldiFbank(torch.nn.Module):
         """
         wavs = self._check_input(wavs)
         with torch.autocast(device_type=wavs.device.type, enabled=False):
-            wavs = wavs.to(self.window.dtype)
-            # [B, T, L] view of the overlapping frames (no copy)
-            frames = wavs.unfold(-1, self.frame_length, self.frame_shift)
-            if self.target_length is not None:
-                # frames past the target length would be cut: skip them
-                frames = frames[:, : self.target_length]
-            if wavs.device.type == "cpu":
-                # power spectra in frame blocks that stay in cache: on CPU
-                # the whole batch's intermediates (B x T x n_fft) are
-                # memory-bound and several times slower; frames are
-                # independent, and the mel product below runs on the whole
-                # batch at once, so the output does not depend on the block
-                step = max(1, self.cpu_block_frames // frames.shape[0])
-                blocks = [
-                    self._power_spectrum(frames[:, t : t + step])
-                    for t in range(0, frames.shape[1], step)
-                ]
-                spec = blocks[0] if len(blocks) == 1 else torch.cat(blocks, 1)
-            else:
-                spec = self._power_spectrum(frames)
-            mel = torch.matmul(spec, self.mel_matrix)
-            eps = torch.finfo(mel.dtype).eps
-            feats = mel.clamp_min(eps).log()
+            return self.log_mel(wavs, blocked=wavs.device.type == "cpu")
+
+    def log_mel(
+        self, wavs: torch.Tensor, blocked: bool = False
+    ) -> torch.Tensor:
+        """The feature computation of :meth:`forward`, without input checks.
+
+        Traceable (``torch.jit.trace``, ``torch.export``) with
+        ``blocked=False``; :meth:`forward` validates the input first.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Float waveforms ``[B, N]``, ``N >= frame_length``.
+        blocked : bool
+            Compute the power spectra in cache-sized frame blocks (faster on
+            CPU, where the whole batch's ``B x T x n_fft`` intermediates are
+            memory-bound). Frames are independent and the mel product runs
+            on the whole batch at once, so the output is the same.
+
+        Returns
+        -------
+        torch.Tensor
+            Features ``[B, T, n_mels]``.
+
+        Example
+        -------
+        >>> fbank = KaldiFbank(target_length=50)
+        >>> wavs = torch.randn(2, 16000) * 0.1
+        >>> torch.equal(fbank.log_mel(wavs), fbank.log_mel(wavs, True))
+        True
+        """
+        wavs = wavs.to(self.window.dtype)
+        # [B, T, L] view of the overlapping frames (no copy)
+        frames = wavs.unfold(-1, self.frame_length, self.frame_shift)
+        if self.target_length is not None:
+            # frames past the target length would be cut: skip them
+            frames = frames[:, : self.target_length]
+        if blocked:
+            step = max(1, self.cpu_block_frames // frames.shape[0])
+            blocks = [
+                self._power_spectrum(frames[:, t : t + step])
+                for t in range(0, frames.shape[1], step)
+            ]
+            spec = blocks[0] if len(blocks) == 1 else torch.cat(blocks, 1)
+        else:
+            spec = self._power_spectrum(frames)
+        mel = torch.matmul(spec, self.mel_matrix)
+        feats = mel.clamp_min(torch.finfo(mel.dtype).eps).log()
         if self.target_length is not None:
             feats = pad_or_cut(feats, self.target_length)
         return feats

@@ -42,8 +42,6 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import torch
 from torch import nn
 
-from ast_sb.features import pad_or_cut
-
 __all__ = [
     "ExportableClassifier",
     "ModelExportError",
@@ -87,15 +85,17 @@ def onnx_status() -> Dict[str, bool]:
 
 
 class TraceableFbank(nn.Module):
-    """Export-friendly copy of a :class:`~ast_sb.features.KaldiFbank`.
+    """Export-friendly wrapper of a :class:`~ast_sb.features.KaldiFbank`.
 
-    Same float32 operations and buffers, without the data-dependent input
-    checks (``torch.export`` cannot trace ``isfinite(...).all()``).
+    Runs the front end's own :meth:`~ast_sb.features.KaldiFbank.log_mel`
+    (same float32 operations and buffers) without the data-dependent input
+    checks (``torch.export`` cannot trace ``isfinite(...).all()``) and
+    without the CPU frame blocks (a Python loop over the input length).
 
     Arguments
     ---------
     fbank : ast_sb.features.KaldiFbank
-        The front end to copy.
+        The front end to wrap.
 
     Example
     -------
@@ -108,16 +108,7 @@ class TraceableFbank(nn.Module):
 
     def __init__(self, fbank: nn.Module):
         super().__init__()
-        self.frame_length = fbank.frame_length
-        self.frame_shift = fbank.frame_shift
-        self.n_fft = fbank.n_fft
-        self.preemphasis = fbank.preemphasis
-        self.remove_dc_offset = fbank.remove_dc_offset
-        self.target_length = fbank.target_length
-        self.register_buffer("window", fbank.window.clone(), persistent=False)
-        self.register_buffer(
-            "mel_matrix", fbank.mel_matrix.clone(), persistent=False
-        )
+        self.fbank = fbank
 
     def forward(self, wavs: torch.Tensor) -> torch.Tensor:
         """Waveforms ``[B, N]`` -> log-mel features ``[B, T, F]``.
@@ -132,19 +123,7 @@ class TraceableFbank(nn.Module):
         torch.Tensor
             Features.
         """
-        frames = wavs.float().unfold(-1, self.frame_length, self.frame_shift)
-        if self.remove_dc_offset:
-            frames = frames - frames.mean(dim=-1, keepdim=True)
-        if self.preemphasis != 0.0:
-            prev = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
-            frames = frames - self.preemphasis * prev
-        frames = frames * self.window
-        spec = torch.fft.rfft(frames, n=self.n_fft).abs().pow(2.0)
-        mel = torch.matmul(spec, self.mel_matrix)
-        feats = mel.clamp_min(torch.finfo(torch.float32).eps).log()
-        if self.target_length is not None:
-            feats = pad_or_cut(feats, self.target_length)
-        return feats
+        return self.fbank.log_mel(wavs, blocked=False)
 
 
 class ExportableClassifier(nn.Module):
