@@ -386,7 +386,11 @@ def dataloader_options(
 def _checkpoint_choice(
     hparams: Mapping[str, Any], has_valid: bool
 ) -> Tuple[str, Dict[str, str]]:
-    """Which checkpoint is tested: ("best"|"last", evaluate() keys)."""
+    """Which checkpoint is tested: ("best"|"last", evaluate() keys).
+
+    "best" passes no key: the Brain then recovers the checkpoint with the
+    lowest validation error (single-label) or highest mAP (multi-label).
+    """
     choice = hparams.get("eval_checkpoint", "best")
     if choice not in ("best", "last"):
         raise ValueError(f"eval_checkpoint must be best or last: {choice!r}")
@@ -398,9 +402,7 @@ def _checkpoint_choice(
         choice = "last"
     if choice == "last":
         return choice, {"max_key": "epoch"}
-    if hparams.get("multi_label", False):
-        return choice, {"max_key": "mAP"}
-    return choice, {"min_key": "error"}
+    return choice, {}
 
 
 def _class_names(label_encoder) -> Optional[list]:
