@@ -27,6 +27,7 @@ __all__ = [
     "compute_dataset_stats",
     "frame_count",
     "pad_or_cut",
+    "sample_counts",
 ]
 
 #: (mean, std) of the fbank features used by the published AST checkpoints.
@@ -82,6 +83,33 @@ def frame_count(
     return 1 + (num_samples - frame_length) // frame_shift
 
 
+def sample_counts(lengths: torch.Tensor, num_samples: int) -> torch.Tensor:
+    """Exact sample counts of clips from SpeechBrain relative lengths.
+
+    ``round(lengths * num_samples)`` computed in float64 (float32 relative
+    lengths are exact to the sample for clips up to about 8 M samples).
+
+    Arguments
+    ---------
+    lengths : torch.Tensor
+        Relative lengths ``[B]`` in [0, 1].
+    num_samples : int
+        Samples of the padded batch waveform.
+
+    Returns
+    -------
+    torch.Tensor
+        Long ``[B]`` in ``[0, num_samples]``.
+
+    Example
+    -------
+    >>> sample_counts(torch.tensor([1.0, 12345 / 16000]), 16000)
+    tensor([16000, 12345])
+    """
+    samples = torch.round(lengths.detach().double() * int(num_samples))
+    return samples.long().clamp(min=0, max=int(num_samples))
+
+
 def pad_or_cut(feats: torch.Tensor, target_length: int) -> torch.Tensor:
     """Zero-pads at the end or cuts the time axis to exactly ``target_length``.
 
@@ -126,6 +154,14 @@ def pad_or_cut(feats: torch.Tensor, target_length: int) -> torch.Tensor:
             feats, (0, 0, 0, target_length - n_frames)
         )
     return feats
+
+
+def _tracing() -> bool:
+    """Whether the code runs under ``torch.jit.trace`` / ``torch.export``."""
+    if torch.jit.is_tracing():
+        return True
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and compiler.is_compiling())
 
 
 def _make_window(window: str, size: int, blackman_coeff: float = 0.42):
@@ -178,10 +214,11 @@ class KaldiFbank(torch.nn.Module):
     every clip of a batch in one pass, with the same float32 operations in the
     same order. The computation is done in float32 with autocast disabled.
 
-    Frames are computed on the (possibly zero-padded) batch waveform; frames
-    lying entirely inside a clip's valid samples are identical to those of the
-    clip processed alone. Use :meth:`relative_frame_lengths` to get the
-    relative number of such frames for masking.
+    Given the relative ``lengths`` of a padded batch, every frame at or past
+    a clip's own frame count is 0 (log-mel, before normalisation: the
+    original AST's padding), so each clip gets the features it gets alone.
+    :meth:`relative_frame_lengths` gives the relative number of valid frames
+    for an encoder's padding mask.
 
     Arguments
     ---------
@@ -348,9 +385,7 @@ class KaldiFbank(torch.nn.Module):
                 n_out,
             )
             return torch.tensor([n_valid / n_out])
-        abs_samples = torch.round(lengths.float() * num_samples).long()
-        frames = frame_count(abs_samples, self.frame_length, self.frame_shift)
-        frames = frames.clamp(min=1, max=n_out)
+        frames = self.valid_frames(lengths, num_samples).clamp(min=1)
         return frames.float() / n_out
 
     def _check_input(self, wavs: torch.Tensor) -> torch.Tensor:
@@ -401,28 +436,80 @@ class KaldiFbank(torch.nn.Module):
     def forward(
         self, wavs: torch.Tensor, lengths: Optional[torch.Tensor] = None
     ) -> torch.Tensor:
-        """Computes log-mel filterbank features.
+        """Computes log-mel filterbank features of a (padded) batch.
+
+        With ``lengths``, every frame at or past a clip's own frame count
+        (:func:`frame_count` of its ``round(lengths[b] * N)`` samples) is set
+        to 0, the value the original AST pads its fbank with before
+        normalisation. A clip then gives the same features alone as in any
+        padded batch (see ``docs/DESIGN.md``, padding convention).
 
         Arguments
         ---------
         wavs : torch.Tensor
             Waveforms ``[B, N]`` (or ``[N]``), float in [-1, 1].
         lengths : torch.Tensor, optional
-            Relative lengths ``[B]``; accepted for SpeechBrain compatibility
-            and not used here (features are computed on the padded batch, see
-            :meth:`relative_frame_lengths`).
+            Relative lengths ``[B]`` (SpeechBrain convention: samples of the
+            clip divided by ``N``). ``None``: every clip is ``N`` samples.
 
         Returns
         -------
         torch.Tensor
             Features ``[B, T, n_mels]``.
+
+        Example
+        -------
+        >>> fbank = KaldiFbank(target_length=100)
+        >>> clip = torch.randn(8000) * 0.1
+        >>> batch = torch.zeros(2, 16000)
+        >>> batch[0, :8000] = clip
+        >>> feats = fbank(batch, torch.tensor([0.5, 1.0]))
+        >>> torch.equal(feats[0], fbank(clip)[0])
+        True
+        >>> feats[0, 48:].abs().max().item()
+        0.0
         """
         wavs = self._check_input(wavs)
         with torch.autocast(device_type=wavs.device.type, enabled=False):
-            return self.log_mel(wavs, blocked=wavs.device.type == "cpu")
+            n_frames = None
+            if lengths is not None:
+                n_frames = self.valid_frames(lengths, wavs.shape[-1])
+            return self.log_mel(
+                wavs, blocked=wavs.device.type == "cpu", n_frames=n_frames
+            )
+
+    def valid_frames(
+        self, lengths: torch.Tensor, num_samples: int
+    ) -> torch.Tensor:
+        """Each clip's own number of frames (capped at the output length).
+
+        Arguments
+        ---------
+        lengths : torch.Tensor
+            Relative lengths ``[B]`` (of ``num_samples``).
+        num_samples : int
+            Samples of the padded batch waveform.
+
+        Returns
+        -------
+        torch.Tensor
+            Long ``[B]``: :func:`frame_count` of ``round(lengths * N)``
+            samples, at most :meth:`num_frames` ``(N)``.
+
+        Example
+        -------
+        >>> KaldiFbank().valid_frames(torch.tensor([1.0, 0.5]), 16000)
+        tensor([98, 48])
+        """
+        samples = sample_counts(lengths, num_samples)
+        frames = frame_count(samples, self.frame_length, self.frame_shift)
+        return frames.clamp(max=self.num_frames(num_samples))
 
     def log_mel(
-        self, wavs: torch.Tensor, blocked: bool = False
+        self,
+        wavs: torch.Tensor,
+        blocked: bool = False,
+        n_frames: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """The feature computation of :meth:`forward`, without input checks.
 
@@ -438,6 +525,10 @@ class KaldiFbank(torch.nn.Module):
             CPU, where the whole batch's ``B x T x n_fft`` intermediates are
             memory-bound). Frames are independent and the mel product runs
             on the whole batch at once, so the output is the same.
+        n_frames : torch.Tensor, optional
+            Long ``[B]``: each clip's own number of frames; frames at or past
+            it are 0 (the padding value, before normalisation), and frames
+            past the longest clip are not computed.
 
         Returns
         -------
@@ -454,9 +545,14 @@ class KaldiFbank(torch.nn.Module):
         wavs = wavs.to(self.window.dtype)
         # [B, T, L] view of the overlapping frames (no copy)
         frames = wavs.unfold(-1, self.frame_length, self.frame_shift)
+        n_out = frames.shape[1]
         if self.target_length is not None:
             # frames past the target length would be cut: skip them
             frames = frames[:, : self.target_length]
+            n_out = self.target_length
+        if n_frames is not None and not _tracing():
+            # frames past the longest clip are all padding: skip them
+            frames = frames[:, : max(1, int(n_frames.max()))]
         if blocked:
             step = max(1, self.cpu_block_frames // frames.shape[0])
             blocks = [
@@ -468,8 +564,12 @@ class KaldiFbank(torch.nn.Module):
             spec = self._power_spectrum(frames)
         mel = torch.matmul(spec, self.mel_matrix)
         feats = mel.clamp_min(torch.finfo(mel.dtype).eps).log()
-        if self.target_length is not None:
-            feats = pad_or_cut(feats, self.target_length)
+        if n_frames is not None:
+            index = torch.arange(feats.shape[1], device=feats.device)
+            padding = index[None, :] >= n_frames.to(feats.device)[:, None]
+            feats = feats.masked_fill(padding[:, :, None], 0.0)
+        if feats.shape[1] != n_out:
+            feats = pad_or_cut(feats, n_out)
         return feats
 
     def _power_spectrum(self, frames: torch.Tensor) -> torch.Tensor:

@@ -268,3 +268,46 @@ def test_nan_check_names_the_batch_item():
     # huge but finite samples overflow the row sum, yet are not an error
     loud = torch.full((1, 1600), 3e38)
     assert KaldiFbank()(loud).shape == (1, 8, 128)
+
+
+def test_fbank_padding_convention_alone_equals_batched(clips):
+    """Issue 10.1: frames past a clip's own frame count are 0 (log-mel,
+    before normalisation); a clip gives the same features in any batch."""
+    wavs, lens = _pad_batch(clips)
+    for target_length in (None, 120):
+        fbank = KaldiFbank(target_length=target_length)
+        feats = fbank(wavs, lens)
+        n_total = feats.shape[1]
+        for i, c in enumerate(clips):
+            own = frame_count(c.shape[0])
+            if own < n_total:
+                assert feats[i, own:].abs().max().item() == 0.0
+            # alone, padded to the same length
+            alone = torch.zeros(1, wavs.shape[1])
+            alone[0, : c.shape[0]] = c
+            rel = torch.tensor([c.shape[0] / wavs.shape[1]])
+            assert (fbank(alone, rel)[0] - feats[i]).abs().max().item() <= 1e-6
+            # alone at its own length, zero-padded like the original AST
+            if c.shape[0] >= 400:
+                ref = _reference(c)
+                if target_length is not None:
+                    ref = pad_or_cut(ref, target_length)
+                else:
+                    ref = pad_or_cut(ref, n_total)
+                diff = (feats[i] - ref).abs().max().item()
+                assert diff <= 1e-3, f"clip {i}: {diff}"
+        # HF ASTFeatureExtractor pads the fbank with zeros too: after AudioSet
+        # normalisation the padded frames read +0.467
+        norm = AudioSpectrogramNormalizer()
+        padded = norm(feats)[1, frame_count(clips[1].shape[0]) :]
+        assert padded.sub(0.46703).abs().max().item() <= 1e-4
+
+
+def test_fbank_padding_skips_frames_past_longest_clip():
+    fbank = KaldiFbank(target_length=300)
+    wavs = torch.randn(2, 48000) * 0.1
+    lens = torch.tensor([0.25, 0.5])
+    feats = fbank(wavs, lens)
+    assert feats.shape == (2, 300, 128)
+    assert feats[1, frame_count(24000) :].abs().max().item() == 0.0
+    assert torch.equal(feats[1, :148], fbank(wavs[1, :24000])[0, :148])
