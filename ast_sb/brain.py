@@ -52,7 +52,14 @@ from speechbrain.dataio.batch import PaddedData
 from speechbrain.utils.distributed import if_main_process
 
 from ast_sb.augment import Mixup
+from ast_sb.features import sample_counts
 from ast_sb.metrics import AccuracyStats, MultiLabelStats
+from ast_sb.windows import (
+    combine_window_scores,
+    cut_windows,
+    grid_samples,
+    window_samples,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -283,9 +290,10 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
     def compute_forward(self, batch, stage):
         """Waveforms -> features -> (augment) -> normalise -> AST -> head.
 
-        In validation and test, with hparam ``eval_window_seconds`` set,
-        clips longer than a window are classified by sliding windows
-        (:meth:`_windowed_forward`).
+        In validation and test, clips are classified by sliding windows
+        (:meth:`_windowed_forward`) of ``eval_window_seconds`` or, when
+        unset, of the model's grid; models without a grid (no
+        ``target_length``) run the padded batch as it is.
 
         Arguments
         ---------
@@ -306,8 +314,7 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         batch = batch.to(self.device)
         wavs, lengths = batch.sig
         train = stage == sb.Stage.TRAIN
-        window = self._hp("eval_window_seconds")
-        if not train and window is not None:
+        if not train and self._eval_window()[0] is not None:
             outputs = self._windowed_forward(wavs, lengths)
             return outputs, lengths, None
         outputs, lengths, mix = self._forward_waveforms(wavs, lengths, train)
@@ -338,12 +345,15 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
     ) -> torch.Tensor:
         """Classifies each clip by averaging over sliding windows.
 
-        Windows of ``eval_window_seconds`` every ``eval_hop_seconds``
-        (default: the window) cover each clip's real samples; windows that
-        start in the padding of shorter clips are never computed. The
-        probabilities of a clip's windows are averaged (softmax for
-        single-label, sigmoid for multi-label) and returned as
-        log-probabilities (single-label) or logits (multi-label).
+        Windows of ``eval_window_seconds`` (default: the model's grid) every
+        ``eval_hop_seconds`` (default: the window) cover each clip's real
+        samples (:func:`ast_sb.windows.cut_windows`); windows that start in
+        the padding of shorter clips are never computed. The probabilities
+        of a clip's windows are averaged
+        (:func:`ast_sb.windows.combine_window_scores`: log of the mean for
+        single-label, logit of the mean for multi-label; a single-window
+        clip keeps its raw output). The exported inference modules
+        (:mod:`ast_sb.pipeline`) run the same functions.
 
         Arguments
         ---------
@@ -357,55 +367,33 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         torch.Tensor
             [B, 1, C] clip-level outputs.
         """
-        sample_rate = int(self._hp("sample_rate", 16000))
-        window_s = float(self._hp("eval_window_seconds"))
-        hop_s = float(self._hp("eval_hop_seconds", window_s))
-        if window_s <= 0 or hop_s <= 0:
-            raise ValueError(
-                f"eval_window_seconds ({window_s}) and eval_hop_seconds "
-                f"({hop_s}) must be > 0"
-            )
-        window = int(round(window_s * sample_rate))
-        hop = int(round(hop_s * sample_rate))
-        num_samples = wavs.shape[-1]
-        real = (lengths.float() * num_samples).round().long().clamp(min=1)
-        # windows of clip b start at 0, hop, ... while start < real - window
-        # plus one last window; every clip has at least one
-        n_windows = 1 + torch.div(
-            (real - window).clamp(min=0) + hop - 1, hop, rounding_mode="floor"
+        window, hop = self._eval_window()
+        num_samples = sample_counts(lengths, wavs.shape[-1]).clamp(min=1)
+        chunks, chunk_lengths, clip_index, n_windows = cut_windows(
+            wavs, num_samples, window, hop
         )
-        max_windows = int(n_windows.max())
-        padded = max(num_samples, (max_windows - 1) * hop + window)
-        if padded > num_samples:
-            wavs = F.pad(wavs, (0, padded - num_samples))
-        frames = wavs.unfold(-1, window, hop)[:, :max_windows]  # [B, W, L]
-        index = torch.arange(max_windows, device=wavs.device)
-        starts = index * hop
-        valid = index[None, :] < n_windows[:, None]  # [B, W]
-        clip_index = torch.arange(wavs.shape[0], device=wavs.device)
-        clip_index = clip_index[:, None].expand_as(valid)[valid]
-        chunks = frames[valid]  # [K, L]: only windows with real audio
-        chunk_real = (real[clip_index] - starts.expand_as(valid)[valid]).clamp(
-            min=1, max=window
-        )
-        chunk_lengths = chunk_real.float() / window
         outputs, _, _ = self._forward_waveforms(chunks, chunk_lengths, False)
-        scores = outputs.float().reshape(chunks.shape[0], -1)
-        if self.multi_label:
-            probs = torch.sigmoid(scores)
-        else:
-            probs = torch.softmax(scores, dim=-1)
-        summed = torch.zeros(
-            wavs.shape[0], probs.shape[-1], device=probs.device
-        ).index_add_(0, clip_index, probs)
-        mean = summed / n_windows[:, None].to(probs.dtype)
-        eps = 1e-7
-        mean = mean.clamp(eps, 1.0 - eps) if self.multi_label else mean
-        if self.multi_label:
-            out = torch.log(mean) - torch.log1p(-mean)
-        else:
-            out = torch.log(mean.clamp(min=eps))
-        return out.unsqueeze(1)
+        scores = combine_window_scores(
+            outputs, clip_index, n_windows, self.multi_label
+        )
+        return scores.unsqueeze(1)
+
+    def _eval_window(self) -> Tuple[Optional[int], Optional[int]]:
+        """Validation / test window and hop in samples (None: no windows).
+
+        ``eval_window_seconds`` / ``eval_hop_seconds`` when set, else the
+        model's grid (front end or encoder ``target_length``), so a clip
+        longer than the grid is classified by windows and never cut.
+        """
+        grid = grid_samples(
+            self.modules["compute_features"], self.modules["embedding_model"]
+        )
+        return window_samples(
+            int(self._hp("sample_rate", 16000)),
+            self._hp("eval_window_seconds"),
+            self._hp("eval_hop_seconds"),
+            grid,
+        )
 
     def compute_objectives(self, predictions, batch, stage):
         """Computes the loss and accumulates the evaluation metrics.
