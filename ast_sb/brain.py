@@ -40,7 +40,6 @@ Authors
 
 import contextlib
 import hashlib
-import inspect
 import logging
 import os
 from typing import Dict, List, Optional, Tuple
@@ -54,6 +53,7 @@ from speechbrain.utils.distributed import if_main_process
 from ast_sb.augment import Mixup
 from ast_sb.features import sample_counts
 from ast_sb.metrics import AccuracyStats, MultiLabelStats
+from ast_sb.pipeline import accepts_lengths
 from ast_sb.windows import (
     combine_window_scores,
     cut_windows,
@@ -64,21 +64,6 @@ from ast_sb.windows import (
 logger = logging.getLogger(__name__)
 
 _HEAD_MODULES = ("classifier",)
-
-
-def _accepts_two_args(module) -> bool:
-    """Whether ``module(x, lengths)`` is a valid call."""
-    try:
-        params = list(inspect.signature(module.forward).parameters.values())
-    except (TypeError, ValueError):
-        return True
-    n_positional = 0
-    for p in params:
-        if p.kind == p.VAR_POSITIONAL:
-            return True
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            n_positional += 1
-    return n_positional >= 2
 
 
 class AudioSpectrogramTransformerBrain(sb.Brain):
@@ -209,7 +194,7 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         module = self.modules[name]
         key = id(module)
         if key not in self._two_arg_cache:
-            self._two_arg_cache[key] = _accepts_two_args(module)
+            self._two_arg_cache[key] = accepts_lengths(module)
         if self._two_arg_cache[key]:
             return module(x, lengths)
         return module(x)

@@ -385,17 +385,15 @@ def model_info(model: Any) -> Dict[str, Any]:
     from ast_sb.model import count_parameters, forward_flops
 
     mods = model.mods
+    components = {
+        "compute_features": model.features,
+        "mean_var_norm": model.normalizer,
+        "embedding_model": model.encoder,
+        "classifier": model.head,
+    }
     params: Dict[str, Any] = {}
     total = 0
-    for name in (
-        "compute_features",
-        "mean_var_norm",
-        "embedding_model",
-        "classifier",
-    ):
-        module = getattr(mods, name, None)
-        if module is None:
-            continue
+    for name, module in components.items():
         n = count_parameters(module)
         total += n
         entry: Dict[str, Any] = {"total": n}
@@ -413,14 +411,14 @@ def model_info(model: Any) -> Dict[str, Any]:
         for m in mods.values()
         for t in list(m.parameters()) + list(m.buffers())
     )
-    feats = mods.compute_features
-    encoder = mods.embedding_model
+    feats = model.features
+    encoder = model.encoder
     enc_cfg = dict(getattr(encoder, "config", {}))
     info: Dict[str, Any] = {
         "folder": getattr(model, "folder", None),
         "n_classes": model.n_classes,
         "multi_label": model.multi_label,
-        "head_output": getattr(mods.classifier, "output", None),
+        "head_output": getattr(model.head, "output", None),
         "labels_preview": model.labels[:10],
         "sample_rate": model.sample_rate,
         "features": {
@@ -431,10 +429,11 @@ def model_info(model: Any) -> Dict[str, Any]:
             "target_length": getattr(feats, "target_length", None),
         },
         "normalization": {
-            "mean": getattr(mods.mean_var_norm, "mean", None),
-            "std": getattr(mods.mean_var_norm, "std", None),
+            "mean": getattr(model.normalizer, "mean", None),
+            "std": getattr(model.normalizer, "std", None),
         },
         "max_clip_seconds": round(model.max_duration, 3),
+        "windows": model.window_settings,
         "encoder": enc_cfg,
         "parameters": params,
         "total_parameters": total,
@@ -461,6 +460,17 @@ def model_info(model: Any) -> Dict[str, Any]:
     return info
 
 
+def _windows_text(windows: Dict[str, Any]) -> str:
+    if windows.get("window") is None:
+        return "whole clip (no grid)"
+    return (
+        f"mean of sliding windows of {windows['window']:g} s every "
+        f"{windows['hop']:g} s (eval_window_seconds "
+        f"{windows['eval_window_seconds']}, eval_hop_seconds "
+        f"{windows['eval_hop_seconds']})"
+    )
+
+
 def _info_text(info: Dict[str, Any]) -> str:
     feats = info["features"]
     enc = info["encoder"]
@@ -470,8 +480,9 @@ def _info_text(info: Dict[str, Any]) -> str:
         f"model folder:   {info['folder']}",
         f"classes:        {info['n_classes']} ({kind}); first: "
         + ", ".join(info["labels_preview"][:5]),
-        f"audio:          {info['sample_rate']} Hz, up to "
-        f"{info['max_clip_seconds']} s per clip",
+        f"audio:          {info['sample_rate']} Hz, grid "
+        f"{info['max_clip_seconds']} s",
+        "long clips:     " + _windows_text(info["windows"]),
         f"features:       {feats['type']} {feats['n_mels']} mels, frame "
         f"{feats['frame_length']} / shift {feats['frame_shift']} samples, "
         f"target_length {feats['target_length']}",
@@ -707,7 +718,7 @@ def convert_checkpoint_folder(args: argparse.Namespace) -> Dict[str, Any]:
         wavs = torch.randn(2, 16000, generator=torch.Generator().manual_seed(0))
         wavs = wavs * 0.1
         with torch.no_grad():
-            feats = model.mods.mean_var_norm(model.mods.compute_features(wavs))
+            feats, _ = model.compute_features(wavs)
             expected = classifier(encoder(feats)).squeeze(1)
         got = model.classify_batch(wavs)[0]
         diff = float((got - expected).abs().max())

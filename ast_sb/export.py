@@ -2,12 +2,14 @@
 
 :func:`export_inference_folder` writes::
 
-    hyperparams.yaml        rebuilds compute_features (KaldiFbank),
-                            mean_var_norm (AudioSpectrogramNormalizer),
-                            embedding_model, classifier, label_encoder,
-                            modules and pretrainer
-    embedding_model.ckpt    encoder state dict
-    classifier.ckpt         head state dict
+    hyperparams.yaml        rebuilds the trained front end, normaliser,
+                            encoder and head, the EncoderClassifier
+                            modules of ast_sb.pipeline around them
+                            (exact clip lengths, sliding windows),
+                            label_encoder and pretrainer
+    embedding_model.ckpt    WaveformEncoder state dict (front end,
+                            normaliser, encoder)
+    classifier.ckpt         WindowedClassifier state dict (head)
     label_encoder.txt       CategoricalEncoder (also as label_encoder.ckpt,
                             the name the Pretrainer fetches)
     config.json             {"speechbrain_interface": "EncoderClassifier"}
@@ -20,8 +22,10 @@ so that, offline::
 
 The Pretrainer fetches every file as ``<source>/<name>.ckpt``, so the folder
 can be moved or uploaded to the HF hub as is. The constructor arguments of the
-modules are taken from their ``config`` dict (AST encoder and head) or derived
-from their attributes and checked by rebuilding the module.
+``ast_sb`` modules are taken from their ``config`` dict (AST encoder and head)
+or derived from their attributes and checked by rebuilding the module; other
+modules (SpeechBrain lobes, ...) are written as the recipe's YAML defines
+them (:func:`export_from_hparams`).
 Because SpeechBrain's Pretrainer loads weights with ``strict=False``,
 :func:`load_encoder_classifier` loads a folder and checks that every weight
 was really loaded.
@@ -34,20 +38,27 @@ import inspect
 import json
 import os
 import shutil
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
 from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
+from ast_sb.pipeline import (
+    WaveformEncoder,
+    WaveformPassThrough,
+    WindowedClassifier,
+)
 
 __all__ = [
     "ExportError",
     "export_from_hparams",
     "export_inference_folder",
+    "inference_modules",
     "label_encoder_with_len",
     "load_encoder_classifier",
     "module_config",
+    "recipe_yaml_nodes",
     "verify_loaded_weights",
 ]
 
@@ -232,6 +243,123 @@ def _resolve_module(
     return value
 
 
+def _is_own(module: Any) -> bool:
+    """Whether ``module`` is an ``ast_sb`` class (described by arguments)."""
+    return type(module).__module__.split(".")[0] == "ast_sb"
+
+
+def recipe_yaml_nodes(yaml_file: str, keys: Sequence[str]) -> Dict[str, Any]:
+    """The (resolved) YAML definitions of ``keys`` in a recipe's hparams.
+
+    Arguments
+    ---------
+    yaml_file : str
+        A recipe's YAML; ``!ref`` / ``!include`` are resolved first (the
+        ``hyperparams.yaml`` SpeechBrain writes into the output folder is
+        already resolved).
+    keys : list of str
+        Top-level keys to take.
+
+    Returns
+    -------
+    dict
+        key -> ruamel node for the keys the file defines.
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "hp.yaml"
+    >>> lines = [
+    ...     "n: 3",
+    ...     "lin: !new:torch.nn.Linear",
+    ...     "    in_features: !ref <n>",
+    ...     "    out_features: 2",
+    ... ]
+    >>> _ = path.write(chr(10).join(lines))
+    >>> dict(recipe_yaml_nodes(str(path), ["lin", "other"])["lin"])
+    {'in_features': 3, 'out_features': 2}
+    """
+    import ruamel.yaml
+    from hyperpyyaml import resolve_references
+
+    with open(yaml_file, encoding="utf-8") as fin:
+        text = resolve_references(fin).getvalue()
+    data = ruamel.yaml.YAML(typ="rt").load(text) or {}
+    return {k: data[k] for k in keys if k in data}
+
+
+def _dump_nodes(nodes: Mapping[str, Any]) -> str:
+    """YAML text of top-level ``key: node`` entries (shared anchors kept)."""
+    import io
+
+    import ruamel.yaml
+
+    out = ruamel.yaml.comments.CommentedMap()
+    for key, node in nodes.items():
+        out[key] = node
+    yaml = ruamel.yaml.YAML(typ="rt")
+    yaml.indent(mapping=4, sequence=4, offset=0)
+    buf = io.StringIO()
+    yaml.dump(out, buf)
+    return buf.getvalue().rstrip("\n")
+
+
+def inference_modules(
+    encoder: torch.nn.Module,
+    classifier: torch.nn.Module,
+    compute_features: torch.nn.Module,
+    mean_var_norm: torch.nn.Module,
+    multi_label: bool = False,
+    sample_rate: int = 16000,
+    eval_window_seconds: Optional[float] = None,
+    eval_hop_seconds: Optional[float] = None,
+) -> Dict[str, torch.nn.Module]:
+    """The four ``EncoderClassifier`` modules an exported folder builds.
+
+    See :mod:`ast_sb.pipeline`: the waveform passes through
+    ``compute_features`` / ``mean_var_norm``; ``embedding_model`` owns the
+    trained front end, normaliser and encoder (exact lengths, sliding
+    windows); ``classifier`` averages the head over windows.
+
+    Arguments
+    ---------
+    encoder : torch.nn.Module
+        Trained embedding model.
+    classifier : torch.nn.Module
+        Trained head.
+    compute_features : torch.nn.Module
+        Trained front end.
+    mean_var_norm : torch.nn.Module
+        Trained normaliser.
+    multi_label : bool
+        Sigmoid (True) or softmax window averages.
+    sample_rate : int
+        Input sampling rate.
+    eval_window_seconds : float, optional
+        Window (default: the model's grid).
+    eval_hop_seconds : float, optional
+        Hop (default: the window).
+
+    Returns
+    -------
+    dict
+        ``compute_features``, ``mean_var_norm``, ``embedding_model``,
+        ``classifier``.
+    """
+    return {
+        "compute_features": WaveformPassThrough(),
+        "mean_var_norm": WaveformPassThrough(),
+        "embedding_model": WaveformEncoder(
+            compute_features,
+            mean_var_norm,
+            encoder,
+            sample_rate=sample_rate,
+            window_seconds=eval_window_seconds,
+            hop_seconds=eval_hop_seconds,
+        ),
+        "classifier": WindowedClassifier(classifier, multi_label),
+    }
+
+
 def export_inference_folder(
     out_dir: str,
     encoder: torch.nn.Module,
@@ -242,8 +370,16 @@ def export_inference_folder(
     multi_label: bool = False,
     sample_rate: Optional[int] = None,
     extra_hparams: Optional[Mapping[str, Any]] = None,
+    eval_window_seconds: Optional[float] = None,
+    eval_hop_seconds: Optional[float] = None,
+    yaml_nodes: Optional[Mapping[str, Any]] = None,
 ) -> str:
     """Writes an inference folder loadable by ``EncoderClassifier``.
+
+    The folder's modules are those of :func:`inference_modules`: plain
+    ``EncoderClassifier.from_hparams`` then classifies each clip of a
+    padded batch as ``classify_file`` does, and clips longer than the
+    model's grid with the sliding windows of the recipe's test.
 
     Arguments
     ---------
@@ -251,17 +387,17 @@ def export_inference_folder(
         Output folder (created; existing export files are overwritten).
     encoder : torch.nn.Module
         Trained ``AudioSpectrogramTransformerEncoder`` (the
-        ``embedding_model``).
+        ``embedding_model``) or any embedding model.
     classifier : torch.nn.Module
-        Trained ``AudioSpectrogramTransformerClassifier``.
+        Trained ``AudioSpectrogramTransformerClassifier`` or any head.
     label_encoder : CategoricalEncoder
         Encoder of the class labels (one class per classifier output).
     compute_features : torch.nn.Module or dict, optional
-        The ``KaldiFbank`` used in training, or its constructor arguments
-        (default ``KaldiFbank()``).
+        The front end used in training, or ``KaldiFbank`` constructor
+        arguments (default ``KaldiFbank()``).
     mean_var_norm : torch.nn.Module or dict, optional
-        The ``AudioSpectrogramNormalizer`` used in training (with the
-        dataset statistics), or its constructor arguments.
+        The normaliser used in training, or ``AudioSpectrogramNormalizer``
+        constructor arguments.
     multi_label : bool
         Recorded in the YAML. Multi-label heads output logits, so
         ``classify_batch`` then returns logits (apply a sigmoid for
@@ -271,6 +407,16 @@ def export_inference_folder(
         ``classify_file`` resamples to it.
     extra_hparams : dict, optional
         Additional scalar entries written at the top of the YAML.
+    eval_window_seconds : float, optional
+        Sliding window for long clips (the recipe's); default: the grid.
+    eval_hop_seconds : float, optional
+        Hop between windows; default: the window.
+    yaml_nodes : dict, optional
+        Slot ("compute_features", "mean_var_norm", "embedding_model",
+        "classifier") -> YAML node (:func:`recipe_yaml_nodes`) that builds
+        a module not from ``ast_sb`` (e.g. SpeechBrain's ``Fbank`` or
+        ``ECAPA_TDNN``); without one, such a module's arguments are read
+        from its attributes (:func:`module_config`).
 
     Returns
     -------
@@ -306,22 +452,49 @@ def export_inference_folder(
             f"The classifier has {head_classes} outputs but the label encoder "
             f"{n_classes} classes."
         )
-    feat_cfg = module_config(compute_features)
-    norm_cfg = module_config(mean_var_norm)
-    enc_cfg = module_config(encoder)
-    head_cfg = module_config(classifier)
+    trained = {
+        "compute_features": ("features", compute_features),
+        "mean_var_norm": ("normalizer", mean_var_norm),
+        "embedding_model": ("encoder", encoder),
+        "classifier": ("head", classifier),
+    }
+    own_text, foreign = [], {}
+    for slot, (key, module) in trained.items():
+        node = (yaml_nodes or {}).get(slot)
+        if node is not None and not _is_own(module):
+            foreign[key] = node
+            continue
+        try:
+            cfg = module_config(module)
+        except ExportError as err:
+            raise ExportError(
+                f"Cannot export {slot} ({_class_path(module)}): {err} Export "
+                "from the recipe (export_from_hparams) so that its YAML "
+                "definition is copied, or pass yaml_nodes."
+            ) from err
+        own_text += ["", _yaml_object(key, _class_path(module), cfg)]
     if sample_rate is None:
-        sample_rate = int(feat_cfg.get("sample_rate", 16000))
+        sample_rate = int(getattr(compute_features, "sample_rate", 16000))
+    modules = inference_modules(
+        encoder,
+        classifier,
+        compute_features,
+        mean_var_norm,
+        multi_label,
+        int(sample_rate),
+        eval_window_seconds,
+        eval_hop_seconds,
+    )
 
     os.makedirs(out_dir, exist_ok=True)
-    torch.save(
-        {k: v.detach().cpu() for k, v in encoder.state_dict().items()},
-        os.path.join(out_dir, CKPT_FILES["embedding_model"]),
-    )
-    torch.save(
-        {k: v.detach().cpu() for k, v in classifier.state_dict().items()},
-        os.path.join(out_dir, CKPT_FILES["classifier"]),
-    )
+    for slot, filename in CKPT_FILES.items():
+        torch.save(
+            {
+                k: v.detach().cpu()
+                for k, v in modules[slot].state_dict().items()
+            },
+            os.path.join(out_dir, filename),
+        )
     label_file = os.path.join(out_dir, "label_encoder.txt")
     label_encoder.save(label_file)
     shutil.copyfile(label_file, os.path.join(out_dir, "label_encoder.ckpt"))
@@ -337,11 +510,19 @@ def export_inference_folder(
         "#   clf = EncoderClassifier.from_hparams(source=<this folder>,",
         "#                                        savedir=<cache folder>)",
         "#   out_prob, score, index, text_lab = clf.classify_file('clip.wav')",
+        "# The waveform passes through compute_features / mean_var_norm;",
+        "# embedding_model runs the trained front end (exact clip lengths),",
+        "# normaliser and encoder on sliding windows, and classifier averages",
+        "# the window probabilities (see ast_sb/pipeline.py).",
         "# ############################################################",
         "",
         f"sample_rate: {int(sample_rate)}",
         f"n_classes: {n_classes}",
         f"multi_label: {_yaml_scalar(bool(multi_label))}",
+        "# sliding windows for clips longer than the model's grid",
+        "# (null window: the grid; null hop: the window)",
+        f"eval_window_seconds: {_yaml_scalar(eval_window_seconds)}",
+        f"eval_hop_seconds: {_yaml_scalar(eval_hop_seconds)}",
     ]
     for key, value in (extra_hparams or {}).items():
         if not _scalar(value):
@@ -349,15 +530,27 @@ def export_inference_folder(
         header.append(f"{key}: {_yaml_scalar(value)}")
     body = [
         "",
-        _yaml_object(
-            "compute_features", _class_path(compute_features), feat_cfg
-        ),
+        "# the trained modules",
+        *own_text,
+    ]
+    if foreign:
+        body += ["", _dump_nodes(foreign)]
+    body += [
         "",
-        _yaml_object("mean_var_norm", _class_path(mean_var_norm), norm_cfg),
+        "compute_features: !new:ast_sb.pipeline.WaveformPassThrough",
+        "mean_var_norm: !new:ast_sb.pipeline.WaveformPassThrough",
         "",
-        _yaml_object("embedding_model", _class_path(encoder), enc_cfg),
+        "embedding_model: !new:ast_sb.pipeline.WaveformEncoder",
+        "    compute_features: !ref <features>",
+        "    mean_var_norm: !ref <normalizer>",
+        "    encoder: !ref <encoder>",
+        "    sample_rate: !ref <sample_rate>",
+        "    window_seconds: !ref <eval_window_seconds>",
+        "    hop_seconds: !ref <eval_hop_seconds>",
         "",
-        _yaml_object("classifier", _class_path(classifier), head_cfg),
+        "classifier: !new:ast_sb.pipeline.WindowedClassifier",
+        "    head: !ref <head>",
+        "    multi_label: !ref <multi_label>",
         "",
         "label_encoder: !apply:ast_sb.export.label_encoder_with_len",
         "    n_classes: !ref <n_classes>",
@@ -385,14 +578,19 @@ def export_inference_folder(
 
 
 def export_from_hparams(
-    hparams: Mapping[str, Any], out_dir: Optional[str] = None
+    hparams: Mapping[str, Any],
+    out_dir: Optional[str] = None,
+    yaml_file: Optional[str] = None,
 ) -> str:
     """Exports the model of a recipe's loaded hparams (see
     :func:`export_inference_folder`).
 
     Reads ``embedding_model``, ``classifier``, ``label_encoder``,
     ``compute_features``, ``mean_var_norm`` and optionally ``multi_label``,
-    ``sample_rate`` and ``export_folder`` (the default ``out_dir``).
+    ``sample_rate``, ``eval_window_seconds``, ``eval_hop_seconds`` and
+    ``export_folder`` (the default ``out_dir``). Modules that are not
+    ``ast_sb`` classes (SpeechBrain lobes, ...) are written as the recipe's
+    YAML defines them.
 
     Arguments
     ---------
@@ -400,6 +598,9 @@ def export_from_hparams(
         Loaded recipe hyperparameters (with ``label_encoder`` set).
     out_dir : str, optional
         Output folder (default ``hparams["export_folder"]``).
+    yaml_file : str, optional
+        The recipe's YAML (default: ``hyperparams.yaml`` in
+        ``hparams["output_folder"]``, written resolved by SpeechBrain).
 
     Returns
     -------
@@ -407,6 +608,19 @@ def export_from_hparams(
         The output folder.
     """
     out_dir = out_dir or hparams["export_folder"]
+    if yaml_file is None and hparams.get("output_folder"):
+        yaml_file = os.path.join(hparams["output_folder"], "hyperparams.yaml")
+    nodes = {}
+    if yaml_file and os.path.isfile(yaml_file):
+        nodes = recipe_yaml_nodes(
+            yaml_file,
+            [
+                "compute_features",
+                "mean_var_norm",
+                "embedding_model",
+                "classifier",
+            ],
+        )
     return export_inference_folder(
         out_dir,
         encoder=hparams["embedding_model"],
@@ -416,6 +630,9 @@ def export_from_hparams(
         mean_var_norm=hparams.get("mean_var_norm"),
         multi_label=bool(hparams.get("multi_label", False)),
         sample_rate=hparams.get("sample_rate"),
+        eval_window_seconds=hparams.get("eval_window_seconds"),
+        eval_hop_seconds=hparams.get("eval_hop_seconds"),
+        yaml_nodes=nodes,
     )
 
 

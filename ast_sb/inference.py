@@ -25,26 +25,26 @@ On top of the inherited ``encode_batch`` / ``classify_batch`` /
 * sliding-window tagging of long files (:meth:`tag_file`, see
   :mod:`ast_sb.tagging`).
 
-A clip inside a padded batch gives the same output as the clip alone: the
-features of each clip are computed on its own samples (so the padding is the
-one ``KaldiFbank`` applies for ``target_length``), and clips with different
-numbers of frames are run in separate forward passes.
+A clip inside a padded batch gives the same output as the clip alone, and a
+clip longer than the model's grid is classified by the sliding windows of
+the recipe's test: the folder's modules (:mod:`ast_sb.pipeline`) do this,
+so plain ``EncoderClassifier`` gives the same scores.
 
 Authors
  * ast_sb developers 2026
 """
 
 import logging
-import math
 import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-import soundfile as sf
 import torch
 from speechbrain.inference.classifiers import EncoderClassifier
 
 from ast_sb.audio import AudioLoadError, load_audio
+from ast_sb.features import sample_counts
 from ast_sb.model import PATCH_SIZE
+from ast_sb.pipeline import WaveformEncoder
 
 __all__ = [
     "AudioSpectrogramTransformerInterface",
@@ -180,11 +180,44 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
     # Model description
     # ------------------------------------------------------------------
     @property
+    def pipeline(self) -> WaveformEncoder:
+        """The folder's ``embedding_model`` (:class:`WaveformEncoder`)."""
+        module = self.mods.embedding_model
+        if not isinstance(module, WaveformEncoder):
+            raise TypeError(
+                f"{getattr(self, 'folder', 'This folder')} was exported "
+                "before ast_sb.pipeline (its embedding_model is "
+                f"{type(module).__name__}); export it again."
+            )
+        return module
+
+    @property
+    def features(self) -> torch.nn.Module:
+        """The trained front end (e.g. ``KaldiFbank``)."""
+        return self.pipeline.compute_features
+
+    @property
+    def normalizer(self) -> torch.nn.Module:
+        """The trained feature normaliser."""
+        return self.pipeline.mean_var_norm
+
+    @property
+    def encoder(self) -> torch.nn.Module:
+        """The trained encoder (e.g. the AST encoder)."""
+        return self.pipeline.encoder
+
+    @property
+    def head(self) -> torch.nn.Module:
+        """The trained classification head."""
+        classifier = self.mods.classifier
+        return getattr(classifier, "head", classifier)
+
+    @property
     def sample_rate(self) -> int:
         """Sampling rate the model expects (Hz)."""
         rate = getattr(self.hparams, "sample_rate", None)
         if rate is None:
-            rate = getattr(self.mods.compute_features, "sample_rate", 16000)
+            rate = self.pipeline.sample_rate
         return int(rate)
 
     @property
@@ -192,7 +225,7 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         """True for multi-label (sigmoid) models such as AudioSet taggers."""
         flag = getattr(self.hparams, "multi_label", None)
         if flag is None:
-            flag = getattr(self.mods.classifier, "output", "") == "logits"
+            flag = getattr(self.head, "output", "") == "logits"
         return bool(flag)
 
     @property
@@ -208,23 +241,24 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
 
     @property
     def max_frames(self) -> int:
-        """Largest number of feature frames the model takes per clip."""
+        """Frames of the model's time grid (one window)."""
         limits = [
-            getattr(self.mods.compute_features, "target_length", None),
-            getattr(self.mods.embedding_model, "target_length", None),
+            getattr(self.features, "target_length", None),
+            getattr(self.encoder, "target_length", None),
         ]
         limits = [int(x) for x in limits if x]
         return min(limits) if limits else 1024
 
     def _frame_geometry(self) -> Tuple[int, int]:
-        feats = self.mods.compute_features
+        feats = self.features
         length = int(getattr(feats, "frame_length", 400))
         shift = int(getattr(feats, "frame_shift", 160))
         return length, shift
 
     @property
     def max_samples(self) -> int:
-        """Longest clip (samples) whose frames all reach the model."""
+        """Longest clip (samples) whose frames all fit one grid; longer
+        clips are classified by sliding windows."""
         length, shift = self._frame_geometry()
         return length + (self.max_frames - 1) * shift
 
@@ -232,14 +266,30 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
     def min_samples(self) -> int:
         """Shortest clip (samples) the model can classify."""
         length, shift = self._frame_geometry()
-        if getattr(self.mods.compute_features, "target_length", None):
+        if getattr(self.features, "target_length", None):
             return length  # padded to target_length by the features
         return length + (PATCH_SIZE - 1) * shift
 
     @property
     def max_duration(self) -> float:
-        """Longest clip in seconds (``max_samples / sample_rate``)."""
+        """Duration of the grid in seconds (``max_samples / sample_rate``)."""
         return self.max_samples / self.sample_rate
+
+    @property
+    def window_settings(self) -> Dict[str, Optional[float]]:
+        """Sliding windows of long clips: ``window`` / ``hop`` in seconds
+        (the recipe's ``eval_window_seconds`` / ``eval_hop_seconds``; None
+        when the model has no grid)."""
+        pipeline = self.pipeline
+        rate = pipeline.sample_rate
+        return {
+            "window": None
+            if pipeline.window is None
+            else pipeline.window / rate,
+            "hop": None if pipeline.hop is None else pipeline.hop / rate,
+            "eval_window_seconds": pipeline.window_seconds,
+            "eval_hop_seconds": pipeline.hop_seconds,
+        }
 
     # ------------------------------------------------------------------
     # Features and embeddings
@@ -254,10 +304,27 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
                 f"{self.sample_rate} Hz)."
             )
 
+    def _check_batch(
+        self, wavs: torch.Tensor, wav_lens: Optional[torch.Tensor]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        if wavs.dim() == 1:
+            wavs = wavs.unsqueeze(0)
+        wavs = wavs.to(self.device).float()
+        if wav_lens is None:
+            wav_lens = torch.ones(wavs.shape[0])
+        wav_lens = wav_lens.to(self.device)
+        sizes = sample_counts(wav_lens, wavs.shape[1]).tolist()
+        for i, size in enumerate(sizes):
+            self._check_length(size, f"batch item {i}")
+        return wavs, wav_lens
+
     def compute_features(
         self, wavs: torch.Tensor, wav_lens: Optional[torch.Tensor] = None
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Normalised features of a batch, computed clip by clip if padded.
+        """Normalised features of a padded batch of clips within the grid.
+
+        Each clip's frames past its own end are padding (0 before
+        normalisation), so a clip gets the same features in any batch.
 
         Arguments
         ---------
@@ -269,51 +336,20 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         Returns
         -------
         feats : torch.Tensor
-            ``[B, T, F]`` normalised features (zero-padded to the longest
-            clip when clips have different numbers of frames).
+            ``[B, T, F]`` normalised features.
         frame_lens : torch.Tensor
-            Relative numbers of frames ``[B]``.
+            Relative numbers of valid frames ``[B]``.
         """
-        if wavs.dim() == 1:
-            wavs = wavs.unsqueeze(0)
-        wavs = wavs.to(self.device).float()
-        n_total = wavs.shape[1]
-        if wav_lens is None:
-            sizes = [n_total] * wavs.shape[0]
-        else:
-            sizes = torch.round(wav_lens.float().cpu() * n_total).long()
-            sizes = sizes.clamp(max=n_total).tolist()
-        for i, size in enumerate(sizes):
-            self._check_length(size, f"batch item {i}")
-        if len(set(sizes)) == 1:
-            feats = self.mods.compute_features(wavs[:, : sizes[0]])
-            lens = torch.ones(wavs.shape[0], device=self.device)
-        else:
-            parts = [
-                self.mods.compute_features(wavs[i : i + 1, :size])
-                for i, size in enumerate(sizes)
-            ]
-            n_frames = max(p.shape[1] for p in parts)
-            feats = torch.cat(
-                [
-                    torch.nn.functional.pad(p, (0, 0, 0, n_frames - p.shape[1]))
-                    for p in parts
-                ]
+        wavs, wav_lens = self._check_batch(wavs, wav_lens)
+        with torch.no_grad():
+            feats = self.features(wavs, wav_lens)
+            convert = getattr(self.features, "relative_frame_lengths", None)
+            lens = (
+                wav_lens
+                if convert is None
+                else convert(wav_lens, wavs.shape[1])
             )
-            lens = torch.tensor(
-                [p.shape[1] / n_frames for p in parts], device=self.device
-            )
-        if feats.shape[1] > self.max_frames:
-            logger.warning(
-                "Input of %d frames is longer than the model's %d frames: "
-                "only the first %.2f s are used (use tag_file for long audio).",
-                feats.shape[1],
-                self.max_frames,
-                self.max_duration,
-            )
-            lens = (lens * feats.shape[1] / self.max_frames).clamp(max=1.0)
-            feats = feats[:, : self.max_frames]
-        feats = self.mods.mean_var_norm(feats, lens)
+            feats = self.normalizer(feats, lens)
         return feats, lens
 
     def encode_batch(
@@ -324,13 +360,17 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
     ) -> torch.Tensor:
         """Embeddings ``[B, 1, D]`` of a batch of waveforms.
 
+        ``EncoderClassifier.encode_batch`` on the folder's modules
+        (:mod:`ast_sb.pipeline`) after checking the clip lengths: each clip
+        gets the embedding it gets alone (the mean over its windows when it
+        is longer than the grid).
+
         Arguments
         ---------
         wavs : torch.Tensor
             Waveforms ``[B, N]`` (or ``[N]``) at :attr:`sample_rate`.
         wav_lens : torch.Tensor, optional
-            Relative lengths ``[B]``; each clip gives the same embedding as
-            when it is encoded alone.
+            Relative lengths ``[B]``.
         normalize : bool
             Apply ``hparams.mean_var_norm_emb`` (SpeechBrain option).
 
@@ -339,37 +379,9 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         torch.Tensor
             Embeddings ``[B, 1, D]``.
         """
-        if wavs.dim() == 1:
-            wavs = wavs.unsqueeze(0)
-        feats, lens = self.compute_features(wavs, wav_lens)
+        wavs, wav_lens = self._check_batch(wavs, wav_lens)
         with torch.no_grad():
-            groups = self._length_groups(lens)
-            if len(groups) == 1:
-                emb = self.mods.embedding_model(feats, lens)
-            else:
-                n_frames = feats.shape[1]
-                emb = None
-                for idx in groups:
-                    frames = int(round(float(lens[idx[0]]) * n_frames))
-                    part = self.mods.embedding_model(
-                        feats[idx, :frames],
-                        torch.ones(len(idx), device=feats.device),
-                    )
-                    if emb is None:
-                        emb = part.new_zeros((len(lens),) + part.shape[1:])
-                    emb[idx] = part
-        if normalize:
-            emb = self.hparams.mean_var_norm_emb(
-                emb, torch.ones(emb.shape[0], device=self.device)
-            )
-        return emb
-
-    @staticmethod
-    def _length_groups(lens: torch.Tensor) -> List[List[int]]:
-        groups: Dict[float, List[int]] = {}
-        for i, value in enumerate(lens.tolist()):
-            groups.setdefault(round(value, 6), []).append(i)
-        return list(groups.values())
+            return super().encode_batch(wavs, wav_lens, normalize)
 
     # ------------------------------------------------------------------
     # Classification
@@ -389,7 +401,8 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         Returns
         -------
         out_prob : torch.Tensor
-            Raw head outputs ``[B, C]`` (log-probabilities or logits).
+            Raw head outputs ``[B, C]`` (log-probabilities or logits; the
+            mean over sliding windows for clips longer than the grid).
         score : torch.Tensor
             Best output per clip ``[B]``.
         index : torch.Tensor
@@ -398,11 +411,7 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
             Best label per clip.
         """
         with torch.no_grad():
-            emb = self.encode_batch(wavs, wav_lens)
-            out_prob = self.mods.classifier(emb).squeeze(1)
-        score, index = torch.max(out_prob, dim=-1)
-        text_lab = self.hparams.label_encoder.decode_torch(index)
-        return out_prob, score, index, text_lab
+            return super().classify_batch(wavs, wav_lens)
 
     def scores_to_proba(self, out_prob: torch.Tensor) -> torch.Tensor:
         """Turns head outputs into probabilities (sigmoid or softmax).
@@ -513,8 +522,8 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
     def load_audio(self, path: str, **kwargs: Any) -> torch.Tensor:
         """Loads a local file for the model (mono, resampled, checked).
 
-        Files longer than :attr:`max_duration` are read only up to that
-        duration (the model does not see more; use :meth:`tag_file`).
+        The whole file is read: clips longer than :attr:`max_duration` are
+        classified by sliding windows.
 
         Arguments
         ---------
@@ -529,27 +538,7 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
             Waveform ``[N]``.
         """
         path = os.fspath(path)
-        duration = None
-        try:
-            info = sf.info(path) if os.path.isfile(path) else None
-        except Exception:
-            info = None  # load_audio gives the error
-        if info is not None and info.frames > 0:
-            file_max = math.ceil(self.max_duration * info.samplerate) + 1
-            if info.frames > file_max:
-                duration = file_max / info.samplerate
-                logger.warning(
-                    "%s lasts %.1f s; only the first %.2f s are classified "
-                    "(use tag_file / `ast-sb tag` for long audio).",
-                    path,
-                    info.frames / info.samplerate,
-                    self.max_duration,
-                )
-        if duration is None:
-            wav = load_audio(path, self.sample_rate)
-        else:
-            wav = load_audio(path, self.sample_rate, 0.0, duration)
-            wav = wav[: self.max_samples]
+        wav = load_audio(path, self.sample_rate)
         self._check_length(wav.shape[0], path)
         return wav
 

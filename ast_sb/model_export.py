@@ -19,9 +19,12 @@ Two input types are supported:
 * ``"features"`` (default): normalised fbank features ``[B, T, F]`` with
   ``T`` the model's number of frames; the exported graph holds the encoder
   and the head only.
-* ``"waveform"``: 16 kHz waveforms ``[B, N]`` with ``N`` fixed (the longest
-  clip the model takes; pad or cut to it); the Kaldi fbank and the
-  normalisation are part of the graph. The legacy ONNX exporter cannot
+* ``"waveform"``: 16 kHz waveforms ``[B, N]`` with ``N`` fixed (the model's
+  grid; zero-pad shorter clips) and their relative lengths ``[B]``
+  (``n_samples / N``); the Kaldi fbank (with the project's padding
+  convention) and the normalisation are part of the graph, which gives the
+  scores of the interface / ``EncoderClassifier`` for clips within the grid
+  (longer clips: run the windows of :mod:`ast_sb.windows` outside). The legacy ONNX exporter cannot
   export the FFT (``aten::fft_rfft``), so ONNX needs ``onnxscript`` here.
 
 The output is the head's raw output ``[B, C]``: log-probabilities for
@@ -110,20 +113,28 @@ class TraceableFbank(nn.Module):
         super().__init__()
         self.fbank = fbank
 
-    def forward(self, wavs: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, wavs: torch.Tensor, lengths: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         """Waveforms ``[B, N]`` -> log-mel features ``[B, T, F]``.
 
         Arguments
         ---------
         wavs : torch.Tensor
             Float waveforms.
+        lengths : torch.Tensor, optional
+            Relative lengths ``[B]``: frames past each clip's end are 0
+            (the padding convention of ``KaldiFbank.forward``).
 
         Returns
         -------
         torch.Tensor
             Features.
         """
-        return self.fbank.log_mel(wavs, blocked=False)
+        n_frames = None
+        if lengths is not None:
+            n_frames = self.fbank.valid_frames(lengths, wavs.shape[-1])
+        return self.fbank.log_mel(wavs, blocked=False, n_frames=n_frames)
 
 
 class ExportableClassifier(nn.Module):
@@ -172,13 +183,18 @@ class ExportableClassifier(nn.Module):
         self.encoder = encoder
         self.classifier = classifier
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, inputs: torch.Tensor, lengths: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         """Features ``[B, T, F]`` (or waveforms ``[B, N]``) -> ``[B, C]``.
 
         Arguments
         ---------
         inputs : torch.Tensor
             Normalised features, or waveforms when built with an fbank.
+        lengths : torch.Tensor, optional
+            Relative waveform lengths ``[B]`` (waveform input): each clip's
+            frames past its end are padding, as in every other path.
 
         Returns
         -------
@@ -187,7 +203,7 @@ class ExportableClassifier(nn.Module):
         """
         feats = inputs
         if self.fbank is not None:
-            feats = self.fbank(inputs)
+            feats = self.fbank(inputs, lengths)
             if self.norm is not None:
                 feats = self.norm(feats)
         return self.classifier(self.encoder(feats)).squeeze(1)
@@ -204,9 +220,11 @@ def _quiet():
     return ctx
 
 
-def export_torchscript(
-    module: nn.Module, example: torch.Tensor, path: str
-) -> str:
+def _as_tuple(example) -> tuple:
+    return tuple(example) if isinstance(example, (tuple, list)) else (example,)
+
+
+def export_torchscript(module: nn.Module, example, path: str) -> str:
     """Traces ``module`` with ``torch.jit.trace`` and saves it.
 
     The batch size stays free; every other input dimension is fixed to the
@@ -216,8 +234,8 @@ def export_torchscript(
     ---------
     module : torch.nn.Module
         Module in eval mode.
-    example : torch.Tensor
-        Example input.
+    example : torch.Tensor or tuple of torch.Tensor
+        Example input(s).
     path : str
         Output ``.pt`` file.
 
@@ -229,7 +247,9 @@ def export_torchscript(
     ctx = _quiet()
     try:
         with torch.no_grad():
-            traced = torch.jit.trace(module.eval(), example, check_trace=False)
+            traced = torch.jit.trace(
+                module.eval(), _as_tuple(example), check_trace=False
+            )
         traced.save(path)
     except Exception as err:
         raise ModelExportError(f"TorchScript tracing failed: {err}") from err
@@ -240,7 +260,7 @@ def export_torchscript(
 
 def export_onnx(
     module: nn.Module,
-    example: torch.Tensor,
+    example,
     path: str,
     dynamo: Optional[bool] = None,
     opset: Optional[int] = None,
@@ -251,8 +271,9 @@ def export_onnx(
     ---------
     module : torch.nn.Module
         Module in eval mode.
-    example : torch.Tensor
-        Example input (batch size >= 2 is best).
+    example : torch.Tensor or tuple of torch.Tensor
+        Example input(s) (batch size >= 2 is best); a second input is the
+        relative lengths ``[B]`` of waveform input.
     path : str
         Output ``.onnx`` file.
     dynamo : bool, optional
@@ -279,18 +300,20 @@ def export_onnx(
             "The torch.export-based ONNX exporter needs `onnxscript`, which "
             "is not installed (pip install onnxscript), or use dynamo=False."
         )
+    example = _as_tuple(example)
+    names = ["inputs", "lengths"][: len(example)]
     kwargs: Dict[str, Any] = {
-        "input_names": ["inputs"],
+        "input_names": names,
         "output_names": ["scores"],
     }
     if opset is not None:
         kwargs["opset_version"] = opset
     if dynamo:
         batch = torch.export.Dim("batch", max=4096)
-        kwargs["dynamic_shapes"] = ({0: batch},)
+        kwargs["dynamic_shapes"] = tuple({0: batch} for _ in example)
     else:
         kwargs["dynamic_axes"] = {
-            "inputs": {0: "batch"},
+            **{name: {0: "batch"} for name in names},
             "scores": {0: "batch"},
         }
     ctx = _quiet()
@@ -299,7 +322,7 @@ def export_onnx(
         with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
             torch.onnx.export(
                 module.eval(),
-                (example,),
+                example,
                 path,
                 dynamo=dynamo,
                 verbose=False,
@@ -326,7 +349,7 @@ def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def check_torchscript(
-    path: str, reference: nn.Module, inputs: Sequence[torch.Tensor]
+    path: str, reference: nn.Module, inputs: Sequence[Any]
 ) -> float:
     """Largest absolute difference between a TorchScript file and PyTorch.
 
@@ -350,13 +373,12 @@ def check_torchscript(
     diff = 0.0
     with torch.no_grad():
         for x in inputs:
-            diff = max(diff, _max_diff(loaded(x), reference(x)))
+            x = _as_tuple(x)
+            diff = max(diff, _max_diff(loaded(*x), reference(*x)))
     return diff
 
 
-def check_onnx(
-    path: str, reference: nn.Module, inputs: Sequence[torch.Tensor]
-) -> float:
+def check_onnx(path: str, reference: nn.Module, inputs: Sequence[Any]) -> float:
     """Largest absolute difference between an ONNX file and PyTorch.
 
     Arguments
@@ -381,12 +403,14 @@ def check_onnx(
     import onnxruntime as ort
 
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
+    names = [i.name for i in session.get_inputs()]
     diff = 0.0
     with torch.no_grad():
         for x in inputs:
-            out = session.run(None, {name: x.numpy()})[0]
-            diff = max(diff, _max_diff(torch.from_numpy(out), reference(x)))
+            x = _as_tuple(x)
+            feed = {n: t.numpy() for n, t in zip(names, x)}
+            out = session.run(None, feed)[0]
+            diff = max(diff, _max_diff(torch.from_numpy(out), reference(*x)))
     return diff
 
 
@@ -477,39 +501,45 @@ def export_model(
     if atol is None:
         atol = 1e-4 if input_type == "features" else 1e-3
     interface = _load(model)
-    mods = interface.mods
-    encoder = mods.embedding_model
+    encoder = interface.encoder
+    head = interface.head
     n_mels = int(getattr(encoder, "n_mels", 128))
     if input_type == "features":
-        module = ExportableClassifier(encoder, mods.classifier)
+        module = ExportableClassifier(encoder, head)
         shape: List[int] = [interface.max_frames, n_mels]
     else:
         module = ExportableClassifier(
-            encoder,
-            mods.classifier,
-            mods.compute_features,
-            mods.mean_var_norm,
+            encoder, head, interface.features, interface.normalizer
         )
         shape = [interface.max_samples]
     module = module.cpu().eval()
 
-    def reference(x: torch.Tensor) -> torch.Tensor:
+    def reference(x: torch.Tensor, lens: Optional[torch.Tensor] = None):
         if input_type == "features":
-            return mods.classifier(encoder(x)).squeeze(1)
-        feats = mods.mean_var_norm(mods.compute_features(x))
-        return mods.classifier(encoder(feats)).squeeze(1)
+            return head(encoder(x)).squeeze(1)
+        # the folder's own path (exact lengths, padding convention)
+        return interface.classify_batch(x, lens)[0]
 
     generator = torch.Generator().manual_seed(seed)
     scale = 1.0 if input_type == "features" else 0.1
 
-    def rand(batch: int) -> torch.Tensor:
-        return torch.randn([batch] + shape, generator=generator) * scale
+    def rand(batch: int):
+        x = torch.randn([batch] + shape, generator=generator) * scale
+        if input_type == "features":
+            return x
+        # clips of several lengths in one padded batch
+        lens = torch.rand(batch, generator=generator) * 0.7 + 0.3
+        lens[0] = 1.0
+        n = torch.round(lens.double() * shape[0]).long()
+        x = x * (torch.arange(shape[0])[None, :] < n[:, None])
+        return x, (n.double() / shape[0]).float()
 
     example = rand(2)
     checks = [rand(b) for b in batch_sizes]
     os.makedirs(out_dir, exist_ok=True)
     with torch.no_grad():
-        n_classes = int(reference(example[:1]).shape[-1])
+        first = tuple(t[:1] for t in _as_tuple(example))
+        n_classes = int(reference(*first).shape[-1])
     report: Dict[str, Any] = {
         "input_type": input_type,
         "input_shape": [-1] + shape,
@@ -555,8 +585,8 @@ def export_model(
         "multi_label": interface.multi_label,
         "sample_rate": interface.sample_rate,
         "normalization": {
-            "mean": getattr(mods.mean_var_norm, "mean", None),
-            "std": getattr(mods.mean_var_norm, "std", None),
+            "mean": getattr(interface.normalizer, "mean", None),
+            "std": getattr(interface.normalizer, "std", None),
         },
     }
     with open(
