@@ -706,12 +706,12 @@ def save_hf_folder(
     >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
     >>> head = AudioSpectrogramTransformerClassifier(192, 3)
     >>> out = save_hf_folder(str(getfixture("tmpdir") / "hf"), enc, head)
-    >>> build_from_hf(out)[0].config["depth"]
+    >>> build_from_hf(out)[0].constructor_args["depth"]
     1
     """
     from safetensors.torch import save_file
 
-    cfg = encoder.config
+    cfg = encoder.constructor_args
     n_classes = classifier.n_classes
     labels = labels or [f"LABEL_{i}" for i in range(n_classes)]
     if len(labels) != n_classes:
