@@ -37,6 +37,35 @@ MODEL_SIZES: Dict[str, Dict[str, int]] = {
 
 PATCH_SIZE = 16
 NUM_PREFIX_TOKENS = 2  # cls + distillation
+POSITION_GRID_METADATA = "ast_sb_position_grid"
+"""Key of the (f_dim, t_dim) position grid in a state dict's ``_metadata``."""
+
+
+def record_position_grid(
+    module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict
+) -> None:
+    """State-dict hook: writes the encoder's position grid into the
+    checkpoint's metadata, so a loader reads the grid instead of guessing it
+    from the number of position embeddings.
+
+    Arguments
+    ---------
+    module : AudioSpectrogramTransformerEncoder
+        The encoder being saved.
+    state_dict : dict
+        The state dict being built (unchanged).
+    prefix : str
+        The encoder's key prefix.
+    local_metadata : dict
+        The encoder's entry of ``state_dict._metadata`` (gets the grid).
+
+    Example
+    -------
+    >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
+    >>> enc.state_dict()._metadata[""][POSITION_GRID_METADATA]
+    [12, 101]
+    """
+    local_metadata[POSITION_GRID_METADATA] = list(module.grid_size)
 
 
 def patch_grid_size(
@@ -301,6 +330,7 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             for i in range(depth)
         )
         self.norm = nn.LayerNorm(embed_dim, eps=layer_norm_eps)
+        self.register_state_dict_post_hook(record_position_grid)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
