@@ -413,7 +413,7 @@ def model_info(model: Any) -> Dict[str, Any]:
     )
     feats = model.features
     encoder = model.encoder
-    enc_cfg = dict(getattr(encoder, "config", {}))
+    enc_cfg = dict(getattr(encoder, "constructor_args", {}))
     info: Dict[str, Any] = {
         "folder": getattr(model, "folder", None),
         "n_classes": model.n_classes,
@@ -686,7 +686,7 @@ def convert_checkpoint_folder(args: argparse.Namespace) -> Dict[str, Any]:
         multi_label = n_classes == 527
     if not multi_label:
         classifier.output = "log_softmax"
-        classifier.config["output"] = "log_softmax"
+        classifier.constructor_args["output"] = "log_softmax"
     encoder.eval()
     classifier.eval()
     label_encoder = CategoricalEncoder()

@@ -22,10 +22,10 @@ so that, offline::
 
 The Pretrainer fetches every file as ``<source>/<name>.ckpt``, so the folder
 can be moved or uploaded to the HF hub as is. The constructor arguments of the
-``ast_sb`` modules are taken from their ``config`` dict (AST encoder and head)
-or derived from their attributes and checked by rebuilding the module; other
-modules (SpeechBrain lobes, ...) are written as the recipe's YAML defines
-them (:func:`export_from_hparams`).
+``ast_sb`` modules are taken from their ``constructor_args`` dict (AST
+encoder and head) or derived from their attributes and checked by rebuilding
+the module; other modules (SpeechBrain lobes, ...) are written as the
+recipe's YAML defines them (:func:`export_from_hparams`).
 Because SpeechBrain's Pretrainer loads weights with ``strict=False``,
 :func:`load_encoder_classifier` loads a folder and checks that every weight
 was really loaded.
@@ -114,7 +114,7 @@ def _scalar(value: Any) -> bool:
 def module_config(module: torch.nn.Module) -> Dict[str, Any]:
     """Returns the constructor arguments that rebuild ``module``.
 
-    Uses the module's ``config`` dict when it has one (AST encoder and head);
+    Uses the module's ``constructor_args`` dict when it has one (AST encoder and head);
     otherwise reads the attributes named like the constructor's arguments
     (plus ``<name>_type`` and, for :class:`~ast_sb.features.KaldiFbank`,
     frame length/shift in ms). The result is checked by building a new
@@ -138,7 +138,7 @@ def module_config(module: torch.nn.Module) -> Dict[str, Any]:
     >>> module_config(AudioSpectrogramNormalizer(-6.6268077, 5.358466))
     {'mean': -6.6268077, 'std': 5.358466}
     """
-    config = getattr(module, "config", None)
+    config = getattr(module, "constructor_args", None)
     if isinstance(config, Mapping):
         kwargs = dict(config)
     else:

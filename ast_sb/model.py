@@ -21,10 +21,11 @@ from functools import partial
 from typing import Dict, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from ast_sb.position_embedding import tokens_to_grid
+from ast_sb.position_embedding import resize_position_grid, tokens_to_grid
 
 MODEL_SIZES: Dict[str, Dict[str, int]] = {
     "tiny224": {"embed_dim": 192, "depth": 12, "num_heads": 3},
@@ -36,6 +37,35 @@ MODEL_SIZES: Dict[str, Dict[str, int]] = {
 
 PATCH_SIZE = 16
 NUM_PREFIX_TOKENS = 2  # cls + distillation
+POSITION_GRID_METADATA = "ast_sb_position_grid"
+"""Key of the (f_dim, t_dim) position grid in a state dict's ``_metadata``."""
+
+
+def record_position_grid(
+    module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict
+) -> None:
+    """State-dict hook: writes the encoder's position grid into the
+    checkpoint's metadata, so a loader reads the grid instead of guessing it
+    from the number of position embeddings.
+
+    Arguments
+    ---------
+    module : AudioSpectrogramTransformerEncoder
+        The encoder being saved.
+    state_dict : dict
+        The state dict being built (unchanged).
+    prefix : str
+        The encoder's key prefix.
+    local_metadata : dict
+        The encoder's entry of ``state_dict._metadata`` (gets the grid).
+
+    Example
+    -------
+    >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
+    >>> enc.state_dict()._metadata[""][POSITION_GRID_METADATA]
+    [12, 101]
+    """
+    local_metadata[POSITION_GRID_METADATA] = list(module.grid_size)
 
 
 def patch_grid_size(
@@ -134,8 +164,10 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
     n_mels : int
         Number of mel bins of the input.
     target_length : int
-        Longest input in frames; sets the time grid of the position
-        embedding. Shorter inputs use the prefix of that grid.
+        Number of frames of the position-embedding time grid. Shorter inputs
+        use the prefix of that grid; longer inputs are handled as
+        ``long_inputs`` says. Inputs shorter than one patch (16 frames) are
+        padded with zeros at the end.
     fstride : int
         Patch stride along frequency.
     tstride : int
@@ -171,6 +203,18 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         ("unstructured") dropped in training.
     patchout_freq : float
         Fraction of frequency rows dropped in training ("structured").
+    long_inputs : str
+        What an input with more than ``target_length`` frames gets:
+        "interpolate" (default) stretches the time grid of the position
+        embedding bilinearly to the input's patch columns (as the original
+        AST adapts a checkpoint to another length), so SpeechBrain front ends
+        that do not cut (e.g. 5 s ESC-50 clips) work at any length; "error"
+        raises a ``ValueError`` naming ``target_length``.
+
+    The constructor arguments are kept in ``constructor_args`` (a dict) for
+    export. The encoder deliberately has no ``config`` attribute: SpeechBrain
+    recipes (ESC-50) take any ``embedding_model`` with a ``config`` for a
+    Hugging Face model.
 
     Example
     -------
@@ -182,7 +226,13 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
     torch.Size([3, 1, 192])
     >>> encoder(feats[:, :64]).shape
     torch.Size([3, 1, 192])
+    >>> encoder(torch.randn(1, 300, 128)).shape  # longer than target_length
+    torch.Size([1, 1, 192])
+    >>> encoder(torch.randn(1, 5, 128)).shape  # shorter than one patch
+    torch.Size([1, 1, 192])
     """
+
+    LONG_INPUTS = ("interpolate", "error")
 
     def __init__(
         self,
@@ -203,8 +253,14 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         patchout: Optional[str] = None,
         patchout_time: float = 0.0,
         patchout_freq: float = 0.0,
+        long_inputs: str = "interpolate",
     ):
         super().__init__()
+        if long_inputs not in self.LONG_INPUTS:
+            raise ValueError(
+                f"long_inputs must be one of {self.LONG_INPUTS}, got "
+                f"{long_inputs!r}."
+            )
         if size not in MODEL_SIZES:
             raise ValueError(
                 f"Unknown AST size {size!r}; choose one of {sorted(MODEL_SIZES)}."
@@ -224,7 +280,7 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         embed_dim = embed_dim or dims["embed_dim"]
         depth = depth or dims["depth"]
         num_heads = num_heads or dims["num_heads"]
-        self.config = {
+        self.constructor_args = {
             "size": size,
             "n_mels": n_mels,
             "target_length": target_length,
@@ -236,7 +292,9 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             "mlp_ratio": mlp_ratio,
             "layer_norm_eps": layer_norm_eps,
             "use_padding_mask": use_padding_mask,
+            "long_inputs": long_inputs,
         }
+        self.long_inputs = long_inputs
         self.n_mels = n_mels
         self.target_length = target_length
         self.embed_dim = embed_dim
@@ -272,6 +330,7 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             for i in range(depth)
         )
         self.norm = nn.LayerNorm(embed_dim, eps=layer_norm_eps)
+        self.register_state_dict_post_hook(record_position_grid)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -320,11 +379,28 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         return (columns + 1).clamp(min=1)
 
     def _patch_position_embedding(self, t_dim: int) -> torch.Tensor:
-        """Patch position embeddings of the first ``t_dim`` time columns."""
+        """Patch position embeddings of ``t_dim`` time columns: the first
+        ``t_dim`` columns of the grid, or the grid bilinearly stretched to
+        ``t_dim`` columns when the input is longer than ``target_length``."""
         grid = tokens_to_grid(
             self.pos_embed[:, NUM_PREFIX_TOKENS:], self.f_dim, self.t_dim
         )
+        if t_dim > self.t_dim:
+            return resize_position_grid(grid, self.f_dim, t_dim)
         return grid[:, :, :, :t_dim]
+
+    def _pad_short_input(
+        self, feats: torch.Tensor, lengths: Optional[torch.Tensor]
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Zero-pads inputs shorter than one patch to 16 frames (relative
+        lengths are rescaled to the padded length)."""
+        n_frames = feats.shape[1]
+        if n_frames >= PATCH_SIZE:
+            return feats, lengths
+        feats = F.pad(feats, (0, 0, 0, PATCH_SIZE - n_frames))
+        if lengths is not None:
+            lengths = lengths * (n_frames / PATCH_SIZE)
+        return feats, lengths
 
     def embed(
         self, feats: torch.Tensor, lengths: Optional[torch.Tensor] = None
@@ -351,16 +427,17 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
                 f"AST expects features [batch, time, {self.n_mels}], "
                 f"got shape {tuple(feats.shape)}."
             )
+        if feats.shape[1] == 0:
+            raise ValueError("AST got an input with 0 frames.")
+        feats, lengths = self._pad_short_input(feats, lengths)
         n_frames = feats.shape[1]
-        if n_frames < PATCH_SIZE:
-            raise ValueError(
-                f"AST needs at least {PATCH_SIZE} frames, got {n_frames}."
-            )
-        if n_frames > self.target_length:
+        if n_frames > self.target_length and self.long_inputs == "error":
             raise ValueError(
                 f"Input has {n_frames} frames but the encoder was built for "
-                f"target_length={self.target_length}; cut the features or "
-                "build the encoder with a larger target_length."
+                f"target_length={self.target_length} with "
+                "long_inputs='error'; set the encoder's target_length (YAML "
+                f"key target_length) to at least {n_frames}, cut the "
+                "features, or use long_inputs='interpolate'."
             )
         valid_columns = None
         if self.use_padding_mask and lengths is not None:
@@ -439,7 +516,8 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         Arguments
         ---------
         feats : torch.Tensor
-            Normalised fbank features [B, T, F], T <= target_length.
+            Normalised fbank features [B, T, F] (any T >= 1, see
+            ``long_inputs``).
         lengths : torch.Tensor, optional
             Relative lengths [B] of the clips (SpeechBrain convention). Used
             only when the encoder was built with ``use_padding_mask=True``.
@@ -468,9 +546,12 @@ class AudioSpectrogramTransformerClassifier(nn.Module):
         Number of output classes.
     output : str
         "log_softmax" for single-label classification (log-probabilities, as
-        SpeechBrain's ``nll_loss`` and ``EncoderClassifier`` expect) or
+        SpeechBrain's ``nll_loss`` and ``EncoderClassifier`` expect),
         "logits" for multi-label classification (BCE with logits, sigmoid at
-        inference).
+        inference), or "cosine": cosine similarities in [-1, 1] between the
+        normalised embedding and normalised class weights (no bias), the
+        scores SpeechBrain's ``AdditiveAngularMargin`` loss expects (as
+        SpeechBrain's ECAPA ``Classifier`` outputs).
     layer_norm_eps : float
         Epsilon of the LayerNorm (1e-5 in the original AST head).
 
@@ -482,9 +563,13 @@ class AudioSpectrogramTransformerClassifier(nn.Module):
     torch.Size([4, 1, 10])
     >>> bool(torch.allclose(out.exp().sum(-1), torch.ones(4, 1)))
     True
+    >>> cosine = AudioSpectrogramTransformerClassifier(192, 10, output="cosine")
+    >>> scores = cosine(torch.randn(4, 1, 192))
+    >>> bool(scores.abs().max() <= 1.0)
+    True
     """
 
-    OUTPUTS = ("log_softmax", "logits")
+    OUTPUTS = ("log_softmax", "logits", "cosine")
 
     def __init__(
         self,
@@ -500,7 +585,7 @@ class AudioSpectrogramTransformerClassifier(nn.Module):
             )
         if n_classes < 1:
             raise ValueError(f"n_classes must be positive, got {n_classes}.")
-        self.config = {
+        self.constructor_args = {
             "input_size": input_size,
             "n_classes": n_classes,
             "output": output,
@@ -508,7 +593,7 @@ class AudioSpectrogramTransformerClassifier(nn.Module):
         }
         self.output = output
         self.norm = nn.LayerNorm(input_size, eps=layer_norm_eps)
-        self.linear = nn.Linear(input_size, n_classes)
+        self.linear = nn.Linear(input_size, n_classes, bias=output != "cosine")
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -516,7 +601,8 @@ class AudioSpectrogramTransformerClassifier(nn.Module):
         nn.init.ones_(self.norm.weight)
         nn.init.zeros_(self.norm.bias)
         nn.init.trunc_normal_(self.linear.weight, std=0.02)
-        nn.init.zeros_(self.linear.bias)
+        if self.linear.bias is not None:
+            nn.init.zeros_(self.linear.bias)
 
     @property
     def n_classes(self) -> int:
@@ -534,10 +620,15 @@ class AudioSpectrogramTransformerClassifier(nn.Module):
         Returns
         -------
         torch.Tensor
-            Log-probabilities or logits, [B, 1, C].
+            Log-probabilities, logits or cosine scores, [B, 1, C].
         """
         if embeddings.dim() == 2:
             embeddings = embeddings.unsqueeze(1)
+        if self.output == "cosine":
+            return F.linear(
+                F.normalize(self.norm(embeddings), dim=-1),
+                F.normalize(self.linear.weight, dim=-1),
+            )
         logits = self.linear(self.norm(embeddings))
         if self.output == "log_softmax":
             return torch.log_softmax(logits, dim=-1)
@@ -591,7 +682,7 @@ def forward_flops(
     >>> round(forward_flops(enc, 1024) / 1e9)
     261
     """
-    cfg = encoder.config
+    cfg = encoder.constructor_args
     f_dim, t_dim = patch_grid_size(
         cfg["n_mels"], n_frames, cfg["fstride"], cfg["tstride"]
     )

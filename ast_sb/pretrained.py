@@ -26,12 +26,14 @@ import math
 import os
 import re
 import warnings
-from typing import Dict, Iterable, List, Optional, Tuple
+from collections import OrderedDict
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 import torch
 
 from ast_sb.model import (
     NUM_PREFIX_TOKENS,
+    POSITION_GRID_METADATA,
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
 )
@@ -77,8 +79,53 @@ _HEAD_KEYS = {
 }
 
 
+RELEASED_GRIDS: Dict[int, Tuple[int, int]] = {
+    12 * 101: (12, 101),  # AudioSet, 1024 frames
+    12 * 50: (12, 50),  # ESC-50, 512 frames
+    12 * 12: (12, 12),  # Speech Commands, 128 frames
+}
+"""Position grids of the released original AST checkpoints (128 mels,
+fstride = tstride = 10), by number of patch positions."""
+
+
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the model."""
+
+
+def saved_position_grid(state: StateDict) -> Optional[Tuple[int, int]]:
+    """The position grid an ast_sb encoder wrote into a state dict's metadata.
+
+    Arguments
+    ---------
+    state : dict
+        A state dict, as saved (its ``_metadata`` is read).
+
+    Returns
+    -------
+    tuple of int or None
+        (f_dim, t_dim), or None when the checkpoint does not record it.
+
+    Example
+    -------
+    >>> enc = AudioSpectrogramTransformerEncoder(
+    ...     "tiny224", n_mels=96, fstride=16, depth=1
+    ... )
+    >>> saved_position_grid(enc.state_dict())
+    (6, 101)
+    >>> saved_position_grid({"pos_embed": torch.zeros(1)}) is None
+    True
+    """
+    metadata = getattr(state, "_metadata", None) or {}
+    grids = {
+        tuple(int(x) for x in entry[POSITION_GRID_METADATA])
+        for entry in metadata.values()
+        if isinstance(entry, Mapping) and POSITION_GRID_METADATA in entry
+    }
+    if len(grids) > 1:
+        raise CheckpointError(
+            f"The checkpoint records several position grids {sorted(grids)}."
+        )
+    return next(iter(grids), None)
 
 
 def read_state_dict(path: str) -> Tuple[StateDict, Optional[dict]]:
@@ -359,10 +406,21 @@ def _source_grid(
     config: Optional[dict],
     encoder: AudioSpectrogramTransformerEncoder,
     source_grid: Optional[Tuple[int, int]],
+    saved_grid: Optional[Tuple[int, int]] = None,
 ) -> Tuple[int, int]:
-    """The (f, t) grid a checkpoint's position embedding was trained on."""
+    """The (f, t) grid a checkpoint's position embedding was trained on.
+
+    In order: ``source_grid`` given by the caller; the grid an ast_sb
+    encoder wrote into the checkpoint's metadata; the HF ``config.json``; the
+    square grid of a timm checkpoint; the released layout of an original AST
+    checkpoint (:data:`RELEASED_GRIDS`); the encoder's own grid when the
+    checkpoint has exactly its number of positions. Anything else is
+    ambiguous (e.g. 1212 positions are 12x101 or 6x202) and raises.
+    """
     if source_grid is not None:
         grid = tuple(source_grid)
+    elif saved_grid is not None:
+        grid = tuple(saved_grid)
     elif fmt == "hf" and config is not None:
         patch = config.get("patch_size", 16)
         grid = (
@@ -376,16 +434,19 @@ def _source_grid(
     elif fmt == "timm":
         side = math.isqrt(n_patches)
         grid = (side, side)
+    elif fmt == "original" and n_patches in RELEASED_GRIDS:
+        grid = RELEASED_GRIDS[n_patches]
+    elif n_patches == encoder.f_dim * encoder.t_dim:
+        grid = encoder.grid_size
     else:
-        f_dim = next(
-            (f for f in (encoder.f_dim, 12) if n_patches % f == 0), None
+        released = ", ".join(f"{f}x{t}" for f, t in RELEASED_GRIDS.values())
+        raise CheckpointError(
+            f"Cannot tell the patch grid of {n_patches} position embeddings: "
+            "the checkpoint records no grid (checkpoints ast_sb saves do), "
+            f"it is not a released AST layout ({released}) and the encoder's "
+            f"grid {encoder.f_dim}x{encoder.t_dim} has another size; pass "
+            "source_grid=(f_dim, t_dim)."
         )
-        if f_dim is None:
-            raise CheckpointError(
-                f"Cannot infer the patch grid of {n_patches} position "
-                "embeddings; pass source_grid=(f_dim, t_dim)."
-            )
-        grid = (f_dim, n_patches // f_dim)
     if grid[0] * grid[1] != n_patches:
         raise CheckpointError(
             f"Position embedding has {n_patches} patches, which is not the "
@@ -423,6 +484,7 @@ def convert_checkpoint(
     fmt : str
         The detected format.
     """
+    saved_grid = saved_position_grid(state)
     fmt = detect_format(state)
     if fmt == "original":
         enc, head = convert_original(state)
@@ -442,12 +504,15 @@ def convert_checkpoint(
             if k.startswith("classifier.")
         }
     pos = enc.get("pos_embed")
-    if pos is not None and pos.shape != encoder.pos_embed.shape:
+    if pos is not None:
         n_patches = pos.shape[1] - NUM_PREFIX_TOKENS
-        grid = _source_grid(n_patches, fmt, config, encoder, source_grid)
-        enc["pos_embed"] = adapt_position_embedding(
-            pos, grid, encoder.grid_size, NUM_PREFIX_TOKENS
+        grid = _source_grid(
+            n_patches, fmt, config, encoder, source_grid, saved_grid
         )
+        if grid != encoder.grid_size:
+            enc["pos_embed"] = adapt_position_embedding(
+                pos, grid, encoder.grid_size, NUM_PREFIX_TOKENS
+            )
     return enc, head, fmt
 
 
@@ -611,14 +676,23 @@ def export_original(
     -------
     dict
         A state dict loadable by the original AST code (DataParallel names).
+        Its ``_metadata`` (invisible to ``load_state_dict``) records the
+        position grid, so :func:`load_pretrained` reads any geometry back.
 
     Example
     -------
     >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
     >>> sorted(export_original(enc))[0]
     'module.v.blocks.0.attn.proj.bias'
+    >>> saved_position_grid(export_original(enc))
+    (12, 101)
     """
-    state = {f"module.v.{k}": v for k, v in encoder.state_dict().items()}
+    encoder_state = encoder.state_dict()
+    state = OrderedDict((f"module.v.{k}", v) for k, v in encoder_state.items())
+    state._metadata = OrderedDict(
+        ("module.v" + (f".{k}" if k else ""), v)
+        for k, v in encoder_state._metadata.items()
+    )
     if classifier is not None:
         for ours, (original, _) in _HEAD_KEYS.items():
             state[f"module.{original}"] = classifier.state_dict()[ours]
@@ -706,12 +780,12 @@ def save_hf_folder(
     >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
     >>> head = AudioSpectrogramTransformerClassifier(192, 3)
     >>> out = save_hf_folder(str(getfixture("tmpdir") / "hf"), enc, head)
-    >>> build_from_hf(out)[0].config["depth"]
+    >>> build_from_hf(out)[0].constructor_args["depth"]
     1
     """
     from safetensors.torch import save_file
 
-    cfg = encoder.config
+    cfg = encoder.constructor_args
     n_classes = classifier.n_classes
     labels = labels or [f"LABEL_{i}" for i in range(n_classes)]
     if len(labels) != n_classes:

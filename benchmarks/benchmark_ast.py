@@ -403,7 +403,7 @@ def train_section(size, frames, batch, reps, device, folder) -> Dict:
         *((f"ast_sb_{k}", v) for k, v in PATCHOUT.items()),
     ):
         encoder = AudioSpectrogramTransformerEncoder(
-            **dict(ref_encoder.config, size="base384"), **kwargs
+            **dict(ref_encoder.constructor_args, size="base384"), **kwargs
         )
         encoder.load_state_dict(ref_encoder.state_dict())
         head = AudioSpectrogramTransformerClassifier(
@@ -955,7 +955,7 @@ def main(argv=None) -> Dict:
             size = "tiny224" if quick else "base384"
             enc = models[f"{size}@1024"][1]
             res["varlen"] = varlen_section(
-                enc.config,
+                enc.constructor_args,
                 enc.state_dict(),
                 device,
                 n_clips=8,

@@ -276,10 +276,10 @@ def test_paper_hparams(name, tmp_path):
             },
         )
     full = name == "ast_full.yaml"
-    config = hp["embedding_model"].config
+    config = hp["embedding_model"].constructor_args
     assert (config["size"], config["target_length"]) == ("base384", 1024)
     assert (config["fstride"], config["tstride"]) == (10, 10)
-    assert hp["classifier"].config["n_classes"] == 527
+    assert hp["classifier"].constructor_args["n_classes"] == 527
     assert hp["classifier_output"] == "logits" and hp["multi_label"] is True
     assert hp["compute_features"].target_length == 1024
     assert hp["mean_var_norm"].mean == -4.2677393

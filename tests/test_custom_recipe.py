@@ -154,7 +154,7 @@ def test_multi_label_switch(tmp_path, multi_label):
         hp = load_hyperpyyaml(fin, overrides)
     expected = "logits" if multi_label else "log_softmax"
     assert hp["classifier_output"] == expected
-    assert hp["classifier"].config["output"] == expected
-    assert hp["classifier"].config["n_classes"] == 4
-    assert hp["embedding_model"].config["size"] == "base384"
+    assert hp["classifier"].constructor_args["output"] == expected
+    assert hp["classifier"].constructor_args["n_classes"] == 4
+    assert hp["embedding_model"].constructor_args["size"] == "base384"
     assert (hp["train_crop_seconds"], hp["eval_window_seconds"]) == (10.0, 10.0)

@@ -135,11 +135,11 @@ def test_paper_hparams(tmp_path):
                 "output_folder": str(tmp_path / "o"),
             },
         )
-    assert hp["embedding_model"].config["size"] == "base384"
-    assert hp["embedding_model"].config["target_length"] == 512
-    assert hp["embedding_model"].config["fstride"] == 10
-    assert hp["embedding_model"].config["tstride"] == 10
-    assert hp["classifier"].config["n_classes"] == 50
+    assert hp["embedding_model"].constructor_args["size"] == "base384"
+    assert hp["embedding_model"].constructor_args["target_length"] == 512
+    assert hp["embedding_model"].constructor_args["fstride"] == 10
+    assert hp["embedding_model"].constructor_args["tstride"] == 10
+    assert hp["classifier"].constructor_args["n_classes"] == 50
     assert hp["compute_features"].target_length == 512
     assert hp["mean_var_norm"].mean == -6.6268077
     assert hp["mean_var_norm"].std == 5.358466

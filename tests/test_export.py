@@ -121,8 +121,8 @@ def test_encoder_classifier_round_trip(tmp_path):
         norm.mean,
         norm.std,
     )
-    assert mods.embedding_model.config == encoder.config
-    assert mods.classifier.config == classifier.config
+    assert mods.embedding_model.constructor_args == encoder.constructor_args
+    assert mods.classifier.constructor_args == classifier.constructor_args
     # ... with every weight loaded (the Pretrainer is strict=False)
     for ref, loaded in (
         (encoder, mods.embedding_model),
@@ -246,5 +246,5 @@ def test_module_config_round_trip():
     wav = torch.randn(1, 16000)
     assert torch.equal(rebuilt(wav), fbank(wav))
     encoder, classifier = _model()
-    assert module_config(encoder) == encoder.config
-    assert module_config(classifier) == classifier.config
+    assert module_config(encoder) == encoder.constructor_args
+    assert module_config(classifier) == classifier.constructor_args

@@ -51,7 +51,7 @@ def test_small_config_folder_round_trip(tmp_path):
     model = hf_model(**SMALL)
     model.save_pretrained(tmp_path / "hf")
     encoder, classifier, labels = build_from_hf(str(tmp_path / "hf"))
-    assert len(labels) == 7 and encoder.config["layer_norm_eps"] == 1e-12
+    assert len(labels) == 7 and encoder.constructor_args["layer_norm_eps"] == 1e-12
     feats = torch.randn(3, 256, 128)
     with torch.no_grad():
         expected = model(feats).logits

@@ -110,12 +110,17 @@ def test_patchout_keeps_position_embeddings_of_kept_patches():
 
 def test_bad_inputs_raise_clear_errors():
     encoder = small_encoder()
+    strict = AudioSpectrogramTransformerEncoder(
+        "tiny224", target_length=256, depth=1, long_inputs="error"
+    )
     with pytest.raises(ValueError, match="target_length=256"):
-        encoder(torch.randn(1, 300, 128))
+        strict(torch.randn(1, 300, 128))
+    with pytest.raises(ValueError, match="long_inputs"):
+        AudioSpectrogramTransformerEncoder("tiny224", long_inputs="cut")
     with pytest.raises(ValueError, match="128"):
         encoder(torch.randn(1, 100, 80))
-    with pytest.raises(ValueError, match="at least 16"):
-        encoder(torch.randn(1, 10, 128))
+    with pytest.raises(ValueError, match="0 frames"):
+        encoder(torch.randn(1, 0, 128))
     with pytest.raises(ValueError, match="Unknown AST size"):
         AudioSpectrogramTransformerEncoder("huge")
     with pytest.raises(ValueError, match="patchout"):

@@ -121,10 +121,10 @@ def test_paper_hparams(tmp_path):
     overrides = {"data_folder": str(tmp_path), "output_folder": str(tmp_path)}
     with open(path, encoding="utf-8") as fin:
         hp = load_hyperpyyaml(fin, overrides)
-    encoder = hp["embedding_model"].config
+    encoder = hp["embedding_model"].constructor_args
     assert encoder["size"] == "base384" and encoder["target_length"] == 1024
     assert (encoder["fstride"], encoder["tstride"]) == (10, 10)
-    assert hp["classifier"].config["n_classes"] == 10
+    assert hp["classifier"].constructor_args["n_classes"] == 10
     assert hp["compute_features"].target_length == 1024
     assert hp["train_crop_seconds"] == 10.0
     assert (hp["eval_window_seconds"], hp["eval_hop_seconds"]) == (10.0, 5.0)

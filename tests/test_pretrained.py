@@ -9,6 +9,7 @@ from ast_sb.model import (
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
 )
+from ast_sb.position_embedding import resize_position_grid
 from ast_sb.pretrained import (
     CheckpointError,
     export_original,
@@ -176,3 +177,70 @@ def test_pickled_objects_are_refused(tmp_path):
     torch.save({"obj": Payload()}, path)
     with pytest.raises(CheckpointError, match="pickle.pth"):
         load_pretrained(encoder(), str(path))
+
+
+def released_checkpoint(tmp_path):
+    """A 12x101 original AST checkpoint as released (plain dict, no
+    metadata), and its patch position grid [1, D, 12, 101]."""
+    torch.manual_seed(0)
+    source = encoder(target_length=1024, depth=1)
+    path = tmp_path / "audioset_like.pth"
+    torch.save(dict(export_original(source)), path)
+    grid = source.pos_embed[:, 2:].reshape(1, 12, 101, 192).permute(0, 3, 1, 2)
+    return str(path), grid
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        {"n_mels": 128, "fstride": 20, "tstride": 10},  # 6 x 101
+        {"n_mels": 96, "fstride": 16, "tstride": 10},  # 6 x 101
+        {"n_mels": 96, "fstride": 16, "tstride": 5},  # 6 x 202 = 1212
+    ],
+)
+def test_released_checkpoint_keeps_its_12x101_grid(tmp_path, geometry):
+    """Frequency patch counts that divide 1212 must not re-read the grid."""
+    path, grid = released_checkpoint(tmp_path)
+    target = encoder(target_length=1024, depth=1, **geometry)
+    assert target.f_dim == 6
+    load_pretrained(target, path)
+    expected = resize_position_grid(grid, *target.grid_size)
+    got = target.pos_embed[:, 2:].reshape(1, *target.grid_size, 192)
+    assert torch.equal(got.permute(0, 3, 1, 2), expected)
+    # Frequency rows are cut around the centre: rows 3..8 of 12.
+    assert torch.equal(got[0, :, 0], grid[0, :, 3:9, 0].T)
+
+
+def test_saved_checkpoint_records_its_grid(tmp_path):
+    """A 6x202 checkpoint ast_sb writes has as many positions as 12x101."""
+    torch.manual_seed(0)
+    source = encoder(
+        target_length=1024, depth=1, n_mels=96, fstride=16, tstride=5
+    )
+    assert source.grid_size == (6, 202)
+    path = tmp_path / "own.pth"
+    torch.save(export_original(source), path)
+    target = encoder(target_length=1024, depth=1)  # 12 x 101
+    load_pretrained(target, str(path))
+    grid = source.pos_embed[:, 2:].reshape(1, 6, 202, 192).permute(0, 3, 1, 2)
+    expected = resize_position_grid(grid, 12, 101)
+    got = target.pos_embed[:, 2:].reshape(1, 12, 101, 192).permute(0, 3, 1, 2)
+    assert torch.equal(got, expected)
+    # The encoder's own state dict (SpeechBrain checkpoints) records it too.
+    own = tmp_path / "embedding_model.ckpt"
+    torch.save(source.state_dict(), own)
+    again = encoder(target_length=1024, depth=1)
+    load_pretrained(again, str(own))
+    assert torch.equal(again.pos_embed, target.pos_embed)
+
+
+def test_unknown_grid_without_metadata_raises(tmp_path):
+    source = encoder(target_length=512, depth=1, fstride=20)  # 6 x 50
+    path = tmp_path / "unknown_grid.pth"
+    torch.save(dict(export_original(source)), path)
+    with pytest.raises(CheckpointError, match=r"300 position.*source_grid"):
+        load_pretrained(encoder(target_length=300, depth=1), str(path))
+    # The caller can say what it is.
+    target = encoder(target_length=300, depth=1)
+    load_pretrained(target, str(path), source_grid=(6, 50))
+    assert target.grid_size == (12, 29)
