@@ -38,6 +38,7 @@ from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.data_pipeline import provides, takes
 
 from ast_sb.audio import AudioLoadError, load_audio
+from ast_sb.prepare_utils import MIN_DURATION
 
 __all__ = [
     "ClassificationDataset",
@@ -188,9 +189,6 @@ def build_label_encoder(
     encoder.expect_len(len(encoder.lab2ind))
     return encoder
 
-
-#: Shortest clip accepted by default (seconds): one 25 ms fbank frame.
-MIN_DURATION = 0.025
 
 ON_CORRUPT = ("raise", "skip")
 
