@@ -47,10 +47,14 @@ from typing import Dict, List, Optional, Tuple
 import speechbrain as sb
 import torch
 import torch.nn.functional as F
+import yaml
 from speechbrain.dataio.batch import PaddedData
+from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.distributed import if_main_process
 
 from ast_sb.augment import Mixup
+from ast_sb.checkpoints import make_crash_safe
+from ast_sb.data import collate_clips
 from ast_sb.features import sample_counts
 from ast_sb.metrics import AccuracyStats, MultiLabelStats
 from ast_sb.pipeline import accepts_lengths
@@ -66,6 +70,7 @@ logger = logging.getLogger(__name__)
 _HEAD_MODULES = ("classifier",)
 
 
+@sb.utils.checkpoints.register_checkpoint_hooks
 class AudioSpectrogramTransformerBrain(sb.Brain):
     """Brain for AST single-label or multi-label audio classification.
 
@@ -161,7 +166,8 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
             opt_class=opt_class,
             hparams=hparams,
             run_opts=run_opts,
-            checkpointer=checkpointer,
+            # atomic saves; recovery skips incomplete checkpoints
+            checkpointer=make_crash_safe(checkpointer),
         )
         self._epoch = 0
         self._has_valid = True
@@ -170,6 +176,10 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         self.train_stats: Dict[str, float] = {}
         self.valid_stats: Dict[str, float] = {}
         self.test_stats: Dict[str, float] = {}
+        # clips left out of batches (on_corrupt: skip): id -> reason, for
+        # the running stage and for the whole run (per stage name)
+        self._stage_skipped: Dict[str, str] = {}
+        self.skipped_clips: Dict[str, Dict[str, str]] = {}
         scheduler = self._hp("lr_scheduler")
         if scheduler is not None and self.checkpointer is not None:
             registered = self.checkpointer.recoverables.values()
@@ -525,8 +535,128 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         torch.Tensor
             Detached loss.
         """
+        if self._take_skipped(batch):
+            # no usable clip: no step (a NaN loss leaves the average as is)
+            return torch.tensor(float("nan"))
         with self._batch_rng():
             return super().fit_batch(batch)
+
+    def evaluate_batch(self, batch, stage):
+        """Evaluates one batch (a batch without usable clips is skipped).
+
+        Arguments
+        ---------
+        batch : speechbrain.dataio.batch.PaddedBatch
+            The batch.
+        stage : speechbrain.Stage
+            VALID or TEST.
+
+        Returns
+        -------
+        torch.Tensor
+            Detached loss (NaN for a batch without usable clips, which the
+            running average ignores).
+        """
+        if self._take_skipped(batch):
+            return torch.tensor(float("nan"))
+        return super().evaluate_batch(batch, stage)
+
+    def _take_skipped(self, batch) -> bool:
+        """Records the batch's skipped clips; True if it has no clip left."""
+        skipped = getattr(batch, "skipped_clips", None)
+        if skipped:
+            self._stage_skipped.update(skipped)
+        return getattr(batch, "batchsize", None) == 0
+
+    def _report_skipped(self, stage, epoch=None) -> int:
+        """Logs the clips skipped in the stage that ended; returns count."""
+        skipped, self._stage_skipped = self._stage_skipped, {}
+        if not skipped:
+            return 0
+        self.skipped_clips.setdefault(stage.name, {}).update(skipped)
+        shown = "; ".join(f"{k}: {v}" for k, v in list(skipped.items())[:5])
+        more = f"; ... ({len(skipped)} in all)" if len(skipped) > 5 else ""
+        where = stage.name.lower() + (
+            "" if epoch is None else f" epoch {epoch}"
+        )
+        logger.warning(
+            "%d unusable clip(s) skipped in %s (on_corrupt: skip): %s%s",
+            len(skipped),
+            where,
+            shown,
+            more,
+        )
+        return len(skipped)
+
+    def make_dataloader(
+        self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs
+    ):
+        """SpeechBrain's ``make_dataloader`` with :func:`collate_clips`.
+
+        ``DynamicItemDataset`` batches default to
+        ``ast_sb.data.collate_clips`` (a ``PaddedBatch`` that leaves out
+        and lists clips skipped under ``on_corrupt: skip``).
+
+        Arguments
+        ---------
+        dataset : Dataset
+            The data.
+        stage : speechbrain.Stage
+            The stage.
+        ckpt_prefix : str, optional
+            Checkpoint name prefix of the loader (None: not saved).
+        **loader_kwargs : dict
+            DataLoader options.
+
+        Returns
+        -------
+        DataLoader
+            The loader.
+        """
+        if isinstance(dataset, DynamicItemDataset):
+            loader_kwargs.setdefault("collate_fn", collate_clips)
+        if (
+            stage == sb.Stage.TRAIN
+            and loader_kwargs.get("persistent_workers")
+            and hasattr(dataset, "set_epoch")
+        ):
+            logger.warning(
+                "persistent_workers keep the epoch of their first epoch: "
+                "random crops then repeat and a resumed run differs; use "
+                "persistent_workers: False"
+            )
+        return super().make_dataloader(
+            dataset, stage, ckpt_prefix=ckpt_prefix, **loader_kwargs
+        )
+
+    @sb.utils.checkpoints.mark_as_saver
+    def _save(self, path):
+        """Saves SpeechBrain's counters and the clips skipped this epoch.
+
+        Arguments
+        ---------
+        path : str or pathlib.Path
+            File to write (YAML).
+        """
+        sb.Brain._save(self, path)
+        with open(path, "a", encoding="utf-8") as fout:
+            fout.write(yaml.dump({"stage_skipped": dict(self._stage_skipped)}))
+
+    @sb.utils.checkpoints.mark_as_loader
+    def _recover(self, path, end_of_epoch):
+        """Restores SpeechBrain's counters and the skipped clips.
+
+        Arguments
+        ---------
+        path : str or pathlib.Path
+            File written by ``_save``.
+        end_of_epoch : bool
+            Whether the checkpoint is at the end of an epoch.
+        """
+        sb.Brain._recover(self, path, end_of_epoch)
+        with open(path, encoding="utf-8") as fin:
+            saved = yaml.safe_load(fin)
+        self._stage_skipped = dict(saved.get("stage_skipped") or {})
 
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
         """Steps the per-batch lr schedule after an optimizer update.
@@ -642,8 +772,11 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         epoch : int, optional
             The epoch.
         """
+        n_skipped = self._report_skipped(stage, epoch)
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": float(stage_loss)}
+            if n_skipped:
+                self.train_stats["skipped_clips"] = n_skipped
             self._epoch_lrs = self._current_lrs()
             scheduler = self._hp("lr_scheduler")
             if scheduler is not None and self.opt_class is not None:
@@ -662,6 +795,8 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
 
         stats = {"loss": self._reduce_loss(stage_loss)}
         stats.update(self.stats.summarize())
+        if n_skipped:
+            stats["skipped_clips"] = n_skipped
         if stage == sb.Stage.VALID:
             self.valid_stats = stats
             meta = {"epoch": epoch, **self._epoch_lrs}

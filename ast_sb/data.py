@@ -24,20 +24,29 @@ Authors
  * ast_sb developers 2026
 """
 
+import hashlib
 import json
 import logging
+import math
 import os
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
+from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.data_pipeline import provides, takes
 
-from ast_sb.audio import load_audio
+from ast_sb.audio import AudioLoadError, load_audio
+from ast_sb.prepare_utils import MIN_DURATION
 
 __all__ = [
+    "ClassificationDataset",
+    "ClipLoader",
     "DatasetError",
+    "EmptyBatch",
+    "SkippedClip",
+    "collate_clips",
     "build_label_encoder",
     "entry_labels",
     "load_manifest",
@@ -181,39 +190,327 @@ def build_label_encoder(
     return encoder
 
 
-def _audio_pipeline(
-    sample_rate: int,
-    crop_seconds: Optional[float],
-    random_crop: bool,
-):
-    crop = (
-        None if crop_seconds is None else int(round(crop_seconds * sample_rate))
-    )
+ON_CORRUPT = ("raise", "skip")
 
-    @takes("wav", "start", "stop")
-    @provides("sig")
-    def audio_pipeline(wav, start=None, stop=None):
-        sig = load_audio(wav, sample_rate=sample_rate)
+
+class SkippedClip:
+    """Stands in for the waveform of a clip that cannot be used.
+
+    Returned as ``sig`` by :class:`ClipLoader` under ``on_corrupt="skip"``;
+    :func:`collate_clips` leaves such examples out of the batch and lists
+    them in the batch's ``skipped_clips``.
+
+    Arguments
+    ---------
+    utt_id : str
+        Id of the clip.
+    reason : str
+        What is wrong (names the file).
+
+    Example
+    -------
+    >>> SkippedClip("a", "Audio file contains NaN or inf samples: a.wav")
+    SkippedClip('a', 'Audio file contains NaN or inf samples: a.wav')
+    """
+
+    def __init__(self, utt_id: str, reason: str):
+        self.utt_id = utt_id
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"SkippedClip({self.utt_id!r}, {self.reason!r})"
+
+
+class ClipLoader:
+    """Dynamic item ``(id, wav, start, stop) -> sig``: load, check, crop.
+
+    The waveform is loaded with :func:`ast_sb.audio.load_audio` (mono,
+    resampled), cut to the ``start`` / ``stop`` segment, checked (a file
+    that does not decode, holds NaN / inf samples or is shorter than
+    ``min_duration`` raises an error naming it, or with ``on_corrupt="skip"``
+    gives a :class:`SkippedClip`), and cropped to ``crop_seconds``.
+
+    Random crops do not use the global random generator: the offset is a
+    hash of ``(seed, epoch, clip id)``, so a clip gets the same crop in the
+    same epoch of any run (a run resumed from a checkpoint reproduces the
+    uninterrupted one, whatever the data-loader workers or the order in
+    which items are loaded) and a new crop every epoch (the training
+    dataset's ``set_epoch``, called by the Brain, sets the epoch).
+
+    Arguments
+    ---------
+    sample_rate : int
+        Sampling rate of ``sig``.
+    crop_seconds : float, optional
+        Longest waveform; longer clips are cropped.
+    random_crop : bool
+        Crop at a random offset (else from the start).
+    seed : int
+        Seed of the random crops.
+    min_duration : float
+        Shortest accepted clip (seconds, after the segment cut).
+    on_corrupt : str
+        "raise" or "skip" for unusable clips.
+
+    Example
+    -------
+    >>> from ast_sb.audio import save_audio
+    >>> path = str(getfixture("tmpdir") / "a.wav")
+    >>> save_audio(path, torch.randn(16000) * 0.1, 16000)
+    >>> loader = ClipLoader(crop_seconds=0.5, random_crop=True, seed=1)
+    >>> a = loader("a", path)
+    >>> torch.manual_seed(123) and torch.equal(a, loader("a", path))
+    True
+    >>> loader.set_epoch(2)
+    >>> a.shape, torch.equal(a, loader("a", path))
+    (torch.Size([8000]), False)
+    >>> ClipLoader(min_duration=2.0, on_corrupt="skip")("a", path)
+    SkippedClip('a', 'Audio file ... is 1.0000 s long, shorter than min_duration=2.0 s')
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        crop_seconds: Optional[float] = None,
+        random_crop: bool = False,
+        seed: int = 0,
+        min_duration: float = MIN_DURATION,
+        on_corrupt: str = "raise",
+    ):
+        if on_corrupt not in ON_CORRUPT:
+            raise ValueError(
+                f"on_corrupt must be 'raise' or 'skip', got {on_corrupt!r}"
+            )
+        if min_duration < 0:
+            raise ValueError(f"min_duration must be >= 0, got {min_duration}")
+        self.sample_rate = int(sample_rate)
+        self.crop = (
+            None
+            if crop_seconds is None
+            else int(round(crop_seconds * sample_rate))
+        )
+        self.random_crop = bool(random_crop)
+        self.seed = int(seed)
+        self.min_duration = float(min_duration)
+        self.min_samples = int(math.ceil(min_duration * sample_rate))
+        self.on_corrupt = on_corrupt
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Sets the epoch of the random crops.
+
+        Arguments
+        ---------
+        epoch : int
+            The epoch.
+        """
+        self.epoch = int(epoch)
+
+    def crop_offset(self, utt_id: str, max_offset: int) -> int:
+        """Random crop offset in ``[0, max_offset]`` of a clip this epoch.
+
+        Arguments
+        ---------
+        utt_id : str
+            Clip id.
+        max_offset : int
+            Largest offset.
+
+        Returns
+        -------
+        int
+            The offset.
+        """
+        key = f"{self.seed}:{self.epoch}:{utt_id}".encode()
+        digest = hashlib.blake2b(key, digest_size=8).digest()
+        return int.from_bytes(digest, "little") % (max_offset + 1)
+
+    def load(self, wav: str, start=None, stop=None) -> torch.Tensor:
+        """Loads and checks the (segment of the) file; raises if unusable.
+
+        Arguments
+        ---------
+        wav : str
+            Audio file.
+        start : float, optional
+            Segment start (seconds).
+        stop : float, optional
+            Segment end (seconds).
+
+        Returns
+        -------
+        torch.Tensor
+            Waveform ``[N]``.
+        """
+        sig = load_audio(wav, sample_rate=self.sample_rate)
         if start is not None or stop is not None:
-            begin = int(round(float(start or 0.0) * sample_rate))
+            begin = int(round(float(start or 0.0) * self.sample_rate))
             end = (
-                None if stop is None else int(round(float(stop) * sample_rate))
+                None
+                if stop is None
+                else int(round(float(stop) * self.sample_rate))
             )
             sig = sig[begin:end]
             if sig.numel() == 0:
                 raise DatasetError(
                     f"Segment start={start} stop={stop} of {wav} is empty"
                 )
-        if crop is not None and sig.shape[0] > crop:
-            offset = 0
-            if random_crop:
-                offset = int(
-                    torch.randint(0, sig.shape[0] - crop + 1, ()).item()
-                )
-            sig = sig[offset : offset + crop]
+        if sig.shape[0] < self.min_samples:
+            what = (
+                "Audio file" if start is None and stop is None else "Segment of"
+            )
+            raise DatasetError(
+                f"{what} {wav} is {sig.shape[0] / self.sample_rate:.4f} s "
+                f"long, shorter than min_duration={self.min_duration} s"
+            )
         return sig
 
-    return audio_pipeline
+    def __call__(self, utt_id: str, wav: str, start=None, stop=None):
+        """Returns the clip's waveform ``[N]`` (or a :class:`SkippedClip`).
+
+        Arguments
+        ---------
+        utt_id : str
+            Clip id (seeds the random crop).
+        wav : str
+            Audio file.
+        start : float, optional
+            Segment start (seconds).
+        stop : float, optional
+            Segment end (seconds).
+
+        Returns
+        -------
+        torch.Tensor or SkippedClip
+            The waveform, or the reason it is skipped.
+        """
+        try:
+            sig = self.load(wav, start, stop)
+        except (AudioLoadError, DatasetError) as err:
+            if self.on_corrupt == "raise":
+                raise
+            return SkippedClip(utt_id, str(err))
+        if self.crop is not None and sig.shape[0] > self.crop:
+            offset = 0
+            if self.random_crop:
+                offset = self.crop_offset(utt_id, sig.shape[0] - self.crop)
+            sig = sig[offset : offset + self.crop]
+        return sig
+
+
+class ClassificationDataset(DynamicItemDataset):
+    """A ``DynamicItemDataset`` whose ``set_epoch`` reaches its crops.
+
+    The Brain calls ``set_epoch`` on the training data before each epoch;
+    the dataset passes it to its :class:`ClipLoader` (``clip_loader``).
+
+    Arguments
+    ---------
+    data : dict
+        Manifest entries keyed by clip id.
+    clip_loader : ClipLoader, optional
+        Provides ``sig`` (added as a dynamic item).
+
+    Example
+    -------
+    >>> data = ClassificationDataset({"a": {"wav": "a.wav"}}, ClipLoader())
+    >>> data.set_epoch(3)
+    >>> data.clip_loader.epoch
+    3
+    """
+
+    def __init__(self, data, clip_loader: Optional[ClipLoader] = None):
+        if clip_loader is not None:
+            for entry in data.values():
+                entry.setdefault("start", None)
+                entry.setdefault("stop", None)
+        super().__init__(data)
+        self.clip_loader = clip_loader
+        if clip_loader is not None:
+            self.add_dynamic_item(
+                clip_loader,
+                takes=["id", "wav", "start", "stop"],
+                provides="sig",
+            )
+
+    def set_epoch(self, epoch: int) -> None:
+        """Sets the epoch of the random crops.
+
+        Arguments
+        ---------
+        epoch : int
+            The epoch.
+        """
+        if self.clip_loader is not None:
+            self.clip_loader.set_epoch(epoch)
+
+
+class EmptyBatch:
+    """A batch whose every clip was skipped (see :func:`collate_clips`).
+
+    Arguments
+    ---------
+    skipped_clips : dict
+        Clip id -> reason.
+
+    Example
+    -------
+    >>> batch = EmptyBatch({"a": "too short"})
+    >>> batch.batchsize, batch.to("cpu") is batch
+    (0, True)
+    """
+
+    batchsize = 0
+
+    def __init__(self, skipped_clips: Dict[str, str]):
+        self.skipped_clips = skipped_clips
+
+    def to(self, *args, **kwargs) -> "EmptyBatch":
+        """Nothing to move; returns the batch."""
+        return self
+
+    def pin_memory(self) -> "EmptyBatch":
+        """Nothing to pin; returns the batch."""
+        return self
+
+
+def collate_clips(examples: List[dict]):
+    """``PaddedBatch`` of the usable examples; lists the skipped ones.
+
+    Examples whose ``sig`` is a :class:`SkippedClip` are left out; their
+    ids and reasons are in the batch's ``skipped_clips`` attribute (the
+    Brain counts and reports them). A batch with no usable example is an
+    :class:`EmptyBatch`.
+
+    Arguments
+    ---------
+    examples : list of dict
+        Dataset items.
+
+    Returns
+    -------
+    PaddedBatch or EmptyBatch
+        The batch, with ``skipped_clips`` (id -> reason).
+
+    Example
+    -------
+    >>> batch = collate_clips([
+    ...     {"id": "a", "sig": torch.ones(3)},
+    ...     {"id": "b", "sig": SkippedClip("b", "NaN samples")},
+    ... ])
+    >>> batch.id, batch.sig.data.shape, batch.skipped_clips
+    (['a'], torch.Size([1, 3]), {'b': 'NaN samples'})
+    """
+    good, skipped = [], {}
+    for example in examples:
+        sig = example.get("sig")
+        if isinstance(sig, SkippedClip):
+            skipped[sig.utt_id] = sig.reason
+        else:
+            good.append(example)
+    batch = PaddedBatch(good) if good else EmptyBatch(skipped)
+    batch.skipped_clips = skipped
+    return batch
 
 
 def _label_pipeline(label_encoder, multi_label, label_key):
@@ -241,6 +538,9 @@ def prepare_classification_datasets(
     random_crop: bool = True,
     replacements: Optional[Dict[str, str]] = None,
     check_files: bool = True,
+    seed: int = 0,
+    min_duration: float = MIN_DURATION,
+    on_corrupt: str = "raise",
 ) -> Tuple[Dict[str, DynamicItemDataset], CategoricalEncoder]:
     """Builds the datasets and the label encoder of a classification recipe.
 
@@ -267,7 +567,8 @@ def prepare_classification_datasets(
         Name of the encoded label item.
     train_crop_seconds : float, optional
         Longest training waveform; longer clips are cropped (at a random
-        offset if ``random_crop``).
+        offset if ``random_crop``, drawn from ``(seed, epoch, clip id)``,
+        see :class:`ClipLoader`).
     eval_crop_seconds : float, optional
         Longest validation/test waveform (cropped from the start).
     random_crop : bool
@@ -276,6 +577,15 @@ def prepare_classification_datasets(
         Extra ``$key`` replacements for the manifests.
     check_files : bool
         Whether to check up front that every audio file exists.
+    seed : int
+        Seed of the random training crops.
+    min_duration : float
+        Shortest usable clip (seconds); default one 25 ms fbank frame.
+    on_corrupt : str
+        A clip that does not decode, has NaN / inf samples or is shorter
+        than ``min_duration``: "raise" an error naming the file when it is
+        loaded, or "skip" it (it is left out of its batch and the Brain
+        reports it at the end of the epoch).
 
     Returns
     -------
@@ -325,9 +635,16 @@ def prepare_classification_datasets(
             if "wav" not in entry:
                 raise DatasetError(f"Entry {utt_id!r} of {path} has no 'wav'")
             entry["__labels__"] = entry_labels(entry, multi_label, utt_id)
-            entry.setdefault("start", None)
-            entry.setdefault("stop", None)
-        dataset = DynamicItemDataset(data)
+        crop = train_crop_seconds if split == "train" else eval_crop_seconds
+        loader = ClipLoader(
+            sample_rate,
+            crop,
+            random_crop=random_crop and split == "train",
+            seed=seed,
+            min_duration=min_duration,
+            on_corrupt=on_corrupt,
+        )
+        dataset = ClassificationDataset(data, loader)
         if check_files:
             _check_files(dataset, path)
         datasets[split] = dataset
@@ -348,13 +665,7 @@ def prepare_classification_datasets(
         )
 
     label_pipeline = _label_pipeline(label_encoder, multi_label, label_key)
-    for split, dataset in datasets.items():
-        crop = train_crop_seconds if split == "train" else eval_crop_seconds
-        dataset.add_dynamic_item(
-            _audio_pipeline(
-                sample_rate, crop, random_crop=random_crop and split == "train"
-            )
-        )
+    for dataset in datasets.values():
         dataset.add_dynamic_item(label_pipeline)
         dataset.set_output_keys(["id", "sig", label_key])
     logger.info(

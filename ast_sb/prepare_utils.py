@@ -8,8 +8,9 @@ Every recipe writes the same manifest format: a JSON dict
 
 This module holds everything the ``*_prepare.py`` scripts have in common:
 
-- reading durations and validating audio files with errors that name the
-  file (:func:`read_duration`, :func:`check_audio_files`);
+- reading durations and validating audio files (decoded, finite samples,
+  not too short) with errors that name the file (:func:`read_duration`,
+  :func:`check_audio_file`, :func:`check_audio_files`);
 - writing / reading manifests and plain lists (:func:`write_manifest`,
   :func:`read_manifest`, :func:`write_list`);
 - skip-if-already-prepared logic keyed on a hash of the preparation options
@@ -43,6 +44,7 @@ from typing import (
     Union,
 )
 
+import numpy as np
 import soundfile as sf
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "UnknownLabelError",
     "add_durations",
     "balanced_sample_weights",
+    "check_audio_file",
     "check_audio_files",
     "check_disjoint",
     "check_label",
@@ -78,6 +81,12 @@ Manifest = Dict[str, Dict[str, Any]]
 
 #: Audio file extensions searched by default (lower case, with the dot).
 AUDIO_EXTENSIONS = (".wav", ".flac")
+
+#: Shortest clip accepted by default (seconds): one 25 ms fbank frame.
+MIN_DURATION = 0.025
+
+#: Frames decoded at a time by :func:`check_audio_file`.
+DECODE_BLOCK = 1 << 16
 
 #: Bumped when the manifest format changes, so old manifests are redone.
 MANIFEST_FORMAT_VERSION = 1
@@ -224,12 +233,105 @@ def read_duration(path: PathLike) -> float:
     return info.frames / info.samplerate
 
 
+def check_audio_file(
+    path: PathLike,
+    decode_check: bool = True,
+    min_duration: float = MIN_DURATION,
+) -> float:
+    """Returns the duration of an audio file after checking that it is usable.
+
+    The header is read (:func:`read_duration`); with ``decode_check`` the
+    whole file is decoded block by block (bounded memory) and every sample
+    must be finite, so a file that only fails when it is loaded (a NaN in a
+    float WAV, a damaged FLAC frame) is found at preparation, not in the
+    middle of training. Files shorter than ``min_duration`` are rejected.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        Audio file.
+    decode_check : bool
+        Decode the samples (else the header only).
+    min_duration : float
+        Shortest accepted duration in seconds (0 accepts any non-empty file).
+
+    Returns
+    -------
+    float
+        Duration in seconds.
+
+    Raises
+    ------
+    AudioFileError
+        Naming the file: missing, unreadable, empty, not decodable, NaN /
+        inf samples, or too short.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmpdir")
+    >>> wav = np.zeros(1600, "float32")
+    >>> sf.write(str(tmp / "ok.wav"), wav, 16000, subtype="FLOAT")
+    >>> check_audio_file(str(tmp / "ok.wav"))
+    0.1
+    >>> wav[800] = np.nan
+    >>> sf.write(str(tmp / "nan.wav"), wav, 16000, subtype="FLOAT")
+    >>> check_audio_file(str(tmp / "nan.wav"))
+    Traceback (most recent call last):
+    ...
+    ast_sb.prepare_utils.AudioFileError: Audio file ...nan.wav: contains NaN or inf samples (first at 0.0500 s)
+    >>> sf.write(str(tmp / "short.wav"), wav[:1], 16000)
+    >>> check_audio_file(str(tmp / "short.wav"))
+    Traceback (most recent call last):
+    ...
+    ast_sb.prepare_utils.AudioFileError: Audio file ...short.wav: is 0.0001 s long, shorter than min_duration=0.025 s
+    """
+    duration = read_duration(path)
+    if duration < min_duration:
+        raise AudioFileError(
+            path,
+            f"is {duration:.4f} s long, shorter than "
+            f"min_duration={min_duration} s",
+        )
+    if not decode_check:
+        return duration
+    position, rate = 0, 1
+    try:
+        with sf.SoundFile(os.fspath(path)) as fin:
+            rate = fin.samplerate
+            for block in fin.blocks(
+                blocksize=DECODE_BLOCK, dtype="float32", always_2d=True
+            ):
+                finite = np.isfinite(block).all(axis=1)
+                if not finite.all():
+                    first = position + int(np.argmin(finite))
+                    raise AudioFileError(
+                        path,
+                        f"contains NaN or inf samples (first at "
+                        f"{first / rate:.4f} s)",
+                    )
+                position += block.shape[0]
+    except AudioFileError:
+        raise
+    except Exception as err:  # libsndfile decoding errors
+        raise AudioFileError(
+            path, f"does not decode after {position / rate:.4f} s ({err})"
+        ) from err
+    if position == 0:
+        raise AudioFileError(path, "contains no audio samples")
+    return duration
+
+
 def check_audio_files(
     files: Mapping[str, PathLike],
     on_error: str = "raise",
     num_workers: int = 1,
+    decode_check: bool = True,
+    min_duration: float = MIN_DURATION,
 ) -> Tuple[Dict[str, float], Dict[str, str]]:
     """Reads the durations of many audio files, handling bad files.
+
+    Each file is checked with :func:`check_audio_file` (decoded, finite,
+    at least ``min_duration`` long).
 
     Arguments
     ---------
@@ -239,7 +341,12 @@ def check_audio_files(
         "raise": raise :class:`AudioFileError` for the first bad file (in
         the order of ``files``); "skip": collect the bad files and go on.
     num_workers : int
-        Threads used to read the headers (helps on network file systems).
+        Threads used to read the files (helps on network file systems).
+    decode_check : bool
+        Decode every file and check its samples are finite (else read the
+        headers only).
+    min_duration : float
+        Shortest accepted file (seconds).
 
     Returns
     -------
@@ -266,7 +373,8 @@ def check_audio_files(
 
     def _one(key):
         try:
-            return read_duration(files[key]), None
+            duration = check_audio_file(files[key], decode_check, min_duration)
+            return duration, None
         except AudioFileError as err:
             return None, err
 
@@ -292,6 +400,8 @@ def add_durations(
     on_missing: str = "raise",
     on_corrupt: str = "raise",
     num_workers: int = 1,
+    decode_check: bool = True,
+    min_duration: float = MIN_DURATION,
 ) -> Tuple[Dict[str, str], Dict[str, str]]:
     """Sets ``duration`` of manifest entries from their ``wav`` files.
 
@@ -306,9 +416,16 @@ def add_durations(
     on_missing : str
         "raise" or "skip" for files that do not exist.
     on_corrupt : str
-        "raise" or "skip" for files that exist but cannot be read.
+        "raise" or "skip" for files that exist but are unusable: cannot be
+        read or decoded, hold NaN / inf samples (``decode_check``), or are
+        shorter than ``min_duration``.
     num_workers : int
-        Threads used to read the audio headers.
+        Threads used to read the audio files.
+    decode_check : bool
+        Decode every file and check its samples (see
+        :func:`check_audio_file`); False reads the headers only.
+    min_duration : float
+        Shortest accepted file (seconds).
 
     Returns
     -------
@@ -345,7 +462,9 @@ def add_durations(
     for key in missing:
         del entries[key]
     files = {key: entry["wav"] for key, entry in entries.items()}
-    durations, corrupt = check_audio_files(files, on_corrupt, num_workers)
+    durations, corrupt = check_audio_files(
+        files, on_corrupt, num_workers, decode_check, min_duration
+    )
     for key in corrupt:
         del entries[key]
     for key, duration in durations.items():

@@ -17,7 +17,11 @@ Hyperparameters read here, besides those of
 * data: ``data_folder`` (``$data_root`` of the manifests unless the
   manifests give ``data_root``), ``label_encoder_file``, ``multi_label``,
   ``sample_rate``, ``label_key``, ``train_crop_seconds``,
-  ``eval_crop_seconds``, ``n_classes`` (checked against the data);
+  ``eval_crop_seconds`` (random training crops are seeded by ``seed``,
+  the epoch and the clip id), ``n_classes`` (checked against the data),
+  ``on_corrupt`` ("raise" or "skip": clips that do not decode, hold NaN /
+  inf samples or are shorter than ``min_duration`` seconds, default
+  0.025, when they are loaded in training or evaluation);
 * batching: ``train_sampler`` ("shuffle", "weighted": manifest ``weight``
   values with replacement like AST's balanced AudioSet sampler, or
   "dynamic": length-bucketed batches of at most ``max_batch_length``
@@ -48,7 +52,11 @@ from speechbrain.dataio.sampler import DynamicBatchSampler
 from speechbrain.utils.distributed import if_main_process
 
 from ast_sb.brain import AudioSpectrogramTransformerBrain
-from ast_sb.data import DatasetError, prepare_classification_datasets
+from ast_sb.data import (
+    MIN_DURATION,
+    DatasetError,
+    prepare_classification_datasets,
+)
 
 __all__ = [
     "build_datasets",
@@ -132,6 +140,7 @@ def build_datasets(
     data_root = manifests.get("data_root") or manifests.get("cache_folder")
     if data_root is None:
         data_root = hparams.get("data_folder") or ""
+    min_duration = hparams.get("min_duration")
     datasets, label_encoder = prepare_classification_datasets(
         train_json=manifests.get("train"),
         valid_json=manifests.get("valid"),
@@ -143,6 +152,9 @@ def build_datasets(
         label_key=hparams.get("label_key", "label_encoded"),
         train_crop_seconds=hparams.get("train_crop_seconds"),
         eval_crop_seconds=hparams.get("eval_crop_seconds"),
+        seed=int(hparams.get("seed", 0)),
+        min_duration=MIN_DURATION if min_duration is None else min_duration,
+        on_corrupt=hparams.get("on_corrupt") or "raise",
     )
     check_n_classes(hparams, len(label_encoder))
     hparams["label_encoder"] = label_encoder
