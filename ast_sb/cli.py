@@ -792,7 +792,8 @@ def convert_checkpoint_folder(args: argparse.Namespace) -> Dict[str, Any]:
                 )
             raise CLIError(
                 f"The converted folder gives other outputs than the source "
-                f"{source} (max diff {diff:.3g}).{stats_note}"
+                f"{source} (max diff {diff:.3g}).{stats_note} Pass --no-check "
+                "to keep it anyway."
             )
     return summary
 
