@@ -25,7 +25,7 @@ import json
 import logging
 import os
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 __all__ = ["build_parser", "main", "read_labels"]
 
@@ -516,6 +516,70 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hf_preprocessor_stats(source: str) -> Optional[Dict[str, float]]:
+    """mean/std of an HF folder's ``preprocessor_config.json``, if any."""
+    preproc = os.path.join(source, "preprocessor_config.json")
+    if not source or not os.path.isfile(preproc):
+        return None
+    with open(preproc, encoding="utf-8") as fin:
+        cfg = json.load(fin)
+    if "mean" in cfg and "std" in cfg:
+        return {"mean": float(cfg["mean"]), "std": float(cfg["std"])}
+    return None
+
+
+def _source_scores(
+    source: str,
+    fmt: str,
+    encoder: Any,
+    classifier: Any,
+    stats: Dict[str, float],
+    n_mels: int,
+    target_length: int,
+    wavs: Any,
+) -> Tuple[Any, float]:
+    """Scores of the source checkpoint, computed without the converted folder.
+
+    HF folders run through ``transformers`` (``ASTFeatureExtractor`` with the
+    folder's ``preprocessor_config.json``, ``ASTForAudioClassification``)
+    when it is installed; otherwise, and for original ``.pth`` files, the
+    weights loaded from the source run behind a fresh ``KaldiFbank`` and the
+    source's statistics. Returns the scores in the folder's output space
+    (log-probabilities or logits) and the tolerance of the comparison.
+    """
+    import torch
+
+    if fmt == "hf":
+        try:
+            import transformers
+        except ImportError:
+            transformers = None
+        if transformers is not None:
+            extractor = transformers.ASTFeatureExtractor(
+                num_mel_bins=n_mels, max_length=target_length, **stats
+            )
+            model = transformers.ASTForAudioClassification.from_pretrained(
+                source
+            ).eval()
+            inputs = extractor(
+                [w.numpy() for w in wavs],
+                sampling_rate=16000,
+                return_tensors="pt",
+            )
+            with torch.no_grad():
+                logits = model(**inputs).logits
+            if classifier.output == "log_softmax":
+                logits = torch.log_softmax(logits, dim=-1)
+            return logits, 1e-4
+    from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
+
+    fbank = KaldiFbank(n_mels=n_mels, target_length=target_length)
+    norm = AudioSpectrogramNormalizer(**stats)
+    with torch.no_grad():
+        scores = classifier(encoder(norm(fbank(wavs)))).squeeze(1)
+    return scores, 1e-5
+
+
 def _normalizer_stats(
     args: argparse.Namespace, n_classes: int, source: str
 ) -> Dict[str, float]:
@@ -531,12 +595,9 @@ def _normalizer_stats(
         except ValueError as err:
             raise CLIError(str(err)) from err
         return {"mean": norm.mean, "std": norm.std}
-    preproc = os.path.join(source, "preprocessor_config.json")
-    if os.path.isfile(preproc):
-        with open(preproc, encoding="utf-8") as fin:
-            cfg = json.load(fin)
-        if "mean" in cfg and "std" in cfg:
-            return {"mean": float(cfg["mean"]), "std": float(cfg["std"])}
+    stats = _hf_preprocessor_stats(source)
+    if stats is not None:
+        return stats
     guess = {527: "audioset", 50: "esc50", 35: "speechcommands"}.get(
         n_classes, "audioset"
     )
@@ -717,16 +778,33 @@ def convert_checkpoint_folder(args: argparse.Namespace) -> Dict[str, Any]:
         model = AudioSpectrogramTransformerInterface.from_folder(args.out)
         wavs = torch.randn(2, 16000, generator=torch.Generator().manual_seed(0))
         wavs = wavs * 0.1
-        with torch.no_grad():
-            feats, _ = model.compute_features(wavs)
-            expected = classifier(encoder(feats)).squeeze(1)
+        source_stats = (
+            _hf_preprocessor_stats(source) if fmt == "hf" else None
+        ) or norm
+        expected, tolerance = _source_scores(
+            source,
+            fmt,
+            encoder,
+            classifier,
+            source_stats,
+            n_mels,
+            target_length,
+            wavs,
+        )
         got = model.classify_batch(wavs)[0]
         diff = float((got - expected).abs().max())
         summary["max_abs_diff"] = diff
-        if not diff <= 1e-5:
+        if not diff <= tolerance:
+            stats_note = ""
+            if source_stats != norm:
+                stats_note = (
+                    f" The source normalises with {source_stats}, the "
+                    f"folder with {norm}."
+                )
             raise CLIError(
-                f"The converted folder gives other outputs than the "
-                f"checkpoint (max diff {diff:.3g})."
+                f"The converted folder gives other outputs than the source "
+                f"{source} (max diff {diff:.3g}).{stats_note} Pass --no-check "
+                "to keep it anyway."
             )
     return summary
 

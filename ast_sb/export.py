@@ -17,7 +17,7 @@
 so that, offline::
 
     from speechbrain.inference.classifiers import EncoderClassifier
-    clf = EncoderClassifier.from_hparams(source=DIR, savedir=OTHER_DIR)
+    clf = EncoderClassifier.from_hparams(source=DIR)  # read in place
     out_prob, score, index, text_lab = clf.classify_file("clip.wav")
 
 The Pretrainer fetches every file as ``<source>/<name>.ckpt``, so the folder
@@ -507,8 +507,8 @@ def export_inference_folder(
         "# Audio Spectrogram Transformer inference model (ast_sb export).",
         "# Load with:",
         "#   from speechbrain.inference.classifiers import EncoderClassifier",
-        "#   clf = EncoderClassifier.from_hparams(source=<this folder>,",
-        "#                                        savedir=<cache folder>)",
+        "#   clf = EncoderClassifier.from_hparams(source=<this folder>)",
+        "#   (a savedir, if any, must hold no other model's files)",
         "#   out_prob, score, index, text_lab = clf.classify_file('clip.wav')",
         "# The waveform passes through compute_features / mean_var_norm;",
         "# embedding_model runs the trained front end (exact clip lengths),",
@@ -702,7 +702,9 @@ def load_encoder_classifier(
     source : str
         Exported folder.
     savedir : str, optional
-        Where SpeechBrain links the fetched files.
+        Where SpeechBrain links the fetched files (default: none, the folder
+        is read in place). A savedir holding another model's files raises
+        :class:`ast_sb.savedir.StaleSavedirError`.
     run_opts : dict, optional
         E.g. ``{"device": "cpu"}``.
 
@@ -734,6 +736,9 @@ def load_encoder_classifier(
     """
     from speechbrain.inference.classifiers import EncoderClassifier
 
+    from ast_sb.savedir import check_savedir
+
+    check_savedir(source, savedir)
     model = EncoderClassifier.from_hparams(
         source=source, savedir=savedir, run_opts=run_opts or {"device": "cpu"}
     )

@@ -135,7 +135,9 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
             ``ast-sb convert``.
         savedir : str, optional
             Where SpeechBrain links the files; default: the folder itself
-            (nothing is written when all files are there).
+            (nothing is written when all files are there). A savedir holding
+            another model's files raises
+            :class:`ast_sb.savedir.StaleSavedirError`.
         device : str
             Torch device, e.g. "cpu" or "cuda:0".
         check_weights : bool
@@ -163,6 +165,9 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
                 f"{', '.join(missing)}. Create one with `ast-sb convert` or "
                 "ast_sb.export.export_inference_folder()."
             )
+        from ast_sb.savedir import check_savedir
+
+        check_savedir(folder, savedir)
         model = cls.from_hparams(
             source=os.path.abspath(folder),
             savedir=os.path.abspath(savedir or folder),

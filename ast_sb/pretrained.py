@@ -751,24 +751,85 @@ def export_hf(
     return state
 
 
+def hf_feature_extractor_config(
+    n_mels: int,
+    max_length: int,
+    mean: float,
+    std: float,
+    sample_rate: int = 16000,
+) -> Dict[str, object]:
+    """``preprocessor_config.json`` of an HF ``ASTFeatureExtractor``.
+
+    Arguments
+    ---------
+    n_mels : int
+        Mel bins (``num_mel_bins``).
+    max_length : int
+        Frames the fbank is padded / cut to (``max_length``).
+    mean : float
+        Normalisation mean of the model.
+    std : float
+        Normalisation standard deviation of the model.
+    sample_rate : int
+        Sampling rate (``sampling_rate``).
+
+    Returns
+    -------
+    dict
+        The JSON content.
+
+    Example
+    -------
+    >>> cfg = hf_feature_extractor_config(128, 512, -6.6268077, 5.358466)
+    >>> cfg["feature_extractor_type"], cfg["mean"], cfg["max_length"]
+    ('ASTFeatureExtractor', -6.6268077, 512)
+    """
+    return {
+        "feature_extractor_type": "ASTFeatureExtractor",
+        "feature_size": 1,
+        "sampling_rate": int(sample_rate),
+        "num_mel_bins": int(n_mels),
+        "max_length": int(max_length),
+        "padding_side": "right",
+        "padding_value": 0.0,
+        "return_attention_mask": False,
+        "do_normalize": True,
+        "mean": float(mean),
+        "std": float(std),
+    }
+
+
 def save_hf_folder(
     out_dir: str,
     encoder: AudioSpectrogramTransformerEncoder,
     classifier: AudioSpectrogramTransformerClassifier,
     labels: Optional[List[str]] = None,
+    normalizer: Optional[torch.nn.Module] = None,
+    sample_rate: int = 16000,
 ) -> str:
-    """Writes an HF ``ASTForAudioClassification`` folder (config + safetensors).
+    """Writes an HF ``ASTForAudioClassification`` folder: ``config.json``,
+    ``model.safetensors`` and ``preprocessor_config.json`` (the
+    ``ASTFeatureExtractor`` with the model's normalisation statistics), so
+    ``transformers.pipeline("audio-classification", out_dir)`` loads it and
+    ``ast-sb convert`` reads the statistics back.
 
     Arguments
     ---------
     out_dir : str
-        Folder to write ``config.json`` and ``model.safetensors`` into.
+        Folder to write into.
     encoder : AudioSpectrogramTransformerEncoder
         The encoder.
     classifier : AudioSpectrogramTransformerClassifier
-        The head.
+        The head ("log_softmax": single-label, "logits": multi-label, which
+        the pipeline scores with a sigmoid). A "cosine" head has no HF
+        equivalent and raises.
     labels : list of str, optional
         Class names for ``id2label``.
+    normalizer : AudioSpectrogramNormalizer, optional
+        The model's normalisation (``mean``/``std``); default: the AudioSet
+        statistics (a warning says so).
+    sample_rate : int
+        Sampling rate of the model's input.
 
     Returns
     -------
@@ -777,14 +838,36 @@ def save_hf_folder(
 
     Example
     -------
+    >>> from ast_sb.features import AudioSpectrogramNormalizer
     >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
     >>> head = AudioSpectrogramTransformerClassifier(192, 3)
-    >>> out = save_hf_folder(str(getfixture("tmpdir") / "hf"), enc, head)
+    >>> norm = AudioSpectrogramNormalizer.from_dataset("esc50")
+    >>> out = save_hf_folder(
+    ...     str(getfixture("tmpdir") / "hf"), enc, head, normalizer=norm
+    ... )
     >>> build_from_hf(out)[0].constructor_args["depth"]
     1
+    >>> sorted(os.listdir(out))
+    ['config.json', 'model.safetensors', 'preprocessor_config.json']
     """
     from safetensors.torch import save_file
 
+    from ast_sb.features import DATASET_STATS
+
+    if getattr(classifier, "output", None) == "cosine":
+        raise ValueError(
+            "A cosine-score head has no Hugging Face AST equivalent; train "
+            "with output='log_softmax' or 'logits' to export to HF."
+        )
+    if normalizer is None:
+        mean, std = DATASET_STATS["audioset"]
+        warnings.warn(
+            "save_hf_folder: no normalizer given; preprocessor_config.json "
+            "gets the AudioSet statistics.",
+            stacklevel=2,
+        )
+    else:
+        mean, std = float(normalizer.mean), float(normalizer.std)
     cfg = encoder.constructor_args
     n_classes = classifier.n_classes
     labels = labels or [f"LABEL_{i}" for i in range(n_classes)]
@@ -811,12 +894,22 @@ def save_hf_folder(
         "num_mel_bins": cfg["n_mels"],
         "id2label": {str(i): name for i, name in enumerate(labels)},
         "label2id": {name: i for i, name in enumerate(labels)},
+        "problem_type": (
+            "multi_label_classification"
+            if classifier.output == "logits"
+            else "single_label_classification"
+        ),
     }
+    preprocessor = hf_feature_extractor_config(
+        cfg["n_mels"], cfg["target_length"], mean, std, sample_rate
+    )
     os.makedirs(out_dir, exist_ok=True)
-    with open(
-        os.path.join(out_dir, "config.json"), "w", encoding="utf-8"
-    ) as fout:
-        json.dump(config, fout, indent=2)
+    for name, content in (
+        ("config.json", config),
+        ("preprocessor_config.json", preprocessor),
+    ):
+        with open(os.path.join(out_dir, name), "w", encoding="utf-8") as fout:
+            json.dump(content, fout, indent=2)
     state = {
         k: v.contiguous() for k, v in export_hf(encoder, classifier).items()
     }

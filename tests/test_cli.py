@@ -17,6 +17,7 @@ import torch
 import ast_sb
 from ast_sb.audio import save_audio
 from ast_sb.cli import main, read_labels
+from ast_sb.features import AudioSpectrogramNormalizer
 from ast_sb.inference import AudioSpectrogramTransformerInterface
 from ast_sb.model import (
     AudioSpectrogramTransformerClassifier,
@@ -49,7 +50,8 @@ def run(capsys, *argv):
 def hf_folder(tmp_path_factory):
     enc, head = tiny_model()
     out = tmp_path_factory.mktemp("hf") / "hf_model"
-    return save_hf_folder(str(out), enc, head, LABELS)
+    esc50 = AudioSpectrogramNormalizer.from_dataset("esc50")
+    return save_hf_folder(str(out), enc, head, LABELS, normalizer=esc50)
 
 
 @pytest.fixture(scope="module")

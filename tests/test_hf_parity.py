@@ -51,7 +51,9 @@ def test_small_config_folder_round_trip(tmp_path):
     model = hf_model(**SMALL)
     model.save_pretrained(tmp_path / "hf")
     encoder, classifier, labels = build_from_hf(str(tmp_path / "hf"))
-    assert len(labels) == 7 and encoder.constructor_args["layer_norm_eps"] == 1e-12
+    assert (
+        len(labels) == 7 and encoder.constructor_args["layer_norm_eps"] == 1e-12
+    )
     feats = torch.randn(3, 256, 128)
     with torch.no_grad():
         expected = model(feats).logits
@@ -176,3 +178,82 @@ def test_parameter_counts_match_hf(size):
     )
     if size == "base384":
         assert count_parameters(encoder) + count_parameters(head) == 86_594_063
+
+
+def hf_round_trip_model(tmp_path, multi_label=False):
+    """A tiny trained-looking model saved as an HF folder with ESC-50 stats."""
+    torch.manual_seed(0)
+    encoder = AudioSpectrogramTransformerEncoder(
+        "tiny224", depth=1, target_length=128, layer_norm_eps=1e-12
+    ).eval()
+    classifier = AudioSpectrogramTransformerClassifier(
+        192,
+        5,
+        output="logits" if multi_label else "log_softmax",
+        layer_norm_eps=1e-12,
+    ).eval()
+    with torch.no_grad():
+        classifier.linear.weight.mul_(100.0)  # well separated scores
+    norm = AudioSpectrogramNormalizer.from_dataset("esc50")
+    labels = ["dog", "rain", "bird", "siren", "clock"]
+    folder = str(tmp_path / "hf")
+    save_hf_folder(folder, encoder, classifier, labels, normalizer=norm)
+    return encoder, classifier, norm, labels, folder
+
+
+def source_scores(encoder, classifier, norm, wav):
+    fbank = KaldiFbank(n_mels=128, target_length=128)
+    with torch.no_grad():
+        out = classifier(encoder(norm(fbank(wav[None])))).squeeze()
+    return out.sigmoid() if classifier.output == "logits" else out.exp()
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_hf_folder_runs_in_transformers_pipeline(tmp_path, multi_label):
+    encoder, classifier, norm, labels, folder = hf_round_trip_model(
+        tmp_path, multi_label
+    )
+    pipe = transformers.pipeline("audio-classification", model=folder)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(3):
+        wav = torch.randn(16000, generator=gen) * 0.1
+        got = pipe(wav.numpy(), top_k=3)
+        scores = source_scores(encoder, classifier, norm, wav)
+        top = scores.topk(3)
+        assert [g["label"] for g in got] == [labels[i] for i in top.indices]
+        assert (
+            max(abs(g["score"] - float(s)) for g, s in zip(got, top.values))
+            <= 1e-4
+        )
+
+
+def test_convert_of_hf_folder_keeps_its_statistics(tmp_path):
+    from ast_sb.cli import main
+    from ast_sb.inference import AudioSpectrogramTransformerInterface
+
+    encoder, classifier, norm, labels, folder = hf_round_trip_model(tmp_path)
+    out = str(tmp_path / "converted")
+    assert main(["convert", folder, out, "--single-label"]) == 0
+    model = AudioSpectrogramTransformerInterface.from_folder(out)
+    assert model.mods.mean_var_norm.mean == pytest.approx(norm.mean)
+    assert model.mods.mean_var_norm.std == pytest.approx(norm.std)
+    wav = torch.randn(16000, generator=torch.Generator().manual_seed(2)) * 0.1
+    got = model.classify_batch(wav[None])[0].exp()[0]
+    expected = source_scores(encoder, classifier, norm, wav)
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_convert_check_compares_against_the_source(tmp_path, capsys):
+    """Statistics that differ from the source's must fail the check."""
+    from ast_sb.cli import main
+
+    *_, folder = hf_round_trip_model(tmp_path)
+    out = str(tmp_path / "converted")
+    code = main(
+        ["convert", folder, out, "--single-label", "--dataset", "audioset"]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "other outputs than the source" in err and "-6.62" in err
+    # Same statistics as the source: the check passes.
+    assert main(["convert", folder, out + "2", "--single-label"]) == 0

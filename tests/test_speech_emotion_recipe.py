@@ -256,7 +256,10 @@ def test_real_hparams(name, n_classes, target_length, crop, test_key, tmp_path):
     assert encoder.constructor_args["size"] == "base384"
     assert encoder.constructor_args["use_padding_mask"] is True
     assert encoder.constructor_args["target_length"] == target_length
-    assert (encoder.constructor_args["fstride"], encoder.constructor_args["tstride"]) == (10, 10)
+    assert (
+        encoder.constructor_args["fstride"],
+        encoder.constructor_args["tstride"],
+    ) == (10, 10)
     assert hp["classifier"].constructor_args["n_classes"] == n_classes
     # the features keep each batch's length; the grid covers the crop
     assert hp["compute_features"].target_length is None
