@@ -195,8 +195,16 @@ class CrashSafeCheckpointer(Checkpointer):
         finally:
             self._writing = False
         ddp_barrier()  # every process has written its files
-        if not if_main_process():
-            return None
+        saved = None
+        if if_main_process():
+            saved = self._publish(ckpt, final, end_of_epoch, verbosity)
+        # every process sees the same checkpoints after the save (the
+        # deletions that follow are collective calls)
+        ddp_barrier()
+        return saved
+
+    def _publish(self, ckpt, final, end_of_epoch, verbosity):
+        """Flushes the temporary folder and renames it to ``final``."""
         partial = ckpt.path
         for path in partial.iterdir():
             _fsync(path)
