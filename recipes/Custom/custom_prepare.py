@@ -211,7 +211,7 @@ def prepare_custom(
         entries, on_missing, on_corrupt, min_duration=min_duration
     )
     report_problems(missing, save / "missing_files.txt", "missing wavs")
-    report_problems(corrupt, save / "corrupt_files.txt", "unreadable wavs")
+    report_problems(corrupt, save / "corrupt_files.txt", "unusable wavs")
     if not entries:
         raise DataPreparationError(f"No readable audio file listed in {source}")
 
