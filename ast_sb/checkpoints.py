@@ -224,6 +224,63 @@ class CrashSafeCheckpointer(Checkpointer):
         logger.log(verbosity, "Saved an %s checkpoint in %s", kind, final)
         return Checkpoint(final, ckpt.meta, paramfiles)
 
+    def save_and_keep_only(
+        self,
+        meta=None,
+        end_of_epoch=True,
+        name=None,
+        num_to_keep=1,
+        keep_recent=True,
+        importance_keys=None,
+        max_keys=None,
+        min_keys=None,
+        ckpt_predicate=None,
+        verbosity=logging.INFO,
+    ):
+        """``Checkpointer.save_and_keep_only`` with fresh default lists.
+
+        SpeechBrain 1.1's version appends ``ckpt_recency`` to its shared
+        default ``importance_keys`` list at every call, so each save lists
+        the checkpoints once more than the previous one (quadratic in the
+        number of saves); fresh lists keep every save equally cheap.
+        Arguments are those of the parent.
+
+        Arguments
+        ---------
+        meta : mapping, optional
+            Added to the meta file.
+        end_of_epoch : bool
+            Whether the checkpoint is at the end of an epoch.
+        name : str, optional
+            Custom checkpoint name.
+        num_to_keep : int
+            Checkpoints kept per importance key.
+        keep_recent : bool
+            Also keep the most recent ones.
+        importance_keys : list, optional
+            Sort keys of importance.
+        max_keys : list, optional
+            Meta keys, highest kept.
+        min_keys : list, optional
+            Meta keys, lowest kept.
+        ckpt_predicate : callable, optional
+            Only checkpoints passing it may be deleted.
+        verbosity : int
+            Logging level.
+        """
+        super().save_and_keep_only(
+            meta=meta or {},
+            end_of_epoch=end_of_epoch,
+            name=name,
+            num_to_keep=num_to_keep,
+            keep_recent=keep_recent,
+            importance_keys=list(importance_keys or []),
+            max_keys=list(max_keys or []),
+            min_keys=list(min_keys or []),
+            ckpt_predicate=ckpt_predicate,
+            verbosity=verbosity,
+        )
+
     def _custom_checkpoint_dirpath(self, name):
         """``CKPT+<name>``, or its temporary twin while saving."""
         path = super()._custom_checkpoint_dirpath(name)

@@ -155,3 +155,25 @@ def test_checkpoint_folder_appears_only_when_complete(tmp_path):
     assert len(names) == 3 and "CKPT+last" in names
     last = brain.checkpointer.find_checkpoint(max_key="n")
     assert last.meta["n"] == 4 and last.path.name == "CKPT+last"
+
+
+def test_each_save_costs_the_same(tmp_path):
+    """SpeechBrain's shared default list made save N list checkpoints N
+    times more often (quadratic in the number of saves)."""
+    brain, _ = _brain(tmp_path)
+    ckpter = brain.checkpointer
+    calls = []
+    find = ckpter.find_checkpoints
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return find(*args, **kwargs)
+
+    ckpter.find_checkpoints = counting
+    per_save = []
+    for i in range(6):
+        before = len(calls)
+        ckpter.save_and_keep_only(meta={"error": 1.0 / (i + 1)})
+        per_save.append(len(calls) - before)
+    assert per_save[-1] == per_save[1]
+    assert len(ckpter.list_checkpoints()) == 1
