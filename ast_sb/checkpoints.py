@@ -294,11 +294,24 @@ class CrashSafeCheckpointer(Checkpointer):
         return path
 
     def _remove_partial_folders(self) -> None:
-        """Deletes temporary folders of saves that were interrupted."""
-        for path in self.checkpoints_dir.iterdir():
-            if path.is_dir() and path.name.startswith(PARTIAL_PREFIX):
-                logger.info("Removing interrupted checkpoint save %s", path)
-                shutil.rmtree(path, ignore_errors=True)
+        """Cleans up after saves that were interrupted.
+
+        A checkpoint moved aside to be replaced (custom name) whose
+        replacement never arrived is put back; other temporary folders
+        are deleted.
+        """
+        old_prefix = PARTIAL_PREFIX + "old-"
+        for path in sorted(self.checkpoints_dir.iterdir()):
+            if not path.is_dir() or not path.name.startswith(PARTIAL_PREFIX):
+                continue
+            if path.name.startswith(old_prefix):
+                original = path.with_name(path.name[len(old_prefix) :])
+                if not original.exists():
+                    logger.info("Restoring checkpoint %s", original)
+                    os.rename(path, original)
+                    continue
+            logger.info("Removing interrupted checkpoint save %s", path)
+            shutil.rmtree(path, ignore_errors=True)
 
     # ------------------------------------------------------------------
     # listing and recovery

@@ -177,3 +177,16 @@ def test_each_save_costs_the_same(tmp_path):
         per_save.append(len(calls) - before)
     assert per_save[-1] == per_save[1]
     assert len(ckpter.list_checkpoints()) == 1
+
+
+def test_interrupted_replacement_is_undone_by_next_save(tmp_path):
+    brain, _ = _brain(tmp_path)
+    ckpter = brain.checkpointer
+    ckpter.save_checkpoint(meta={"n": 1}, name="last")
+    # a kill between moving the old "last" aside and renaming the new one
+    os.rename(tmp_path / "CKPT+last", tmp_path / ".partial-old-CKPT+last")
+    (tmp_path / ".partial-CKPT+last").mkdir()
+    assert ckpter.list_checkpoints() == []
+    ckpter.save_checkpoint(meta={"n": 2})
+    assert sorted(c.meta["n"] for c in ckpter.list_checkpoints()) == [1, 2]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
