@@ -42,8 +42,10 @@ import contextlib
 import hashlib
 import logging
 import os
+import random
 from typing import Dict, List, Optional, Tuple
 
+import numpy as np
 import speechbrain as sb
 import torch
 import torch.nn.functional as F
@@ -249,12 +251,14 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
 
     @contextlib.contextmanager
     def _batch_rng(self):
-        """Forks the RNG and seeds it from the batch position.
+        """Forks the RNGs and seeds them from the batch position.
 
         Augmentation draws, dropout and drop-path of a training batch then
         depend only on (seed, rank, epoch, step), so a run resumed from an
         (intra-epoch) checkpoint reproduces the uninterrupted one exactly,
-        and the RNG outside training batches is left untouched.
+        and the RNGs outside training batches are left untouched. The
+        torch (CPU and current CUDA device), NumPy and Python ``random``
+        generators are covered.
         """
         if not self._hp("reseed_every_batch", True):
             yield
@@ -262,9 +266,17 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         devices = []
         if self.device_type == "cuda" and torch.cuda.is_available():
             devices = [torch.cuda.current_device()]
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self._batch_seed())
-            yield
+        seed = self._batch_seed()
+        py_state, np_state = random.getstate(), np.random.get_state()
+        try:
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(seed)
+                random.seed(seed)
+                np.random.seed(seed % (1 << 32))
+                yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
 
     def _augment(
         self, feats: torch.Tensor, lengths: torch.Tensor
@@ -704,12 +716,13 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         """
         self._has_valid = valid_set is not None
         self._train_set = train_set
-        # SpeechBrain reshuffles only its own samplers: a dynamic batch
-        # sampler also needs ``set_epoch`` at every epoch
+        # SpeechBrain reshuffles only its own samplers: a given (weighted)
+        # sampler or dynamic batch sampler also needs ``set_epoch`` at
+        # every epoch, else it repeats its first epoch's order
         loader_kwargs = kwargs.get("train_loader_kwargs") or {}
-        batch_sampler = loader_kwargs.get("batch_sampler")
-        if hasattr(batch_sampler, "set_epoch"):
-            self.train_sampler = batch_sampler
+        for key in ("sampler", "batch_sampler"):
+            if hasattr(loader_kwargs.get(key), "set_epoch"):
+                self.train_sampler = loader_kwargs[key]
         return super().fit(epoch_counter, train_set, valid_set, *args, **kwargs)
 
     # ------------------------------------------------------------------

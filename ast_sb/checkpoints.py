@@ -195,8 +195,16 @@ class CrashSafeCheckpointer(Checkpointer):
         finally:
             self._writing = False
         ddp_barrier()  # every process has written its files
-        if not if_main_process():
-            return None
+        saved = None
+        if if_main_process():
+            saved = self._publish(ckpt, final, end_of_epoch, verbosity)
+        # every process sees the same checkpoints after the save (the
+        # deletions that follow are collective calls)
+        ddp_barrier()
+        return saved
+
+    def _publish(self, ckpt, final, end_of_epoch, verbosity):
+        """Flushes the temporary folder and renames it to ``final``."""
         partial = ckpt.path
         for path in partial.iterdir():
             _fsync(path)
@@ -216,6 +224,63 @@ class CrashSafeCheckpointer(Checkpointer):
         logger.log(verbosity, "Saved an %s checkpoint in %s", kind, final)
         return Checkpoint(final, ckpt.meta, paramfiles)
 
+    def save_and_keep_only(
+        self,
+        meta=None,
+        end_of_epoch=True,
+        name=None,
+        num_to_keep=1,
+        keep_recent=True,
+        importance_keys=None,
+        max_keys=None,
+        min_keys=None,
+        ckpt_predicate=None,
+        verbosity=logging.INFO,
+    ):
+        """``Checkpointer.save_and_keep_only`` with fresh default lists.
+
+        SpeechBrain 1.1's version appends ``ckpt_recency`` to its shared
+        default ``importance_keys`` list at every call, so each save lists
+        the checkpoints once more than the previous one (quadratic in the
+        number of saves); fresh lists keep every save equally cheap.
+        Arguments are those of the parent.
+
+        Arguments
+        ---------
+        meta : mapping, optional
+            Added to the meta file.
+        end_of_epoch : bool
+            Whether the checkpoint is at the end of an epoch.
+        name : str, optional
+            Custom checkpoint name.
+        num_to_keep : int
+            Checkpoints kept per importance key.
+        keep_recent : bool
+            Also keep the most recent ones.
+        importance_keys : list, optional
+            Sort keys of importance.
+        max_keys : list, optional
+            Meta keys, highest kept.
+        min_keys : list, optional
+            Meta keys, lowest kept.
+        ckpt_predicate : callable, optional
+            Only checkpoints passing it may be deleted.
+        verbosity : int
+            Logging level.
+        """
+        super().save_and_keep_only(
+            meta=meta or {},
+            end_of_epoch=end_of_epoch,
+            name=name,
+            num_to_keep=num_to_keep,
+            keep_recent=keep_recent,
+            importance_keys=list(importance_keys or []),
+            max_keys=list(max_keys or []),
+            min_keys=list(min_keys or []),
+            ckpt_predicate=ckpt_predicate,
+            verbosity=verbosity,
+        )
+
     def _custom_checkpoint_dirpath(self, name):
         """``CKPT+<name>``, or its temporary twin while saving."""
         path = super()._custom_checkpoint_dirpath(name)
@@ -229,11 +294,24 @@ class CrashSafeCheckpointer(Checkpointer):
         return path
 
     def _remove_partial_folders(self) -> None:
-        """Deletes temporary folders of saves that were interrupted."""
-        for path in self.checkpoints_dir.iterdir():
-            if path.is_dir() and path.name.startswith(PARTIAL_PREFIX):
-                logger.info("Removing interrupted checkpoint save %s", path)
-                shutil.rmtree(path, ignore_errors=True)
+        """Cleans up after saves that were interrupted.
+
+        A checkpoint moved aside to be replaced (custom name) whose
+        replacement never arrived is put back; other temporary folders
+        are deleted.
+        """
+        old_prefix = PARTIAL_PREFIX + "old-"
+        for path in sorted(self.checkpoints_dir.iterdir()):
+            if not path.is_dir() or not path.name.startswith(PARTIAL_PREFIX):
+                continue
+            if path.name.startswith(old_prefix):
+                original = path.with_name(path.name[len(old_prefix) :])
+                if not original.exists():
+                    logger.info("Restoring checkpoint %s", original)
+                    os.rename(path, original)
+                    continue
+            logger.info("Removing interrupted checkpoint save %s", path)
+            shutil.rmtree(path, ignore_errors=True)
 
     # ------------------------------------------------------------------
     # listing and recovery

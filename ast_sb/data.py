@@ -15,7 +15,11 @@ turns the manifests into SpeechBrain ``DynamicItemDataset`` objects that
 provide
 
 * ``sig``: the mono waveform at ``sample_rate`` (``ast_sb.audio.load_audio``
-  resamples and downmixes), optionally cropped;
+  resamples and downmixes), checked (decodes, finite, at least
+  ``min_duration`` long: else an error naming the file, or with
+  ``on_corrupt="skip"`` a :class:`SkippedClip` that :func:`collate_clips`
+  leaves out of the batch) and optionally cropped (random training crops
+  are drawn from ``(seed, epoch, clip id)``, see :class:`ClipLoader`);
 * the label key (default ``label_encoded``): a ``LongTensor [1]`` class index
   (single-label, through a ``CategoricalEncoder``) or a float multi-hot
   vector ``[C]`` (multi-label).

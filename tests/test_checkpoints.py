@@ -155,3 +155,38 @@ def test_checkpoint_folder_appears_only_when_complete(tmp_path):
     assert len(names) == 3 and "CKPT+last" in names
     last = brain.checkpointer.find_checkpoint(max_key="n")
     assert last.meta["n"] == 4 and last.path.name == "CKPT+last"
+
+
+def test_each_save_costs_the_same(tmp_path):
+    """SpeechBrain's shared default list made save N list checkpoints N
+    times more often (quadratic in the number of saves)."""
+    brain, _ = _brain(tmp_path)
+    ckpter = brain.checkpointer
+    calls = []
+    find = ckpter.find_checkpoints
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return find(*args, **kwargs)
+
+    ckpter.find_checkpoints = counting
+    per_save = []
+    for i in range(6):
+        before = len(calls)
+        ckpter.save_and_keep_only(meta={"error": 1.0 / (i + 1)})
+        per_save.append(len(calls) - before)
+    assert per_save[-1] == per_save[1]
+    assert len(ckpter.list_checkpoints()) == 1
+
+
+def test_interrupted_replacement_is_undone_by_next_save(tmp_path):
+    brain, _ = _brain(tmp_path)
+    ckpter = brain.checkpointer
+    ckpter.save_checkpoint(meta={"n": 1}, name="last")
+    # a kill between moving the old "last" aside and renaming the new one
+    os.rename(tmp_path / "CKPT+last", tmp_path / ".partial-old-CKPT+last")
+    (tmp_path / ".partial-CKPT+last").mkdir()
+    assert ckpter.list_checkpoints() == []
+    ckpter.save_checkpoint(meta={"n": 2})
+    assert sorted(c.meta["n"] for c in ckpter.list_checkpoints()) == [1, 2]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

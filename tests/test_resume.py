@@ -54,10 +54,10 @@ LABELS = ("low", "high")
 
 
 def _write_data(folder):
-    """Writes 9 train and 4 valid 1 s tone clips and their manifests."""
+    """Writes 8 train and 4 valid 1 s tone clips and their manifests."""
     gen = np.random.default_rng(0)
     manifests = {}
-    for split, count in (("train", 9), ("valid", 4)):
+    for split, count in (("train", 8), ("valid", 4)):
         manifest = {}
         for i in range(count):
             label = LABELS[i % 2]
@@ -71,6 +71,7 @@ def _write_data(folder):
                 "wav": f"$data_root/{name}",
                 "duration": 1.0,
                 "label": label,
+                "weight": 1.0 + i % 3,  # for the weighted sampler
             }
         path = os.path.join(folder, f"{split}.json")
         with open(path, "w", encoding="utf-8") as fout:
@@ -121,8 +122,12 @@ class ReportingBrain(AudioSpectrogramTransformerBrain):
         self.report(f"step {self._epoch} {self.step}")
 
 
-def _build(folder, manifests, report, save_delay=0.0, brain_class=None):
+def _build(
+    folder, manifests, report, save_delay=0.0, brain_class=None, **extra
+):
     """The tiny AST, data and Brain of a run in ``folder``.
+
+    ``extra`` hparams are added (e.g. another ``train_sampler``).
 
     Returns
     -------
@@ -160,8 +165,9 @@ def _build(folder, manifests, report, save_delay=0.0, brain_class=None):
         "mixup": Mixup(mixup_prob=0.5),
         "lr_scheduler": scheduler,
         "epoch_counter": counter,
-        "train_dataloader_opts": {"batch_size": 3, "shuffle": True},
+        "train_dataloader_opts": {"batch_size": 2, "shuffle": True},
         "valid_dataloader_opts": {"batch_size": 4},
+        **extra,
     }
     datasets = build_datasets(hparams, manifests)
     loaders = dataloader_options(hparams, datasets)
@@ -309,13 +315,14 @@ def reference(tmp_path_factory):
 def test_killed_at_random_steps_resumes_bit_identical(reference, tmp_path):
     manifests, ref_folder = reference
     rng = random.Random(11)
-    # 3 steps per epoch, 3 epochs: kill 1-3 steps into each restart, up to
-    # 40 ms later (in the step, the intra-epoch save or the validation)
+    # 4 steps per epoch, 3 epochs: kill 1-2 steps into each restart (so
+    # the run never finishes first), up to 40 ms later (in the step, the
+    # intra-epoch save, the validation or the end-of-epoch save)
     kills = [
-        ("step", rng.randint(1, 3), rng.uniform(0, 0.04)) for _ in range(6)
+        ("step", rng.randint(1, 2), rng.uniform(0, 0.04)) for _ in range(5)
     ]
     landed = _run(str(tmp_path), manifests, kills)
-    assert landed >= 5
+    assert landed == 5
     _assert_same_final(ref_folder, str(tmp_path))
 
 
@@ -325,6 +332,7 @@ def test_killed_inside_checkpoint_saves_resumes_bit_identical(
     manifests, ref_folder = reference
     rng = random.Random(12)
     # the probe stalls every save for 50 ms: kill inside the 1st-3rd save
+    # of each restart (15 saves in all: the run never finishes first)
     kills = [("save", rng.randint(1, 3), 0.01) for _ in range(5)]
     landed = _run(str(tmp_path), manifests, kills, save_delay=0.05)
     assert landed == 5
@@ -347,15 +355,56 @@ class InterruptedBrain(ReportingBrain):
             raise Interrupted()
 
 
-def test_crashed_run_resumes_exactly_with_random_crops(reference, tmp_path):
-    """In-process: crash in epoch 2 after the step-1 checkpoint, resume."""
-    manifests, ref_folder = reference
-    folder = str(tmp_path)
-    parts = _build(folder, manifests, lambda event: None, 0.0, InterruptedBrain)
+SAMPLERS = {
+    "shuffle": {},
+    "weighted": {"train_sampler": "weighted", "samples_per_epoch": 8},
+    "dynamic": {
+        "train_sampler": "dynamic",
+        "max_batch_length": 1.6,  # seconds: three 0.5 s crops
+        "num_buckets": 1,
+    },
+}
+
+
+class RecordingBrain(ReportingBrain):
+    """Records the clip ids of every training batch per epoch."""
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
+        """Records, then runs the usual hook."""
+        super().on_fit_batch_end(batch, outputs, loss, should_step)
+        self.seen = getattr(self, "seen", {})
+        self.seen.setdefault(self._epoch, []).extend(batch.id)
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+def test_crashed_run_resumes_exactly(reference, tmp_path, sampler):
+    """In-process: crash in epoch 2 after the step-1 checkpoint, resume.
+
+    The uninterrupted run also shows that the sampler draws a new order
+    every epoch.
+    """
+    manifests, _ = reference
+    extra = SAMPLERS[sampler]
+    ref_folder = str(tmp_path / "reference")
+    os.makedirs(ref_folder)
+    parts = _build(
+        ref_folder, manifests, lambda e: None, 0.0, RecordingBrain, **extra
+    )
+    _fit(*parts)
+    _write_final(parts[0], ref_folder)
+    orders = list(parts[0].seen.values())
+    assert len(orders) == EPOCHS and all(len(o) == 8 for o in orders)
+    assert orders[0] != orders[1] and orders[1] != orders[2]
+
+    folder = str(tmp_path / "run")
+    os.makedirs(folder)
+    parts = _build(
+        folder, manifests, lambda e: None, 0.0, InterruptedBrain, **extra
+    )
     parts[0].interrupt_at = (2, 2)  # the save after step 2 never happens
     with pytest.raises(Interrupted):
         _fit(*parts)
-    parts = _build(folder, manifests, lambda event: None)
+    parts = _build(folder, manifests, lambda event: None, **extra)
     _fit(*parts)
     _write_final(parts[0], folder)
     _assert_same_final(ref_folder, folder)

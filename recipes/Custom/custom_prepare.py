@@ -54,6 +54,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ast_sb.prepare_utils import (
     AUDIO_EXTENSIONS,
+    MIN_DURATION,
     DataPreparationError,
     add_durations,
     check_label,
@@ -84,6 +85,7 @@ def prepare_custom(
     extensions: Sequence[str] = AUDIO_EXTENSIONS,
     on_missing: str = "raise",
     on_corrupt: str = "raise",
+    min_duration: float = MIN_DURATION,
     skip_prep: bool = False,
 ) -> Dict[str, str]:
     """Writes train / valid / test manifests for user data.
@@ -113,7 +115,10 @@ def prepare_custom(
     on_missing : str
         "raise" or "skip" (report) for wav files that do not exist.
     on_corrupt : str
-        "raise" or "skip" (report) for unreadable wav files.
+        "raise" or "skip" (report) for unusable wav files: unreadable, not
+        decodable, NaN / inf samples, or shorter than ``min_duration``.
+    min_duration : float
+        Shortest usable file in seconds.
     skip_prep : bool
         If True, do nothing.
 
@@ -148,6 +153,7 @@ def prepare_custom(
         "extensions": list(extensions),
         "on_missing": on_missing,
         "on_corrupt": on_corrupt,
+        "min_duration": min_duration,
     }
     opts_file = save / "custom_prepare_opts.json"
     if is_prepared(list(outputs.values()), options, opts_file):
@@ -201,9 +207,11 @@ def prepare_custom(
             f"{source}: the split column must be set on every row"
         )
 
-    missing, corrupt = add_durations(entries, on_missing, on_corrupt)
+    missing, corrupt = add_durations(
+        entries, on_missing, on_corrupt, min_duration=min_duration
+    )
     report_problems(missing, save / "missing_files.txt", "missing wavs")
-    report_problems(corrupt, save / "corrupt_files.txt", "unreadable wavs")
+    report_problems(corrupt, save / "corrupt_files.txt", "unusable wavs")
     if not entries:
         raise DataPreparationError(f"No readable audio file listed in {source}")
 

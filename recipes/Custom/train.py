@@ -57,6 +57,7 @@ def prepare(hparams):
             seed=hparams["seed"],
             on_missing=hparams["on_missing"],
             on_corrupt=hparams["on_corrupt"],
+            min_duration=hparams["min_duration"],
             skip_prep=hparams["skip_prep"],
         ),
     )
