@@ -157,15 +157,26 @@ def test_classify_file_resamples_and_downmixes(model, tmp_path):
     assert len(preds) == 2 and preds[0]["label"] == text[0]
 
 
-def test_long_file_reads_only_the_model_length(model, tmp_path):
+def test_long_file_is_classified_by_windows(model, tmp_path):
+    """Issue 10.3: a file longer than the grid is the mean of the window
+    probabilities (windows of the grid, the recipe's default), not cut."""
     path = tmp_path / "long.wav"
     wav = noise(5.0, 10)
     save_audio(path, wav, 16000, subtype="FLOAT")
     loaded = model.load_audio(str(path))
-    assert loaded.shape[0] == model.max_samples
-    assert torch.allclose(loaded, wav[: model.max_samples])
-    out = model.classify_file(str(path))[0]
-    assert torch.allclose(out, model.classify_batch(loaded[None])[0])
+    assert torch.equal(loaded, wav)
+    window = model.max_samples
+    assert model.window_settings["window"] == window / 16000
+    probs = []
+    for start in range(0, wav.shape[0], window):
+        seg = wav[start : start + window]
+        probs.append(model.classify_batch(seg[None])[0].exp())
+    assert len(probs) == 4
+    expected = torch.cat(probs).mean(0).log()
+    out = model.classify_file(str(path))[0][0]
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
+    first_window_only = model.classify_batch(wav[None, :window])[0][0]
+    assert (out - first_window_only).abs().max() > 1e-3
 
 
 def write_bad_files(folder):
