@@ -260,7 +260,9 @@ def test_real_hparams(name, n_classes, target_length, crop, test_key, tmp_path):
     assert hp["classifier"].config["n_classes"] == n_classes
     # the features keep each batch's length; the grid covers the crop
     assert hp["compute_features"].target_length is None
-    assert hp["train_crop_seconds"] == hp["eval_crop_seconds"] == crop
+    assert hp["train_crop_seconds"] == crop
+    # whole clips in valid/test (windows of the grid), as the export
+    assert hp["eval_crop_seconds"] is None and hp["eval_window_seconds"] is None
     assert 1 + (crop * 16000 - 400) // 160 <= target_length
     assert hp["train_sampler"] == "dynamic" and hp["dynamic_batching"]
     # realistic lengths: far less padding than padding to the longest clip
