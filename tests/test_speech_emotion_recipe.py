@@ -139,7 +139,7 @@ def test_exported_model_classifies(trained_recipe, tmp_path):
     assert sorted(model.hparams.label_encoder.lab2ind) == sorted(
         EMOTIONS.values()
     )
-    assert model.mods.embedding_model.use_padding_mask
+    assert model.mods.embedding_model.encoder.use_padding_mask
     rng = np.random.default_rng(123)
     correct = 0
     for label in EMOTIONS.values():
@@ -152,6 +152,11 @@ def test_exported_model_classifies(trained_recipe, tmp_path):
         )
         correct += int(text_lab[0] == label)
     assert correct >= 2
+    # longer than the 1.25 s grid: sliding windows, no error (issue 10.3)
+    path = tmp_path / "long.wav"
+    save_audio(str(path), synthesize_emotion("angry", 3.0, rng), SAMPLE_RATE)
+    out_prob = model.classify_file(str(path))[0]
+    assert torch.allclose(out_prob.exp().sum(), torch.tensor(1.0), atol=1e-4)
 
 
 def _padding(batches, lengths):
