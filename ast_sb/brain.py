@@ -64,6 +64,7 @@ from ast_sb.windows import (
     combine_window_scores,
     cut_windows,
     grid_samples,
+    run_by_length,
     window_samples,
 )
 
@@ -300,7 +301,7 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         In validation and test, clips are classified by sliding windows
         (:meth:`_windowed_forward`) of ``eval_window_seconds`` or, when
         unset, of the model's grid; models without a grid (no
-        ``target_length``) run the padded batch as it is.
+        ``target_length``) classify whole clips, each as it is alone.
 
         Arguments
         ---------
@@ -321,7 +322,7 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         batch = batch.to(self.device)
         wavs, lengths = batch.sig
         train = stage == sb.Stage.TRAIN
-        if not train and self._eval_window()[0] is not None:
+        if not train:
             outputs = self._windowed_forward(wavs, lengths)
             return outputs, lengths, None
         outputs, lengths, mix = self._forward_waveforms(wavs, lengths, train)
@@ -372,18 +373,40 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         Returns
         -------
         torch.Tensor
-            [B, 1, C] clip-level outputs.
+            [B, 1, C] clip-level outputs (without windows: the outputs
+            of :meth:`_eval_forward`).
         """
         window, hop = self._eval_window()
         num_samples = sample_counts(lengths, wavs.shape[-1]).clamp(min=1)
+        if window is None:
+            return self._eval_forward(wavs, num_samples)
         chunks, chunk_lengths, clip_index, n_windows = cut_windows(
             wavs, num_samples, window, hop
         )
-        outputs, _, _ = self._forward_waveforms(chunks, chunk_lengths, False)
+        chunk_samples = sample_counts(chunk_lengths, window)
+        outputs = self._eval_forward(chunks, chunk_samples)
         scores = combine_window_scores(
             outputs, clip_index, n_windows, self.multi_label
         )
         return scores.unsqueeze(1)
+
+    def _eval_forward(
+        self, wavs: torch.Tensor, num_samples: torch.Tensor
+    ) -> torch.Tensor:
+        """Eval forward of clips that each get their output alone.
+
+        A front end with the padding convention (``KaldiFbank``) runs the
+        padded batch at once; others (SpeechBrain's ``Fbank``) run clips of
+        equal length together (:func:`ast_sb.windows.run_by_length`), as
+        the exported folder does.
+        """
+        exact = hasattr(self.modules["compute_features"], "valid_frames")
+        return run_by_length(
+            lambda w, n: self._forward_waveforms(w, n, False)[0],
+            wavs,
+            num_samples,
+            exact,
+        )
 
     def _eval_window(self) -> Tuple[Optional[int], Optional[int]]:
         """Validation / test window and hop in samples (None: no windows).

@@ -19,8 +19,8 @@ Two input types are supported:
 * ``"features"`` (default): normalised fbank features ``[B, T, F]`` with
   ``T`` the model's number of frames; the exported graph holds the encoder
   and the head only.
-* ``"waveform"``: 16 kHz waveforms ``[B, N]`` with ``N`` fixed (the model's
-  grid; zero-pad shorter clips) and their relative lengths ``[B]``
+* ``"waveform"``: 16 kHz waveforms ``[B, N]`` with ``N`` fixed (one sliding
+  window of the folder, the model's grid by default; zero-pad shorter clips) and their relative lengths ``[B]``
   (``n_samples / N``); the Kaldi fbank (with the project's padding
   convention) and the normalisation are part of the graph, which gives the
   scores of the interface / ``EncoderClassifier`` for clips within the grid
@@ -217,6 +217,7 @@ def _quiet():
     warnings.filterwarnings("ignore", message=".*jit.*deprecated.*")
     warnings.filterwarnings("ignore", message=".*legacy TorchScript-based.*")
     warnings.filterwarnings("ignore", message=".*will be removed.*")
+    warnings.filterwarnings("ignore", message=".*axis name.*")
     return ctx
 
 
@@ -511,7 +512,8 @@ def export_model(
         module = ExportableClassifier(
             encoder, head, interface.features, interface.normalizer
         )
-        shape = [interface.max_samples]
+        # one sliding window of the folder (the grid by default)
+        shape = [interface.pipeline.window or interface.max_samples]
     module = module.cpu().eval()
 
     def reference(x: torch.Tensor, lens: Optional[torch.Tensor] = None):

@@ -23,8 +23,10 @@ exported folder puts the whole front end where the lengths arrive:
 
 So ``classify_batch(wavs, wav_lens)`` gives each clip the scores of
 ``classify_file`` and of the recipe's test. Models without a time grid
-(e.g. SpeechBrain's ``Fbank`` + ECAPA) have no windows: their clips are run
-in groups of equal length, each at its own length.
+(e.g. SpeechBrain's ``Fbank`` + ECAPA) have no windows unless the recipe set
+``eval_window_seconds``; with a front end that ignores lengths (SpeechBrain's
+``Fbank``), clips (windows) run in groups of equal length, each at its own
+length (:func:`ast_sb.windows.run_by_length`), as in the recipe's test.
 
 Authors
  * ast_sb developers 2026
@@ -41,6 +43,7 @@ from ast_sb.windows import (
     combine_window_scores,
     cut_windows,
     grid_samples,
+    run_by_length,
     window_samples,
 )
 
@@ -236,13 +239,19 @@ class WaveformEncoder(nn.Module):
         if lengths is None:
             lengths = torch.ones(wavs.shape[0], device=wavs.device)
         num_samples = sample_counts(lengths, wavs.shape[-1]).to(wavs.device)
+        exact = hasattr(self.compute_features, "valid_frames")
         if self.window is None:
-            windows, clips, counts = self._by_length(wavs, num_samples)
+            clips = torch.arange(wavs.shape[0], device=wavs.device)
+            counts = torch.ones_like(clips)
+            windows = run_by_length(self.encode_clips, wavs, num_samples, exact)
         else:
             chunks, chunk_lengths, clips, counts = cut_windows(
                 wavs, num_samples, self.window, self.hop
             )
-            windows = self.encode_clips(chunks, chunk_lengths)
+            chunk_samples = sample_counts(chunk_lengths, self.window)
+            windows = run_by_length(
+                self.encode_clips, chunks, chunk_samples, exact
+            )
         summed = torch.zeros(
             (wavs.shape[0],) + tuple(windows.shape[1:]),
             dtype=windows.dtype,
@@ -254,23 +263,6 @@ class WaveformEncoder(nn.Module):
         embeddings.window_clips = clips
         embeddings.window_counts = counts
         return embeddings
-
-    def _by_length(self, wavs: torch.Tensor, num_samples: torch.Tensor):
-        """Runs clips of equal length together, each at its own length."""
-        parts = []
-        order = []
-        for n in torch.unique(num_samples).tolist():
-            index = (num_samples == n).nonzero().flatten()
-            ones = torch.ones(len(index), device=wavs.device)
-            parts.append(self.encode_clips(wavs[index, : max(1, n)], ones))
-            order.append(index)
-        index = torch.cat(order)
-        windows = parts[0].new_zeros(
-            (wavs.shape[0],) + tuple(parts[0].shape[1:])
-        )
-        windows[index] = torch.cat(parts)
-        clips = torch.arange(wavs.shape[0], device=wavs.device)
-        return windows, clips, torch.ones_like(clips)
 
     def extra_repr(self) -> str:
         """Summary shown by ``print(module)``."""

@@ -29,7 +29,8 @@ Hyperparameters read here, besides those of
   length-sorted batches of ``max_batch_length`` seconds for validation and
   test too), ``num_buckets``; ``train/valid/test_dataloader_opts``;
 * ``pretrained_path`` (optional local checkpoint), ``eval_checkpoint``
-  ("best" or "last"), ``test_results_file``, ``export_folder``,
+  ("best" or "last"), ``test_results_file``, ``test_predictions_file``
+  (optional: per-clip test scores, JSON id -> list), ``export_folder``,
   ``output_folder``, ``plots`` (bool, default True).
 
 Authors
@@ -488,10 +489,11 @@ def train_and_evaluate(
 
     labels = _class_names(hparams.get("label_encoder"))
     targets = predictions = None
-    if not brain.multi_label and hasattr(brain.stats, "collect"):
+    ids, scores = [], None
+    if hasattr(brain.stats, "collect"):
         # every rank takes part in the gather
-        _, scores, stat_targets = brain.stats.collect()
-        if len(stat_targets):
+        ids, scores, stat_targets = brain.stats.collect()
+        if not brain.multi_label and len(stat_targets):
             targets = stat_targets.reshape(-1).tolist()
             predictions = scores.argmax(dim=-1).tolist()
     if if_main_process():
@@ -505,6 +507,15 @@ def train_and_evaluate(
             with open(results_file, "w", encoding="utf-8") as fout:
                 json.dump(results, fout, indent=2)
         logger.info("Test results: %s", results)
+        predictions_file = hparams.get("test_predictions_file")
+        if predictions_file and scores is not None:
+            # per-clip scores (log-probabilities or logits), the reference
+            # the exported folder reproduces clip by clip
+            with open(predictions_file, "w", encoding="utf-8") as fout:
+                json.dump(
+                    dict(zip(ids, scores.tolist())),
+                    fout,
+                )
         if hparams.get("plots", True):
             _write_plots(hparams, targets, predictions, labels)
         export_folder = hparams.get("export_folder")

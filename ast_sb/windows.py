@@ -19,13 +19,14 @@ Authors
  * ast_sb developers 2026
 """
 
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
 __all__ = [
     "combine_window_scores",
+    "run_by_length",
     "cut_windows",
     "grid_samples",
     "window_count",
@@ -278,3 +279,55 @@ def combine_window_scores(
     first = torch.cumsum(n_windows, 0) - n_windows
     single = scores[first.clamp(max=scores.shape[0] - 1)]
     return torch.where((n_windows == 1)[:, None], single, combined)
+
+
+def run_by_length(
+    fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    wavs: torch.Tensor,
+    num_samples: torch.Tensor,
+    exact_padding: bool,
+) -> torch.Tensor:
+    """Runs ``fn(wavs, relative_lengths)`` so that each clip is exact.
+
+    With a front end that applies the padding convention
+    (``exact_padding``, e.g. :class:`~ast_sb.features.KaldiFbank`) the
+    padded batch runs at once. Otherwise (e.g. SpeechBrain's ``Fbank``,
+    which ignores lengths) clips of equal length run together at their own
+    length, so each clip gets the output it gets alone.
+
+    Arguments
+    ---------
+    fn : callable
+        ``(wavs [b, n], lengths [b]) -> outputs [b, ...]``.
+    wavs : torch.Tensor
+        Padded waveforms ``[B, N]``.
+    num_samples : torch.Tensor
+        Long ``[B]``: real samples of each clip.
+    exact_padding : bool
+        Whether ``fn`` handles padding exactly.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B, ...]`` outputs, in batch order.
+
+    Example
+    -------
+    >>> fn = lambda w, lens: w.sum(dim=1, keepdim=True) + w.shape[1]
+    >>> wavs = torch.ones(2, 4)
+    >>> run_by_length(fn, wavs, torch.tensor([4, 2]), False).tolist()
+    [[8.0], [4.0]]
+    """
+    num_samples = num_samples.to(wavs.device).long()
+    if exact_padding:
+        lengths = num_samples.double() / wavs.shape[-1]
+        return fn(wavs, lengths.float())
+    outputs = None
+    for n in torch.unique(num_samples).tolist():
+        index = (num_samples == n).nonzero().flatten()
+        ones = torch.ones(len(index), device=wavs.device)
+        part = fn(wavs[index, : max(1, int(n))], ones)
+        if outputs is None:
+            outputs = part.new_zeros((wavs.shape[0],) + tuple(part.shape[1:]))
+        outputs[index] = part
+    return outputs

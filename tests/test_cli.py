@@ -88,13 +88,13 @@ def audio_files(tmp_path_factory):
 def test_convert_hf_folder(model_dir, hf_folder, tmp_path):
     model = AudioSpectrogramTransformerInterface.from_folder(model_dir)
     assert model.labels == LABELS and not model.multi_label
-    assert model.mods.mean_var_norm.mean == pytest.approx(-6.6268077)
+    assert model.normalizer.mean == pytest.approx(-6.6268077)
     # equals the HF weights run through ast_sb directly
     from ast_sb.pretrained import build_from_hf
 
     enc, head, _ = build_from_hf(hf_folder, output="log_softmax")
     wav = torch.randn(1, RATE) * 0.1
-    feats = model.mods.mean_var_norm(model.mods.compute_features(wav))
+    feats, _ = model.compute_features(wav)
     expected = head(enc(feats)).squeeze(1)
     assert torch.allclose(model.classify_batch(wav)[0], expected, atol=1e-5)
     # multi-label by default for 527 classes; here forced
@@ -134,7 +134,7 @@ def test_convert_original_checkpoint_with_labels_csv(tmp_path, capsys):
     assert model.labels[1] == "Male speech, man speaking"
     assert model.multi_label and model.max_frames == 128
     wav = torch.randn(2, RATE) * 0.1
-    feats = model.mods.mean_var_norm(model.mods.compute_features(wav))
+    feats, _ = model.compute_features(wav)
     assert torch.allclose(
         model.classify_batch(wav)[0], head(enc(feats)).squeeze(1), atol=1e-5
     )
@@ -210,8 +210,8 @@ def test_classify_json_schema(model_dir, audio_files, capsys, tmp_path):
         assert res["status"] == "ok" and len(res["predictions"]) == 2
         assert res["predictions"][0]["label"] in LABELS
     assert json.loads(out_file.read_text(encoding="utf-8")) == data
-    # the 2.5 s clip is classified on the model's first 1.295 s
-    assert data["results"][2]["duration"] == pytest.approx(20720 / RATE)
+    # the 2.5 s clip is classified whole (two windows of the 1.295 s grid)
+    assert data["results"][2]["duration"] == pytest.approx(2.5)
     model = AudioSpectrogramTransformerInterface.from_folder(model_dir)
     expected = model.predict_file(audio_files[0], top_k=2)
     assert data["results"][0]["predictions"][0]["score"] == pytest.approx(
@@ -334,9 +334,43 @@ def test_info(model_dir, capsys):
     assert info["encoder"]["depth"] == 1 and info["encoder"]["n_patches"] == 144
     assert info["gflops_per_clip"] > 0
     assert "embedding_model.ckpt" in info["files_mb"]
+    # windows of long clips: the grid by default (issue 10.3)
+    assert info["windows"] == {
+        "window": 20720 / 16000,
+        "hop": 20720 / 16000,
+        "eval_window_seconds": None,
+        "eval_hop_seconds": None,
+    }
     code, out, _ = run(capsys, "info", "--model", model_dir)
     assert code == 0
     assert "parameters:" in out and "total" in out and "GFLOPs" in out
+    assert "sliding windows of 1.295 s every 1.295 s" in out
+
+
+def test_info_shows_the_recipe_windows(tmp_path, capsys):
+    from speechbrain.dataio.encoder import CategoricalEncoder
+
+    from ast_sb.export import export_inference_folder
+
+    enc, head = tiny_model()
+    labels = CategoricalEncoder()
+    labels.update_from_iterable(LABELS)
+    folder = str(tmp_path / "m")
+    export_inference_folder(
+        folder,
+        enc,
+        head,
+        labels,
+        {"target_length": 128},
+        eval_window_seconds=1.0,
+        eval_hop_seconds=0.5,
+    )
+    assert (
+        "eval_window_seconds: 1.0" in open(f"{folder}/hyperparams.yaml").read()
+    )
+    code, out, _ = run(capsys, "info", "--model", folder)
+    assert code == 0
+    assert "sliding windows of 1 s every 0.5 s" in out
 
 
 def test_export_torchscript(model_dir, capsys, tmp_path):

@@ -17,6 +17,7 @@ from ast_sb.demo import synthesize_clip
 from ast_sb.export import (
     ExportError,
     export_inference_folder,
+    inference_modules,
     load_encoder_classifier,
     module_config,
     verify_loaded_weights,
@@ -25,6 +26,11 @@ from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
 from ast_sb.model import (
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
+)
+from ast_sb.pipeline import (
+    WaveformEncoder,
+    WaveformPassThrough,
+    WindowedClassifier,
 )
 
 LABELS = ["am_tone", "chirp", "clicks", "pure_tone", "white_noise"]
@@ -111,22 +117,30 @@ def test_encoder_classifier_round_trip(tmp_path):
         savedir=str(tmp_path / "loaded"),
         run_opts={"device": "cpu"},
     )
-    # modules rebuilt identically ...
+    # the waveform reaches the embedding model, which owns the trained
+    # front end, normaliser and encoder; the head sits in the classifier
     mods = model.mods
-    assert isinstance(mods.compute_features, KaldiFbank)
-    assert mods.compute_features.target_length == 120
-    assert mods.compute_features.n_mels == 64
-    assert torch.equal(mods.compute_features.mel_matrix, fbank.mel_matrix)
-    assert (mods.mean_var_norm.mean, mods.mean_var_norm.std) == (
-        norm.mean,
-        norm.std,
+    assert isinstance(mods.compute_features, WaveformPassThrough)
+    assert isinstance(mods.mean_var_norm, WaveformPassThrough)
+    assert isinstance(mods.embedding_model, WaveformEncoder)
+    assert isinstance(mods.classifier, WindowedClassifier)
+    features = mods.embedding_model.compute_features
+    normalizer = mods.embedding_model.mean_var_norm
+    # modules rebuilt identically ...
+    assert isinstance(features, KaldiFbank)
+    assert features.target_length == 120
+    assert features.n_mels == 64
+    assert torch.equal(features.mel_matrix, fbank.mel_matrix)
+    assert (normalizer.mean, normalizer.std) == (norm.mean, norm.std)
+    assert (
+        mods.embedding_model.encoder.constructor_args
+        == encoder.constructor_args
     )
-    assert mods.embedding_model.constructor_args == encoder.constructor_args
-    assert mods.classifier.constructor_args == classifier.constructor_args
+    assert mods.classifier.head.constructor_args == classifier.constructor_args
     # ... with every weight loaded (the Pretrainer is strict=False)
     for ref, loaded in (
-        (encoder, mods.embedding_model),
-        (classifier, mods.classifier),
+        (encoder, mods.embedding_model.encoder),
+        (classifier, mods.classifier.head),
     ):
         ref_state, new_state = ref.state_dict(), loaded.state_dict()
         assert ref_state.keys() == new_state.keys()
@@ -137,7 +151,8 @@ def test_encoder_classifier_round_trip(tmp_path):
 
     # classify_file == in-memory model (16 kHz file: no resampling)
     rng = np.random.default_rng(1)
-    wav = torch.from_numpy(synthesize_clip("chirp", rng, 16000, 1.5))
+    # 1.1 s: within the 120-frame grid (1.215 s)
+    wav = torch.from_numpy(synthesize_clip("chirp", rng, 16000, 1.1))
     path = str(tmp_path / "clip.wav")
     save_audio(path, wav, 16000, subtype="FLOAT")
     expected = _in_memory(load_audio(path), fbank, norm, encoder, classifier)
@@ -150,7 +165,7 @@ def test_encoder_classifier_round_trip(tmp_path):
     assert score.item() == pytest.approx(float(expected.max()), abs=1e-5)
 
     # classify_batch with a padded batch: each clip as alone (fixed length)
-    wav2 = torch.from_numpy(synthesize_clip("clicks", rng, 16000, 1.2))
+    wav2 = torch.from_numpy(synthesize_clip("clicks", rng, 16000, 0.8))
     batch = torch.zeros(2, wav.shape[0])
     batch[0] = wav
     batch[1, : wav2.shape[0]] = wav2
@@ -160,6 +175,12 @@ def test_encoder_classifier_round_trip(tmp_path):
     torch.testing.assert_close(
         out_prob[0],
         _in_memory(wav, fbank, norm, encoder, classifier),
+        atol=1e-5,
+        rtol=1e-5,
+    )
+    torch.testing.assert_close(
+        out_prob[1],
+        _in_memory(wav2, fbank, norm, encoder, classifier),
         atol=1e-5,
         rtol=1e-5,
     )
@@ -202,22 +223,27 @@ def test_multi_label_export_gives_logits(tmp_path):
     assert float(out[0].exp().sum()) != pytest.approx(1.0, abs=1e-3)
 
 
+def _modules(encoder, classifier):
+    return inference_modules(
+        encoder,
+        classifier,
+        KaldiFbank(n_mels=64, target_length=120),
+        AudioSpectrogramNormalizer(-6.6268077, 5.358466),
+    )
+
+
 def test_verify_detects_wrong_weights(tmp_path):
     folder, encoder, classifier, *_ = _export(tmp_path)
     other_encoder, other_head = _model()
     with torch.no_grad():
         other_head.linear.bias.add_(1.0)
     with pytest.raises(ExportError, match="linear.bias"):
-        verify_loaded_weights(
-            {"embedding_model": other_encoder, "classifier": other_head}, folder
-        )
+        verify_loaded_weights(_modules(other_encoder, other_head), folder)
     smaller = AudioSpectrogramTransformerEncoder(
         "tiny224", n_mels=64, target_length=120, fstride=12, tstride=12, depth=1
     )
     with pytest.raises(ExportError, match="unexpected"):
-        verify_loaded_weights(
-            {"embedding_model": smaller, "classifier": classifier}, folder
-        )
+        verify_loaded_weights(_modules(smaller, classifier), folder)
 
 
 def test_export_errors(tmp_path):

@@ -82,38 +82,62 @@ def test_from_folder_errors(tmp_path):
         AudioSpectrogramTransformerInterface.from_folder(tmp_path)
 
 
-def test_padded_batch_equals_single_clips(model):
-    clips = [noise(1.0, 1), noise(0.55, 2), noise(0.3, 3)]
+def _padded(clips):
     n_max = max(len(c) for c in clips)
     wavs = torch.zeros(len(clips), n_max)
     for i, clip in enumerate(clips):
         wavs[i, : len(clip)] = clip
-    lens = torch.tensor([len(c) / n_max for c in clips])
+    return wavs, torch.tensor([len(c) / n_max for c in clips])
+
+
+def test_padded_batch_equals_single_clips(model):
+    """One padded forward pass (no grouping by length): frames past each
+    clip's end are padding (0 before normalisation), as for the clip
+    alone, and the scores equal those of each clip alone."""
+    clips = [noise(1.0, 1), noise(0.55, 2), noise(0.3, 3)]
+    wavs, lens = _padded(clips)
     emb = model.encode_batch(wavs, lens)
     out = model.classify_batch(wavs, lens)[0]
     assert emb.shape == (3, 1, 192) and out.shape == (3, 3)
+    # the padded batch through the modules at once
+    feats, frame_lens = model.compute_features(wavs, lens)
+    direct = model.head(model.encoder(feats, frame_lens)).squeeze(1)
+    norm = model.normalizer
     for i, clip in enumerate(clips):
+        n_frames = 1 + (len(clip) - 400) // 160
+        padding = feats[i, n_frames:]
+        assert torch.allclose(
+            padding, torch.full_like(padding, -norm.mean / (2 * norm.std))
+        )
         alone = model.encode_batch(clip[None])
         assert torch.allclose(emb[i], alone[0], atol=1e-5)
-        assert torch.allclose(
-            out[i], model.classify_batch(clip[None])[0][0], atol=1e-5
-        )
+        single = model.classify_batch(clip[None])[0][0]
+        assert torch.allclose(out[i], single, atol=1e-5)
+        assert torch.allclose(direct[i], single, atol=1e-5)
 
 
 def test_variable_frame_lengths_without_target_length(tmp_path):
+    """No fbank target_length, no padding mask: every clip is padded to the
+    model's grid (one window), alone or in a batch."""
     folder = make_model_folder(tmp_path / "m", feature_length=None)
     clf = AudioSpectrogramTransformerInterface.from_folder(folder)
     assert clf.min_samples == 400 + 15 * 160
     clips = [noise(1.2, 4), noise(0.5, 5)]
-    wavs = torch.zeros(2, len(clips[0]))
-    wavs[0] = clips[0]
-    wavs[1, : len(clips[1])] = clips[1]
-    lens = torch.tensor([1.0, len(clips[1]) / len(clips[0])])
+    wavs, lens = _padded(clips)
     emb = clf.encode_batch(wavs, lens)
+    grid = clf.max_samples
     for i, clip in enumerate(clips):
         assert torch.allclose(
             emb[i], clf.encode_batch(clip[None])[0], atol=1e-5
         )
+        # = the clip zero-padded to the grid, with its length
+        padded = torch.zeros(1, grid)
+        padded[0, : len(clip)] = clip
+        feats, frame_lens = clf.compute_features(
+            padded, torch.tensor([len(clip) / grid])
+        )
+        direct = clf.encoder(feats, frame_lens)
+        assert torch.allclose(emb[i], direct[0], atol=1e-5)
     with pytest.raises(AudioLoadError, match="too short"):
         clf.encode_batch(noise(0.1)[None])
 
@@ -157,15 +181,26 @@ def test_classify_file_resamples_and_downmixes(model, tmp_path):
     assert len(preds) == 2 and preds[0]["label"] == text[0]
 
 
-def test_long_file_reads_only_the_model_length(model, tmp_path):
+def test_long_file_is_classified_by_windows(model, tmp_path):
+    """Issue 10.3: a file longer than the grid is the mean of the window
+    probabilities (windows of the grid, the recipe's default), not cut."""
     path = tmp_path / "long.wav"
     wav = noise(5.0, 10)
     save_audio(path, wav, 16000, subtype="FLOAT")
     loaded = model.load_audio(str(path))
-    assert loaded.shape[0] == model.max_samples
-    assert torch.allclose(loaded, wav[: model.max_samples])
-    out = model.classify_file(str(path))[0]
-    assert torch.allclose(out, model.classify_batch(loaded[None])[0])
+    assert torch.equal(loaded, wav)
+    window = model.max_samples
+    assert model.window_settings["window"] == window / 16000
+    probs = []
+    for start in range(0, wav.shape[0], window):
+        seg = wav[start : start + window]
+        probs.append(model.classify_batch(seg[None])[0].exp())
+    assert len(probs) == 4
+    expected = torch.cat(probs).mean(0).log()
+    out = model.classify_file(str(path))[0][0]
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
+    first_window_only = model.classify_batch(wav[None, :window])[0][0]
+    assert (out - first_window_only).abs().max() > 1e-3
 
 
 def write_bad_files(folder):

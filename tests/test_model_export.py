@@ -114,15 +114,22 @@ def test_waveform_export_multi_label(tmp_path):
     assert report["input_shape"] == [-1, model.max_samples]
     for fmt in ("torchscript", "onnx"):
         assert report[fmt]["ok"], report[fmt]["error"]
-    wav = torch.randn(2, model.max_samples) * 0.1
-    expected = model.classify_batch(wav)[0]
+    # a padded batch of clips of different lengths (issue 10.1)
+    wav = torch.randn(3, model.max_samples) * 0.1
+    n = torch.tensor([model.max_samples, 12000, 6543])
+    wav = wav * (torch.arange(model.max_samples)[None] < n[:, None])
+    lens = n / model.max_samples
+    expected = torch.cat(
+        [model.classify_batch(wav[i : i + 1, : n[i]])[0] for i in range(3)]
+    )
     session = ort.InferenceSession(report["onnx"]["path"])
-    out = torch.from_numpy(session.run(None, {"inputs": wav.numpy()})[0])
+    feed = {"inputs": wav.numpy(), "lengths": lens.numpy()}
+    out = torch.from_numpy(session.run(None, feed)[0])
     assert torch.allclose(out, expected, atol=1e-3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         traced = torch.jit.load(report["torchscript"]["path"])
-    assert torch.allclose(traced(wav), expected, atol=1e-5)
+    assert torch.allclose(traced(wav, lens), expected, atol=1e-5)
 
 
 @needs_onnx

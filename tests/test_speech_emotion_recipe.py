@@ -139,7 +139,7 @@ def test_exported_model_classifies(trained_recipe, tmp_path):
     assert sorted(model.hparams.label_encoder.lab2ind) == sorted(
         EMOTIONS.values()
     )
-    assert model.mods.embedding_model.use_padding_mask
+    assert model.mods.embedding_model.encoder.use_padding_mask
     rng = np.random.default_rng(123)
     correct = 0
     for label in EMOTIONS.values():
@@ -152,6 +152,11 @@ def test_exported_model_classifies(trained_recipe, tmp_path):
         )
         correct += int(text_lab[0] == label)
     assert correct >= 2
+    # longer than the 1.25 s grid: sliding windows, no error (issue 10.3)
+    path = tmp_path / "long.wav"
+    save_audio(str(path), synthesize_emotion("angry", 3.0, rng), SAMPLE_RATE)
+    out_prob = model.classify_file(str(path))[0]
+    assert torch.allclose(out_prob.exp().sum(), torch.tensor(1.0), atol=1e-4)
 
 
 def _padding(batches, lengths):
@@ -263,7 +268,9 @@ def test_real_hparams(name, n_classes, target_length, crop, test_key, tmp_path):
     assert hp["classifier"].constructor_args["n_classes"] == n_classes
     # the features keep each batch's length; the grid covers the crop
     assert hp["compute_features"].target_length is None
-    assert hp["train_crop_seconds"] == hp["eval_crop_seconds"] == crop
+    assert hp["train_crop_seconds"] == crop
+    # whole clips in valid/test (windows of the grid), as the export
+    assert hp["eval_crop_seconds"] is None and hp["eval_window_seconds"] is None
     assert 1 + (crop * 16000 - 400) // 160 <= target_length
     assert hp["train_sampler"] == "dynamic" and hp["dynamic_batching"]
     # realistic lengths: far less padding than padding to the longest clip

@@ -180,8 +180,8 @@ def test_segment_scores_and_events():
 
 def swapped_model(folder, bands, head):
     model = AudioSpectrogramTransformerInterface.from_folder(folder)
-    model.mods.embedding_model = LoudFrames(bands)
-    model.mods.classifier = head
+    model.mods.embedding_model.encoder = LoudFrames(bands)
+    model.mods.classifier.head = head
     return model
 
 
@@ -201,7 +201,7 @@ def test_single_label_timeline_timestamps(tmp_path):
             p = self.inner(feats, lengths)
             return torch.cat([p, 1 - p], dim=-1)
 
-    model.mods.embedding_model = ToneVsSilence(LoudFrames([(0, 128)]))
+    model.mods.embedding_model.encoder = ToneVsSilence(LoudFrames([(0, 128)]))
     wav = torch.zeros(40 * RATE)
     wav[10 * RATE : 20 * RATE] = tone(1000, 10)
     wav[31 * RATE : 34 * RATE] = tone(3000, 3)

@@ -95,3 +95,21 @@ def test_bad_window_is_an_error():
     brain = _brain(False, hop=0.0)
     with pytest.raises(ValueError, match="eval_hop_seconds"):
         brain._windowed_forward(torch.randn(1, 400), torch.ones(1))
+
+
+@pytest.mark.parametrize("seconds", [0.5, 2.0, 3.2, 5.0])
+def test_tagging_places_windows_like_the_recipe(tmp_path, seconds):
+    """``ast-sb tag`` windows start where the recipe's test windows do."""
+    from ast_sb.audio import save_audio
+    from ast_sb.tagging import iter_windows
+    from ast_sb.windows import cut_windows, window_count
+
+    rate, window, hop = 1000, 2000, 1500
+    n = int(seconds * rate)
+    path = str(tmp_path / "x.wav")
+    save_audio(path, torch.rand(n) - 0.5, rate)
+    starts = [s for s, _, _ in iter_windows(path, 2.0, 1.5)]
+    assert len(starts) == int(window_count(torch.tensor([n]), window, hop))
+    wavs = torch.arange(1.0, n + 1)[None]
+    chunks, _, _, _ = cut_windows(wavs, torch.tensor([n]), window, hop)
+    assert [float(c[0] - 1) / rate for c in chunks] == starts
