@@ -53,6 +53,7 @@ from speechbrain.utils.distributed import if_main_process
 
 from ast_sb.augment import Mixup
 from ast_sb.metrics import AccuracyStats, MultiLabelStats
+from ast_sb.validation import check_relative_lengths, check_waveforms
 
 logger = logging.getLogger(__name__)
 
@@ -305,6 +306,10 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         """
         batch = batch.to(self.device)
         wavs, lengths = batch.sig
+        wavs = check_waveforms(wavs, "batch.sig waveforms")
+        lengths = check_relative_lengths(
+            lengths, len(wavs), "batch.sig lengths"
+        )
         train = stage == sb.Stage.TRAIN
         window = self._hp("eval_window_seconds")
         if not train and window is not None:

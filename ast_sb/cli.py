@@ -271,10 +271,11 @@ def _emit(data: Any, as_json: bool, text: str, output: Optional[str]) -> None:
         if parent:
             os.makedirs(parent, exist_ok=True)
         with open(output, "w", encoding="utf-8") as fout:
-            json.dump(data, fout, indent=2)
+            json.dump(data, fout, indent=2, allow_nan=False)
             fout.write("\n")
     if as_json:
-        print(json.dumps(data, indent=2))
+        # allow_nan=False: never print NaN / Infinity (invalid JSON)
+        print(json.dumps(data, indent=2, allow_nan=False))
     else:
         print(text)
 
@@ -802,6 +803,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except CLIError as err:
+        if getattr(args, "json", False):
+            # --json: stdout is always one valid JSON document
+            failure: Dict[str, Any] = {"status": "error", "error": str(err)}
+            if getattr(args, "file", None):
+                failure["file"] = args.file
+            print(json.dumps(failure, indent=2))
         print(f"ast-sb: error: {err}", file=sys.stderr)
         return 1
 

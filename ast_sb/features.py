@@ -20,6 +20,12 @@ from typing import Dict, Iterable, Optional, Tuple, Union
 import torch
 import torchaudio.compliance.kaldi as ta_kaldi
 
+from ast_sb.validation import (
+    check_finite_features,
+    check_relative_lengths,
+    check_waveforms,
+)
+
 __all__ = [
     "DATASET_STATS",
     "AudioSpectrogramNormalizer",
@@ -348,7 +354,8 @@ class KaldiFbank(torch.nn.Module):
                 n_out,
             )
             return torch.tensor([n_valid / n_out])
-        abs_samples = torch.round(lengths.float() * num_samples).long()
+        lengths = check_relative_lengths(lengths, lengths.numel())
+        abs_samples = torch.round(lengths * num_samples).long()
         frames = frame_count(abs_samples, self.frame_length, self.frame_shift)
         frames = frames.clamp(min=1, max=n_out)
         return frames.float() / n_out
@@ -366,20 +373,7 @@ class KaldiFbank(torch.nn.Module):
         torch.Tensor
             Waveforms ``[B, N]``.
         """
-        if not isinstance(wavs, torch.Tensor):
-            raise TypeError(f"wavs must be a torch.Tensor, got {type(wavs)}")
-        if wavs.dim() == 1:
-            wavs = wavs.unsqueeze(0)
-        if wavs.dim() != 2:
-            raise ValueError(
-                "KaldiFbank expects waveforms [N] or [B, N] (mono); got "
-                f"shape {tuple(wavs.shape)}"
-            )
-        if not wavs.is_floating_point():
-            raise TypeError(
-                f"wavs must be a floating point tensor in [-1, 1], got "
-                f"{wavs.dtype}"
-            )
+        wavs = check_waveforms(wavs)
         if wavs.shape[-1] < self.frame_length:
             raise ValueError(
                 f"Waveform of {wavs.shape[-1]} samples is shorter than one "
@@ -418,8 +412,11 @@ class KaldiFbank(torch.nn.Module):
             Features ``[B, T, n_mels]``.
         """
         wavs = self._check_input(wavs)
+        check_relative_lengths(lengths, wavs.shape[0])
         with torch.autocast(device_type=wavs.device.type, enabled=False):
-            return self.log_mel(wavs, blocked=wavs.device.type == "cpu")
+            feats = self.log_mel(wavs, blocked=wavs.device.type == "cpu")
+        check_finite_features(feats, wavs)
+        return feats
 
     def log_mel(
         self, wavs: torch.Tensor, blocked: bool = False

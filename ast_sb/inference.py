@@ -45,6 +45,11 @@ from speechbrain.inference.classifiers import EncoderClassifier
 
 from ast_sb.audio import AudioLoadError, load_audio
 from ast_sb.model import PATCH_SIZE
+from ast_sb.validation import (
+    check_relative_lengths,
+    check_waveforms,
+    nonfinite_rows,
+)
 
 __all__ = [
     "AudioSpectrogramTransformerInterface",
@@ -274,14 +279,13 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         frame_lens : torch.Tensor
             Relative numbers of frames ``[B]``.
         """
-        if wavs.dim() == 1:
-            wavs = wavs.unsqueeze(0)
-        wavs = wavs.to(self.device).float()
+        wavs = check_waveforms(wavs).to(self.device).float()
+        wav_lens = check_relative_lengths(wav_lens, wavs.shape[0], "wav_lens")
         n_total = wavs.shape[1]
         if wav_lens is None:
             sizes = [n_total] * wavs.shape[0]
         else:
-            sizes = torch.round(wav_lens.float().cpu() * n_total).long()
+            sizes = torch.round(wav_lens.cpu() * n_total).long()
             sizes = sizes.clamp(max=n_total).tolist()
         for i, size in enumerate(sizes):
             self._check_length(size, f"batch item {i}")
@@ -339,8 +343,6 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         torch.Tensor
             Embeddings ``[B, 1, D]``.
         """
-        if wavs.dim() == 1:
-            wavs = wavs.unsqueeze(0)
         feats, lens = self.compute_features(wavs, wav_lens)
         with torch.no_grad():
             groups = self._length_groups(lens)
@@ -400,6 +402,12 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         with torch.no_grad():
             emb = self.encode_batch(wavs, wav_lens)
             out_prob = self.mods.classifier(emb).squeeze(1)
+        bad = nonfinite_rows(out_prob)
+        if bad:
+            raise ValueError(
+                f"The model gives NaN or inf scores for batch items {bad}; "
+                "they are not reported (check the audio and the model)."
+            )
         score, index = torch.max(out_prob, dim=-1)
         text_lab = self.hparams.label_encoder.decode_torch(index)
         return out_prob, score, index, text_lab
@@ -640,6 +648,32 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
             out[i] = result[row]
         return out
 
+    def _run_checked(
+        self,
+        loaded: List[Tuple[int, torch.Tensor]],
+        fn,
+        paths: Sequence[str],
+    ) -> Tuple[Dict[int, Any], Dict[int, str]]:
+        """:meth:`_run_loaded`, with failures reported per file.
+
+        When the batch fails (e.g. one file's samples overflow the
+        features), its files are run one by one, so only the bad file gets
+        an error (which names it) and the others their results.
+        """
+        try:
+            return self._run_loaded(loaded, fn), {}
+        except (ValueError, RuntimeError) as err:
+            if len(loaded) == 1:
+                i = loaded[0][0]
+                return {}, {i: f"{type(err).__name__}: {paths[i]}: {err}"}
+        rows: Dict[int, Any] = {}
+        errors: Dict[int, str] = {}
+        for item in loaded:
+            part, failed = self._run_checked([item], fn, paths)
+            rows.update(part)
+            errors.update(failed)
+        return rows, errors
+
     def classify_files(
         self,
         paths: Sequence[str],
@@ -685,18 +719,20 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
             }
             for p in paths
         ]
+        results_paths = [os.fspath(p) for p in paths]
         for loaded, failed in self._iter_file_batches(
-            [os.fspath(p) for p in paths], batch_size, progress
+            results_paths, batch_size, progress
         ):
             for i, message in failed:
                 results[i]["error"] = message
-            try:
-                probas = self._run_loaded(loaded, self.predict_proba)
-            except (ValueError, RuntimeError) as err:
-                for i, _ in loaded:
-                    results[i]["error"] = f"{type(err).__name__}: {err}"
-                continue
+            probas, errors = self._run_checked(
+                loaded, self.predict_proba, results_paths
+            )
+            for i, message in errors.items():
+                results[i]["error"] = message
             for i, wav in loaded:
+                if i in errors:
+                    continue
                 results[i].update(
                     status="ok",
                     duration=wav.shape[0] / self.sample_rate,
@@ -738,12 +774,26 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         ):
             for i, message in failed:
                 errors[paths[i]] = message
-            rows = self._run_loaded(
-                loaded, lambda w, n: self.encode_batch(w, n).squeeze(1)
+            rows, failed_runs = self._run_checked(
+                loaded, self._finite_embeddings, paths
             )
+            for i, message in failed_runs.items():
+                errors[paths[i]] = message
             for i, emb in rows.items():
                 embeddings[paths[i]] = emb.detach().cpu()
         return embeddings, errors
+
+    def _finite_embeddings(
+        self, wavs: torch.Tensor, wav_lens: torch.Tensor
+    ) -> torch.Tensor:
+        """``encode_batch(...).squeeze(1)``, refusing NaN / inf rows."""
+        emb = self.encode_batch(wavs, wav_lens).squeeze(1)
+        bad = nonfinite_rows(emb)
+        if bad:
+            raise ValueError(
+                f"The model gives NaN or inf embeddings for batch items {bad}"
+            )
+        return emb
 
     def tag_file(self, path: str, **kwargs: Any):
         """Sliding-window tagging of a (long) file.

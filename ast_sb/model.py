@@ -25,6 +25,7 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from ast_sb.position_embedding import tokens_to_grid
+from ast_sb.validation import check_relative_lengths
 
 MODEL_SIZES: Dict[str, Dict[str, int]] = {
     "tiny224": {"embed_dim": 192, "depth": 12, "num_heads": 3},
@@ -362,6 +363,7 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
                 f"target_length={self.target_length}; cut the features or "
                 "build the encoder with a larger target_length."
             )
+        lengths = check_relative_lengths(lengths, feats.shape[0])
         valid_columns = None
         if self.use_padding_mask and lengths is not None:
             valid_columns = self.valid_time_patches(lengths, n_frames)
