@@ -32,6 +32,7 @@ Authors
 
 import inspect
 import json
+import logging
 import os
 import shutil
 from typing import Any, Dict, Mapping, Optional, Union
@@ -39,7 +40,13 @@ from typing import Any, Dict, Mapping, Optional, Union
 import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
+from ast_sb.atomic_folder import atomic_folder
 from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
+from ast_sb.safe_folder import (
+    DESCRIPTION_FILE,
+    describable,
+    write_description,
+)
 
 __all__ = [
     "ExportError",
@@ -50,6 +57,8 @@ __all__ = [
     "module_config",
     "verify_loaded_weights",
 ]
+
+logger = logging.getLogger(__name__)
 
 INTERFACE_CONFIG = {"speechbrain_interface": "EncoderClassifier"}
 CKPT_FILES = {
@@ -242,13 +251,21 @@ def export_inference_folder(
     multi_label: bool = False,
     sample_rate: Optional[int] = None,
     extra_hparams: Optional[Mapping[str, Any]] = None,
+    overwrite: bool = False,
 ) -> str:
     """Writes an inference folder loadable by ``EncoderClassifier``.
+
+    The folder is written to a temporary sibling and renamed into place
+    (:func:`ast_sb.atomic_folder.atomic_folder`): an error or interruption
+    never leaves a half-written or mixed folder. Besides the SpeechBrain
+    files it holds ``ast_sb_model.json`` and ``model.safetensors``
+    (:mod:`ast_sb.safe_folder`), which load without executing anything.
 
     Arguments
     ---------
     out_dir : str
-        Output folder (created; existing export files are overwritten).
+        Output folder (created). A non-empty folder is refused unless
+        ``overwrite``; it is then replaced as a whole.
     encoder : torch.nn.Module
         Trained ``AudioSpectrogramTransformerEncoder`` (the
         ``embedding_model``).
@@ -271,6 +288,8 @@ def export_inference_folder(
         ``classify_file`` resamples to it.
     extra_hparams : dict, optional
         Additional scalar entries written at the top of the YAML.
+    overwrite : bool
+        Replace an existing non-empty ``out_dir``.
 
     Returns
     -------
@@ -294,8 +313,9 @@ def export_inference_folder(
     ...     out, enc, head, labels, {"target_length": 100}, {"mean": -6.6, "std": 5.4}
     ... )
     >>> sorted(os.listdir(out))  # doctest: +NORMALIZE_WHITESPACE
-    ['classifier.ckpt', 'config.json', 'embedding_model.ckpt',
-     'hyperparams.yaml', 'label_encoder.ckpt', 'label_encoder.txt']
+    ['ast_sb_model.json', 'classifier.ckpt', 'config.json',
+     'embedding_model.ckpt', 'hyperparams.yaml', 'label_encoder.ckpt',
+     'label_encoder.txt', 'model.safetensors']
     """
     compute_features = _resolve_module(compute_features, KaldiFbank)
     mean_var_norm = _resolve_module(mean_var_norm, AudioSpectrogramNormalizer)
@@ -312,8 +332,68 @@ def export_inference_folder(
     head_cfg = module_config(classifier)
     if sample_rate is None:
         sample_rate = int(feat_cfg.get("sample_rate", 16000))
+    for key, value in (extra_hparams or {}).items():
+        if not _scalar(value):
+            raise ExportError(f"extra_hparams[{key!r}] must be a scalar")
+    configs = {
+        "compute_features": feat_cfg,
+        "mean_var_norm": norm_cfg,
+        "embedding_model": enc_cfg,
+        "classifier": head_cfg,
+    }
+    with atomic_folder(out_dir, overwrite) as tmp_dir:
+        _write_folder(
+            tmp_dir,
+            {
+                "compute_features": compute_features,
+                "mean_var_norm": mean_var_norm,
+                "embedding_model": encoder,
+                "classifier": classifier,
+            },
+            configs,
+            label_encoder,
+            multi_label,
+            int(sample_rate),
+            dict(extra_hparams or {}),
+        )
+    return out_dir
 
-    os.makedirs(out_dir, exist_ok=True)
+
+def _write_folder(
+    out_dir: str,
+    modules: Mapping[str, torch.nn.Module],
+    configs: Mapping[str, Mapping[str, Any]],
+    label_encoder: CategoricalEncoder,
+    multi_label: bool,
+    sample_rate: int,
+    extra_hparams: Mapping[str, Any],
+) -> None:
+    """Writes the files of :func:`export_inference_folder` to ``out_dir``."""
+    encoder = modules["embedding_model"]
+    classifier = modules["classifier"]
+    compute_features = modules["compute_features"]
+    mean_var_norm = modules["mean_var_norm"]
+    feat_cfg, norm_cfg = configs["compute_features"], configs["mean_var_norm"]
+    enc_cfg, head_cfg = configs["embedding_model"], configs["classifier"]
+    n_classes = len(label_encoder)
+    labels = [label_encoder.ind2lab[i] for i in range(n_classes)]
+    if describable(modules) and all(isinstance(x, (str, int)) for x in labels):
+        write_description(
+            out_dir,
+            modules,
+            configs,
+            labels,
+            sample_rate,
+            multi_label,
+            extra_hparams,
+        )
+    else:
+        logger.warning(
+            "%s gets no %s: its modules or labels cannot be described "
+            "without code, so it loads only through its YAML (trust_yaml).",
+            out_dir,
+            DESCRIPTION_FILE,
+        )
     torch.save(
         {k: v.detach().cpu() for k, v in encoder.state_dict().items()},
         os.path.join(out_dir, CKPT_FILES["embedding_model"]),
@@ -343,9 +423,7 @@ def export_inference_folder(
         f"n_classes: {n_classes}",
         f"multi_label: {_yaml_scalar(bool(multi_label))}",
     ]
-    for key, value in (extra_hparams or {}).items():
-        if not _scalar(value):
-            raise ExportError(f"extra_hparams[{key!r}] must be a scalar")
+    for key, value in extra_hparams.items():
         header.append(f"{key}: {_yaml_scalar(value)}")
     body = [
         "",
@@ -381,7 +459,6 @@ def export_inference_folder(
     ]
     with open(os.path.join(out_dir, "hyperparams.yaml"), "w") as fout:
         fout.write("\n".join(header + body))
-    return out_dir
 
 
 def export_from_hparams(
@@ -416,6 +493,7 @@ def export_from_hparams(
         mean_var_norm=hparams.get("mean_var_norm"),
         multi_label=bool(hparams.get("multi_label", False)),
         sample_rate=hparams.get("sample_rate"),
+        overwrite=True,  # the recipe's own export folder (re-runs replace it)
     )
 
 

@@ -45,6 +45,13 @@ from speechbrain.inference.classifiers import EncoderClassifier
 
 from ast_sb.audio import AudioLoadError, load_audio
 from ast_sb.model import PATCH_SIZE
+from ast_sb.safe_folder import (
+    DESCRIPTION_FILE,
+    WEIGHTS_FILE,
+    UntrustedModelError,
+    has_description,
+    load_described_modules,
+)
 from ast_sb.validation import (
     check_relative_lengths,
     check_waveforms,
@@ -70,8 +77,10 @@ REQUIRED_FILES = (
 class AudioSpectrogramTransformerInterface(EncoderClassifier):
     """SpeechBrain inference interface for AST classifiers and taggers.
 
-    Load it with ``from_hparams(source=DIR, savedir=...)`` or
-    :meth:`from_folder` (which also checks that every weight was loaded).
+    Load it with :meth:`from_folder` (from the folder's declarative
+    description, executing nothing) or, for folders you trust,
+    ``from_folder(DIR, trust_yaml=True)`` / ``from_hparams(source=DIR,
+    savedir=...)`` (both run the folder's ``hyperparams.yaml``).
     ``classify_batch`` / ``classify_file`` keep the ``EncoderClassifier``
     return values ``(out_prob, score, index, text_lab)`` where ``out_prob`` is
     the raw head output (log-probabilities for single-label models, logits
@@ -129,9 +138,17 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         savedir: Optional[str] = None,
         device: str = "cpu",
         check_weights: bool = True,
+        trust_yaml: bool = False,
         **kwargs: Any,
     ) -> "AudioSpectrogramTransformerInterface":
         """Loads an exported folder offline.
+
+        By default the model is rebuilt from the folder's declarative
+        description (``ast_sb_model.json`` + ``model.safetensors``, see
+        :mod:`ast_sb.safe_folder`): nothing in the folder is executed or
+        unpickled. A folder's ``hyperparams.yaml`` is code (hyperpyyaml
+        imports and calls what it names), so it is read only with
+        ``trust_yaml=True``, for folders you trust.
 
         Arguments
         ---------
@@ -139,15 +156,20 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
             Folder written by ``export_inference_folder`` or
             ``ast-sb convert``.
         savedir : str, optional
-            Where SpeechBrain links the files; default: the folder itself
-            (nothing is written when all files are there).
+            With ``trust_yaml``: where SpeechBrain links the files; default:
+            the folder itself (nothing is written when all files are there).
         device : str
             Torch device, e.g. "cpu" or "cuda:0".
         check_weights : bool
-            Check that every weight of the checkpoints was loaded (the
-            SpeechBrain Pretrainer only warns on a mismatch).
+            With ``trust_yaml``: check that every weight of the checkpoints
+            was loaded (the SpeechBrain Pretrainer only warns on a
+            mismatch). The safe path always loads strictly.
+        trust_yaml : bool
+            Load through ``hyperparams.yaml`` (runs the code it names; its
+            ``.ckpt`` files are still loaded with ``weights_only=True``).
         **kwargs : dict
-            Passed to ``from_hparams`` (e.g. ``overrides``).
+            With ``trust_yaml``: passed to ``from_hparams`` (e.g.
+            ``overrides``).
 
         Returns
         -------
@@ -157,6 +179,26 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         folder = os.fspath(folder)
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"Model folder not found: {folder}")
+        if not trust_yaml:
+            if kwargs:
+                raise TypeError(
+                    f"from_folder arguments {sorted(kwargs)} apply to the "
+                    "YAML loader only: pass trust_yaml=True"
+                )
+            if not has_description(folder):
+                raise UntrustedModelError(
+                    f"{folder} has no {DESCRIPTION_FILE} and {WEIGHTS_FILE}: "
+                    "it can only be loaded through its hyperparams.yaml, "
+                    "which executes code. If you trust this folder, pass "
+                    "trust_yaml=True (ast-sb: --trust-yaml); or re-export it "
+                    "with ast_sb.export.export_inference_folder."
+                )
+            modules, hparams = load_described_modules(folder)
+            model = cls(
+                modules=modules, hparams=hparams, run_opts={"device": device}
+            )
+            model.folder = folder
+            return model
         missing = [
             name
             for name in REQUIRED_FILES
@@ -820,7 +862,10 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
 
 
 def load_interface(
-    folder: str, device: str = "cpu", savedir: Optional[str] = None
+    folder: str,
+    device: str = "cpu",
+    savedir: Optional[str] = None,
+    trust_yaml: bool = False,
 ) -> AudioSpectrogramTransformerInterface:
     """Shortcut for :meth:`AudioSpectrogramTransformerInterface.from_folder`.
 
@@ -832,6 +877,8 @@ def load_interface(
         Torch device.
     savedir : str, optional
         SpeechBrain savedir (default: the folder).
+    trust_yaml : bool
+        Load through the folder's ``hyperparams.yaml`` (runs its code).
 
     Returns
     -------
@@ -839,5 +886,5 @@ def load_interface(
         The loaded model.
     """
     return AudioSpectrogramTransformerInterface.from_folder(
-        folder, savedir=savedir, device=device
+        folder, savedir=savedir, device=device, trust_yaml=trust_yaml
     )
