@@ -99,7 +99,7 @@ def read_error_message(path: PathLike, err: Exception) -> str:
     Example
     -------
     >>> path = getfixture("tmpdir") / "notes.txt"
-    >>> _ = path.write_text("not audio")
+    >>> path.write("not audio")
     >>> read_error_message(path, RuntimeError("Format not recognised."))
     'Could not read audio file ...notes.txt: Format not recognised.'
     """
