@@ -34,6 +34,7 @@ Authors
  * ast_sb developers 2026
 """
 
+import contextlib
 import logging
 import math
 import os
@@ -72,6 +73,15 @@ REQUIRED_FILES = (
     "classifier.ckpt",
     "label_encoder.ckpt",
 )
+
+
+@contextlib.contextmanager
+def _naming_file(path: str) -> Iterator[None]:
+    """Re-raises a ValueError of the model with the file's name in front."""
+    try:
+        yield
+    except ValueError as err:
+        raise ValueError(f"{os.fspath(path)}: {err}") from err
 
 
 class AudioSpectrogramTransformerInterface(EncoderClassifier):
@@ -619,7 +629,8 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
             As :meth:`classify_batch`, for a batch of one.
         """
         wav = self.load_audio(path)
-        return self.classify_batch(wav.unsqueeze(0))
+        with _naming_file(path):
+            return self.classify_batch(wav.unsqueeze(0))
 
     def predict_file(
         self,
@@ -644,7 +655,9 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
             ``{"label", "index", "score"}`` sorted by score.
         """
         wav = self.load_audio(path)
-        return self.predict_batch(wav.unsqueeze(0), None, top_k, threshold)[0]
+        with _naming_file(path):
+            preds = self.predict_batch(wav.unsqueeze(0), None, top_k, threshold)
+        return preds[0]
 
     # ------------------------------------------------------------------
     # Many files

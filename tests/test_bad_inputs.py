@@ -14,6 +14,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -100,6 +101,11 @@ def test_huge_amplitude_file_is_an_error_and_others_are_kept(model, tmp_path):
     assert "not finite" in results[1]["error"]
     with pytest.raises(ValueError, match="peak amplitude"):
         model.classify_batch(load_audio(huge).unsqueeze(0))
+    for method in (model.classify_file, model.predict_file):
+        with pytest.raises(
+            ValueError, match="^" + re.escape(huge) + ": Features"
+        ):
+            method(huge)
     embeddings, errors = model.encode_files([fine, huge], progress=False)
     assert list(embeddings) == [fine] and huge in errors[huge]
 
