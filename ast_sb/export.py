@@ -389,9 +389,9 @@ def _write_folder(
         )
     else:
         logger.warning(
-            "%s gets no %s: its modules or labels cannot be described "
-            "without code, so it loads only through its YAML (trust_yaml).",
-            out_dir,
+            "The exported folder gets no %s: its modules or labels cannot "
+            "be described without code, so it loads only through its YAML "
+            "(trust_yaml=True).",
             DESCRIPTION_FILE,
         )
     torch.save(
