@@ -24,6 +24,7 @@ import ast_sb.model_export
 from ast_sb.atomic_folder import FolderExistsError
 from ast_sb.cli import main
 from ast_sb.export import export_inference_folder
+from ast_sb.features import KaldiFbank
 from ast_sb.inference import AudioSpectrogramTransformerInterface
 from ast_sb.model import (
     AudioSpectrogramTransformerClassifier,
@@ -275,3 +276,22 @@ def test_interrupted_model_export_leaves_the_old_folder(
         export_model(folder, str(out), ["torchscript"], overwrite=True)
     assert _listing(out) == before
     assert not _leftovers(out)
+
+
+class CustomFbank(KaldiFbank):
+    """A front end outside the allow-list: only YAML can describe it."""
+
+
+def test_custom_modules_get_no_description(tmp_path):
+    enc = AudioSpectrogramTransformerEncoder(
+        "tiny224", depth=1, target_length=128
+    )
+    head = AudioSpectrogramTransformerClassifier(enc.embed_dim, 2)
+    labels = CategoricalEncoder()
+    labels.update_from_iterable(["a", "b"])
+    out = export_inference_folder(
+        str(tmp_path / "m"), enc, head, labels, CustomFbank(target_length=128)
+    )
+    assert DESCRIPTION_FILE not in os.listdir(out)
+    with pytest.raises(UntrustedModelError, match="trust_yaml=True"):
+        Interface.from_folder(out)
