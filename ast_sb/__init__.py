@@ -33,6 +33,11 @@ from ast_sb.model import (
     AudioSpectrogramTransformerEncoder,
 )
 from ast_sb.pretrained import build_from_hf, load_pretrained
+from ast_sb.safe_load import install_weights_only_hooks
+
+# SpeechBrain's checkpoint recovery and Pretrainer load state dicts with
+# weights_only=True once ast_sb is imported (see ast_sb/safe_load.py).
+install_weights_only_hooks()
 
 __version__ = "0.1.0"
 

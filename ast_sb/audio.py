@@ -17,7 +17,13 @@ import soundfile as sf
 import torch
 import torchaudio
 
-__all__ = ["AudioLoadError", "load_audio", "open_audio_file", "save_audio"]
+__all__ = [
+    "AudioLoadError",
+    "load_audio",
+    "open_audio_file",
+    "read_error_message",
+    "save_audio",
+]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -66,9 +72,46 @@ def open_audio_file(path: PathLike) -> sf.SoundFile:
     try:
         return sf.SoundFile(path_str)
     except Exception as err:  # libsndfile / format errors
-        raise AudioLoadError(
-            f"Could not read audio file {path_str}: {err}"
-        ) from err
+        raise AudioLoadError(read_error_message(path_str, err)) from err
+
+
+def read_error_message(path: PathLike, err: Exception) -> str:
+    """Message for a file libsndfile could not open, naming the file.
+
+    libsndfile reports an operating-system failure (permission denied, I/O
+    error) only as "System error"; the OS error is found by opening the
+    file with Python.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file.
+    err : Exception
+        The error soundfile raised.
+
+    Returns
+    -------
+    str
+        "Permission denied: cannot read audio file PATH", "Cannot read
+        audio file PATH: <OS error>", or "Could not read audio file PATH:
+        <decoder error>" when the file itself reads fine.
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "notes.txt"
+    >>> path.write("not audio")
+    >>> read_error_message(path, RuntimeError("Format not recognised."))
+    'Could not read audio file ...notes.txt: Format not recognised.'
+    """
+    path_str = os.fspath(path)
+    try:
+        with open(path_str, "rb") as fin:
+            fin.read(1)
+    except PermissionError:
+        return f"Permission denied: cannot read audio file {path_str}"
+    except OSError as os_err:
+        return f"Cannot read audio file {path_str}: {os_err.strerror or os_err}"
+    return f"Could not read audio file {path_str}: {err}"
 
 
 def load_audio(

@@ -60,6 +60,7 @@ from ast_sb.data import collate_clips
 from ast_sb.features import sample_counts
 from ast_sb.metrics import AccuracyStats, MultiLabelStats
 from ast_sb.pipeline import accepts_lengths
+from ast_sb.validation import check_relative_lengths, check_waveforms
 from ast_sb.windows import (
     combine_window_scores,
     cut_windows,
@@ -321,6 +322,10 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         """
         batch = batch.to(self.device)
         wavs, lengths = batch.sig
+        wavs = check_waveforms(wavs, "batch.sig waveforms")
+        lengths = check_relative_lengths(
+            lengths, len(wavs), "batch.sig lengths"
+        )
         train = stage == sb.Stage.TRAIN
         if not train:
             outputs = self._windowed_forward(wavs, lengths)

@@ -24,6 +24,7 @@ import csv
 import json
 import logging
 import os
+import pickle
 import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -130,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
             "--model", required=True, help="ast_sb inference model folder"
         )
         p.add_argument("--device", default="cpu", help="torch device")
+        p.add_argument(
+            "--trust-yaml",
+            action="store_true",
+            help="load the model through its hyperparams.yaml, which runs "
+            "code: only for folders you trust (default: the declarative "
+            "ast_sb_model.json + model.safetensors, nothing executed)",
+        )
 
     def progress_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -242,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="skip reloading the folder and comparing outputs",
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a non-empty output folder (as a whole)",
+    )
 
     p = sub.add_parser(
         "export", help="TorchScript / ONNX export with an equality check"
@@ -261,6 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="graph input: normalised fbank [B,T,F] or waveform [B,N]",
     )
     p.add_argument("--atol", type=float, default=None)
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a non-empty output folder (as a whole)",
+    )
     p.add_argument("--json", action="store_true", help="JSON output")
     return parser
 
@@ -271,10 +289,11 @@ def _emit(data: Any, as_json: bool, text: str, output: Optional[str]) -> None:
         if parent:
             os.makedirs(parent, exist_ok=True)
         with open(output, "w", encoding="utf-8") as fout:
-            json.dump(data, fout, indent=2)
+            json.dump(data, fout, indent=2, allow_nan=False)
             fout.write("\n")
     if as_json:
-        print(json.dumps(data, indent=2))
+        # allow_nan=False: never print NaN / Infinity (invalid JSON)
+        print(json.dumps(data, indent=2, allow_nan=False))
     else:
         print(text)
 
@@ -287,13 +306,19 @@ def _progress(args: argparse.Namespace) -> bool:
 
 def _load(args: argparse.Namespace):
     from ast_sb.inference import AudioSpectrogramTransformerInterface
+    from ast_sb.safe_folder import UntrustedModelError
 
     try:
         return AudioSpectrogramTransformerInterface.from_folder(
-            args.model, device=args.device
+            args.model, device=args.device, trust_yaml=args.trust_yaml
         )
-    except FileNotFoundError as err:
+    except (FileNotFoundError, UntrustedModelError) as err:
         raise CLIError(str(err)) from err
+    except pickle.UnpicklingError as err:  # weights_only=True refused it
+        raise CLIError(
+            f"Refusing to load {args.model}: a checkpoint holds more than "
+            f"weights ({err})"
+        ) from err
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -680,6 +705,7 @@ def convert_checkpoint_folder(args: argparse.Namespace) -> Dict[str, Any]:
     import torch
     from speechbrain.dataio.encoder import CategoricalEncoder
 
+    from ast_sb.atomic_folder import check_output_folder
     from ast_sb.export import export_inference_folder
     from ast_sb.model import AudioSpectrogramTransformerClassifier
     from ast_sb.pretrained import (
@@ -693,6 +719,10 @@ def convert_checkpoint_folder(args: argparse.Namespace) -> Dict[str, Any]:
     source = args.source
     if not os.path.exists(source):
         raise CLIError(f"Checkpoint not found: {source}")
+    try:  # fail before the conversion work
+        check_output_folder(args.out, args.overwrite)
+    except (FileExistsError, NotADirectoryError) as err:
+        raise CLIError(str(err)) from err
     try:
         state, config = read_state_dict(source)
         fmt = args.format if args.format != "auto" else detect_format(state)
@@ -763,6 +793,7 @@ def convert_checkpoint_folder(args: argparse.Namespace) -> Dict[str, Any]:
         mean_var_norm=norm,
         multi_label=multi_label,
         extra_hparams={"converted_from": os.path.abspath(source)},
+        overwrite=args.overwrite,
     )
     summary = {
         "out": args.out,
@@ -828,14 +859,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ast_sb.model_export import export_model
 
     model = _load(args)
-    report = export_model(
-        model,
-        args.out,
-        formats=args.format,
-        input_type=args.input,
-        atol=args.atol,
-        raise_on_error=False,
-    )
+    try:
+        report = export_model(
+            model,
+            args.out,
+            formats=args.format,
+            input_type=args.input,
+            atol=args.atol,
+            raise_on_error=False,
+            overwrite=args.overwrite,
+        )
+    except (FileExistsError, NotADirectoryError) as err:
+        raise CLIError(str(err)) from err
     lines = [
         f"input {args.input} {report['input_shape']} -> "
         f"{report['output']} {report['output_shape']}"
@@ -891,6 +926,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except CLIError as err:
+        if getattr(args, "json", False):
+            # --json: stdout is always one valid JSON document
+            failure: Dict[str, Any] = {"status": "error", "error": str(err)}
+            if getattr(args, "file", None):
+                failure["file"] = args.file
+            print(json.dumps(failure, indent=2))
         print(f"ast-sb: error: {err}", file=sys.stderr)
         return 1
 

@@ -36,18 +36,25 @@ Authors
 
 import inspect
 import json
+import logging
 import os
 import shutil
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
+from ast_sb.atomic_folder import atomic_folder
 from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
 from ast_sb.pipeline import (
     WaveformEncoder,
     WaveformPassThrough,
     WindowedClassifier,
+)
+from ast_sb.safe_folder import (
+    DESCRIPTION_FILE,
+    describable,
+    write_description,
 )
 
 __all__ = [
@@ -61,6 +68,8 @@ __all__ = [
     "recipe_yaml_nodes",
     "verify_loaded_weights",
 ]
+
+logger = logging.getLogger(__name__)
 
 INTERFACE_CONFIG = {"speechbrain_interface": "EncoderClassifier"}
 CKPT_FILES = {
@@ -373,6 +382,7 @@ def export_inference_folder(
     eval_window_seconds: Optional[float] = None,
     eval_hop_seconds: Optional[float] = None,
     yaml_nodes: Optional[Mapping[str, Any]] = None,
+    overwrite: bool = False,
 ) -> str:
     """Writes an inference folder loadable by ``EncoderClassifier``.
 
@@ -381,10 +391,19 @@ def export_inference_folder(
     padded batch as ``classify_file`` does, and clips longer than the
     model's grid with the sliding windows of the recipe's test.
 
+    The folder is written to a temporary sibling and renamed into place
+    (:func:`ast_sb.atomic_folder.atomic_folder`): an error or interruption
+    never leaves a half-written or mixed folder. Besides the SpeechBrain
+    files it holds ``ast_sb_model.json`` and ``model.safetensors``
+    (:mod:`ast_sb.safe_folder`), which describe the same modules and load
+    without executing anything (only when every trained module is an
+    ``ast_sb`` class of the allow-list).
+
     Arguments
     ---------
     out_dir : str
-        Output folder (created; existing export files are overwritten).
+        Output folder (created). A non-empty folder is refused unless
+        ``overwrite``; it is then replaced as a whole.
     encoder : torch.nn.Module
         Trained ``AudioSpectrogramTransformerEncoder`` (the
         ``embedding_model``) or any embedding model.
@@ -417,6 +436,8 @@ def export_inference_folder(
         a module not from ``ast_sb`` (e.g. SpeechBrain's ``Fbank`` or
         ``ECAPA_TDNN``); without one, such a module's arguments are read
         from its attributes (:func:`module_config`).
+    overwrite : bool
+        Replace an existing non-empty ``out_dir``.
 
     Returns
     -------
@@ -440,8 +461,9 @@ def export_inference_folder(
     ...     out, enc, head, labels, {"target_length": 100}, {"mean": -6.6, "std": 5.4}
     ... )
     >>> sorted(os.listdir(out))  # doctest: +NORMALIZE_WHITESPACE
-    ['classifier.ckpt', 'config.json', 'embedding_model.ckpt',
-     'hyperparams.yaml', 'label_encoder.ckpt', 'label_encoder.txt']
+    ['ast_sb_model.json', 'classifier.ckpt', 'config.json',
+     'embedding_model.ckpt', 'hyperparams.yaml', 'label_encoder.ckpt',
+     'label_encoder.txt', 'model.safetensors']
     """
     compute_features = _resolve_module(compute_features, KaldiFbank)
     mean_var_norm = _resolve_module(mean_var_norm, AudioSpectrogramNormalizer)
@@ -458,7 +480,15 @@ def export_inference_folder(
         "embedding_model": ("encoder", encoder),
         "classifier": ("head", classifier),
     }
-    own_text, foreign = [], {}
+    parts = {
+        "compute_features": "embedding_model.compute_features",
+        "mean_var_norm": "embedding_model.mean_var_norm",
+        "embedding_model": "embedding_model.encoder",
+        "classifier": "classifier.head",
+    }
+    own_text: List[str] = []
+    foreign: Dict[str, Any] = {}
+    part_configs: Dict[str, Dict[str, Any]] = {}
     for slot, (key, module) in trained.items():
         node = (yaml_nodes or {}).get(slot)
         if node is not None and not _is_own(module):
@@ -472,9 +502,13 @@ def export_inference_folder(
                 "from the recipe (export_from_hparams) so that its YAML "
                 "definition is copied, or pass yaml_nodes."
             ) from err
+        part_configs[parts[slot]] = cfg
         own_text += ["", _yaml_object(key, _class_path(module), cfg)]
     if sample_rate is None:
         sample_rate = int(getattr(compute_features, "sample_rate", 16000))
+    for key, value in (extra_hparams or {}).items():
+        if not _scalar(value):
+            raise ExportError(f"extra_hparams[{key!r}] must be a scalar")
     modules = inference_modules(
         encoder,
         classifier,
@@ -485,8 +519,59 @@ def export_inference_folder(
         eval_window_seconds,
         eval_hop_seconds,
     )
+    with atomic_folder(out_dir, overwrite) as tmp_dir:
+        _write_folder(
+            tmp_dir,
+            modules,
+            part_configs,
+            label_encoder,
+            bool(multi_label),
+            int(sample_rate),
+            dict(extra_hparams or {}),
+            (eval_window_seconds, eval_hop_seconds),
+            own_text,
+            foreign,
+        )
+    return out_dir
 
-    os.makedirs(out_dir, exist_ok=True)
+
+def _write_folder(
+    out_dir: str,
+    modules: Mapping[str, torch.nn.Module],
+    part_configs: Mapping[str, Mapping[str, Any]],
+    label_encoder: CategoricalEncoder,
+    multi_label: bool,
+    sample_rate: int,
+    extra_hparams: Mapping[str, Any],
+    windows: Tuple[Optional[float], Optional[float]],
+    own_text: Sequence[str],
+    foreign: Mapping[str, Any],
+) -> None:
+    """Writes the files of :func:`export_inference_folder` to ``out_dir``."""
+    eval_window_seconds, eval_hop_seconds = windows
+    n_classes = len(label_encoder)
+    labels = [label_encoder.ind2lab[i] for i in range(n_classes)]
+    if (
+        not foreign
+        and describable(modules)
+        and all(isinstance(x, (str, int)) for x in labels)
+    ):
+        write_description(
+            out_dir,
+            modules,
+            part_configs,
+            labels,
+            sample_rate,
+            multi_label,
+            extra_hparams,
+        )
+    else:
+        logger.warning(
+            "The exported folder gets no %s: its modules or labels cannot "
+            "be described without code, so it loads only through its YAML "
+            "(trust_yaml=True).",
+            DESCRIPTION_FILE,
+        )
     for slot, filename in CKPT_FILES.items():
         torch.save(
             {
@@ -524,9 +609,7 @@ def export_inference_folder(
         f"eval_window_seconds: {_yaml_scalar(eval_window_seconds)}",
         f"eval_hop_seconds: {_yaml_scalar(eval_hop_seconds)}",
     ]
-    for key, value in (extra_hparams or {}).items():
-        if not _scalar(value):
-            raise ExportError(f"extra_hparams[{key!r}] must be a scalar")
+    for key, value in extra_hparams.items():
         header.append(f"{key}: {_yaml_scalar(value)}")
     body = [
         "",
@@ -574,7 +657,6 @@ def export_inference_folder(
     ]
     with open(os.path.join(out_dir, "hyperparams.yaml"), "w") as fout:
         fout.write("\n".join(header + body))
-    return out_dir
 
 
 def export_from_hparams(
@@ -633,6 +715,7 @@ def export_from_hparams(
         eval_window_seconds=hparams.get("eval_window_seconds"),
         eval_hop_seconds=hparams.get("eval_hop_seconds"),
         yaml_nodes=nodes,
+        overwrite=True,  # the recipe's own export folder (re-runs replace it)
     )
 
 

@@ -20,6 +20,12 @@ from typing import Dict, Iterable, Optional, Tuple, Union
 import torch
 import torchaudio.compliance.kaldi as ta_kaldi
 
+from ast_sb.validation import (
+    check_finite_features,
+    check_relative_lengths,
+    check_waveforms,
+)
+
 __all__ = [
     "DATASET_STATS",
     "AudioSpectrogramNormalizer",
@@ -385,6 +391,7 @@ class KaldiFbank(torch.nn.Module):
                 n_out,
             )
             return torch.tensor([n_valid / n_out])
+        lengths = check_relative_lengths(lengths, lengths.numel())
         frames = self.valid_frames(lengths, num_samples).clamp(min=1)
         return frames.float() / n_out
 
@@ -401,20 +408,7 @@ class KaldiFbank(torch.nn.Module):
         torch.Tensor
             Waveforms ``[B, N]``.
         """
-        if not isinstance(wavs, torch.Tensor):
-            raise TypeError(f"wavs must be a torch.Tensor, got {type(wavs)}")
-        if wavs.dim() == 1:
-            wavs = wavs.unsqueeze(0)
-        if wavs.dim() != 2:
-            raise ValueError(
-                "KaldiFbank expects waveforms [N] or [B, N] (mono); got "
-                f"shape {tuple(wavs.shape)}"
-            )
-        if not wavs.is_floating_point():
-            raise TypeError(
-                f"wavs must be a floating point tensor in [-1, 1], got "
-                f"{wavs.dtype}"
-            )
+        wavs = check_waveforms(wavs)
         if wavs.shape[-1] < self.frame_length:
             raise ValueError(
                 f"Waveform of {wavs.shape[-1]} samples is shorter than one "
@@ -470,13 +464,16 @@ class KaldiFbank(torch.nn.Module):
         0.0
         """
         wavs = self._check_input(wavs)
+        check_relative_lengths(lengths, wavs.shape[0])
         with torch.autocast(device_type=wavs.device.type, enabled=False):
             n_frames = None
             if lengths is not None:
                 n_frames = self.valid_frames(lengths, wavs.shape[-1])
-            return self.log_mel(
+            feats = self.log_mel(
                 wavs, blocked=wavs.device.type == "cpu", n_frames=n_frames
             )
+        check_finite_features(feats, wavs)
+        return feats
 
     def valid_frames(
         self, lengths: torch.Tensor, num_samples: int

@@ -34,6 +34,7 @@ Authors
  * ast_sb developers 2026
 """
 
+import contextlib
 import logging
 import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -45,6 +46,18 @@ from ast_sb.audio import AudioLoadError, load_audio
 from ast_sb.features import sample_counts
 from ast_sb.model import PATCH_SIZE
 from ast_sb.pipeline import WaveformEncoder
+from ast_sb.safe_folder import (
+    DESCRIPTION_FILE,
+    WEIGHTS_FILE,
+    UntrustedModelError,
+    has_description,
+    load_described_modules,
+)
+from ast_sb.validation import (
+    check_relative_lengths,
+    check_waveforms,
+    nonfinite_rows,
+)
 
 __all__ = [
     "AudioSpectrogramTransformerInterface",
@@ -62,11 +75,22 @@ REQUIRED_FILES = (
 )
 
 
+@contextlib.contextmanager
+def _naming_file(path: str) -> Iterator[None]:
+    """Re-raises a ValueError of the model with the file's name in front."""
+    try:
+        yield
+    except ValueError as err:
+        raise ValueError(f"{os.fspath(path)}: {err}") from err
+
+
 class AudioSpectrogramTransformerInterface(EncoderClassifier):
     """SpeechBrain inference interface for AST classifiers and taggers.
 
-    Load it with ``from_hparams(source=DIR, savedir=...)`` or
-    :meth:`from_folder` (which also checks that every weight was loaded).
+    Load it with :meth:`from_folder` (from the folder's declarative
+    description, executing nothing) or, for folders you trust,
+    ``from_folder(DIR, trust_yaml=True)`` / ``from_hparams(source=DIR,
+    savedir=...)`` (both run the folder's ``hyperparams.yaml``).
     ``classify_batch`` / ``classify_file`` keep the ``EncoderClassifier``
     return values ``(out_prob, score, index, text_lab)`` where ``out_prob`` is
     the raw head output (log-probabilities for single-label models, logits
@@ -124,9 +148,17 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         savedir: Optional[str] = None,
         device: str = "cpu",
         check_weights: bool = True,
+        trust_yaml: bool = False,
         **kwargs: Any,
     ) -> "AudioSpectrogramTransformerInterface":
         """Loads an exported folder offline.
+
+        By default the model is rebuilt from the folder's declarative
+        description (``ast_sb_model.json`` + ``model.safetensors``, see
+        :mod:`ast_sb.safe_folder`): nothing in the folder is executed or
+        unpickled. A folder's ``hyperparams.yaml`` is code (hyperpyyaml
+        imports and calls what it names), so it is read only with
+        ``trust_yaml=True``, for folders you trust.
 
         Arguments
         ---------
@@ -134,17 +166,22 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
             Folder written by ``export_inference_folder`` or
             ``ast-sb convert``.
         savedir : str, optional
-            Where SpeechBrain links the files; default: the folder itself
-            (nothing is written when all files are there). A savedir holding
-            another model's files raises
+            With ``trust_yaml``: where SpeechBrain links the files; default:
+            the folder itself (nothing is written when all files are there).
+            A savedir holding another model's files raises
             :class:`ast_sb.savedir.StaleSavedirError`.
         device : str
             Torch device, e.g. "cpu" or "cuda:0".
         check_weights : bool
-            Check that every weight of the checkpoints was loaded (the
-            SpeechBrain Pretrainer only warns on a mismatch).
+            With ``trust_yaml``: check that every weight of the checkpoints
+            was loaded (the SpeechBrain Pretrainer only warns on a
+            mismatch). The safe path always loads strictly.
+        trust_yaml : bool
+            Load through ``hyperparams.yaml`` (runs the code it names; its
+            ``.ckpt`` files are still loaded with ``weights_only=True``).
         **kwargs : dict
-            Passed to ``from_hparams`` (e.g. ``overrides``).
+            With ``trust_yaml``: passed to ``from_hparams`` (e.g.
+            ``overrides``).
 
         Returns
         -------
@@ -154,6 +191,26 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         folder = os.fspath(folder)
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"Model folder not found: {folder}")
+        if not trust_yaml:
+            if kwargs:
+                raise TypeError(
+                    f"from_folder arguments {sorted(kwargs)} apply to the "
+                    "YAML loader only: pass trust_yaml=True"
+                )
+            if not has_description(folder):
+                raise UntrustedModelError(
+                    f"{folder} has no {DESCRIPTION_FILE} and {WEIGHTS_FILE}: "
+                    "it can only be loaded through its hyperparams.yaml, "
+                    "which executes code. If you trust this folder, pass "
+                    "trust_yaml=True (ast-sb: --trust-yaml); or re-export it "
+                    "with ast_sb.export.export_inference_folder."
+                )
+            modules, hparams = load_described_modules(folder)
+            model = cls(
+                modules=modules, hparams=hparams, run_opts={"device": device}
+            )
+            model.folder = folder
+            return model
         missing = [
             name
             for name in REQUIRED_FILES
@@ -312,9 +369,8 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
     def _check_batch(
         self, wavs: torch.Tensor, wav_lens: Optional[torch.Tensor]
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        if wavs.dim() == 1:
-            wavs = wavs.unsqueeze(0)
-        wavs = wavs.to(self.device).float()
+        wavs = check_waveforms(wavs).to(self.device).float()
+        wav_lens = check_relative_lengths(wav_lens, wavs.shape[0], "wav_lens")
         if wav_lens is None:
             wav_lens = torch.ones(wavs.shape[0])
         wav_lens = wav_lens.to(self.device)
@@ -416,7 +472,16 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
             Best label per clip.
         """
         with torch.no_grad():
-            return super().classify_batch(wavs, wav_lens)
+            out_prob, score, index, text_lab = super().classify_batch(
+                wavs, wav_lens
+            )
+        bad = nonfinite_rows(out_prob)
+        if bad:
+            raise ValueError(
+                f"The model gives NaN or inf scores for batch items {bad}; "
+                "they are not reported (check the audio and the model)."
+            )
+        return out_prob, score, index, text_lab
 
     def scores_to_proba(self, out_prob: torch.Tensor) -> torch.Tensor:
         """Turns head outputs into probabilities (sigmoid or softmax).
@@ -563,7 +628,8 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
             As :meth:`classify_batch`, for a batch of one.
         """
         wav = self.load_audio(path)
-        return self.classify_batch(wav.unsqueeze(0))
+        with _naming_file(path):
+            return self.classify_batch(wav.unsqueeze(0))
 
     def predict_file(
         self,
@@ -588,7 +654,9 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
             ``{"label", "index", "score"}`` sorted by score.
         """
         wav = self.load_audio(path)
-        return self.predict_batch(wav.unsqueeze(0), None, top_k, threshold)[0]
+        with _naming_file(path):
+            preds = self.predict_batch(wav.unsqueeze(0), None, top_k, threshold)
+        return preds[0]
 
     # ------------------------------------------------------------------
     # Many files
@@ -633,6 +701,32 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         for row, (i, _) in enumerate(loaded):
             out[i] = result[row]
         return out
+
+    def _run_checked(
+        self,
+        loaded: List[Tuple[int, torch.Tensor]],
+        fn,
+        paths: Sequence[str],
+    ) -> Tuple[Dict[int, Any], Dict[int, str]]:
+        """:meth:`_run_loaded`, with failures reported per file.
+
+        When the batch fails (e.g. one file's samples overflow the
+        features), its files are run one by one, so only the bad file gets
+        an error (which names it) and the others their results.
+        """
+        try:
+            return self._run_loaded(loaded, fn), {}
+        except (ValueError, RuntimeError) as err:
+            if len(loaded) == 1:
+                i = loaded[0][0]
+                return {}, {i: f"{type(err).__name__}: {paths[i]}: {err}"}
+        rows: Dict[int, Any] = {}
+        errors: Dict[int, str] = {}
+        for item in loaded:
+            part, failed = self._run_checked([item], fn, paths)
+            rows.update(part)
+            errors.update(failed)
+        return rows, errors
 
     def classify_files(
         self,
@@ -679,18 +773,20 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
             }
             for p in paths
         ]
+        results_paths = [os.fspath(p) for p in paths]
         for loaded, failed in self._iter_file_batches(
-            [os.fspath(p) for p in paths], batch_size, progress
+            results_paths, batch_size, progress
         ):
             for i, message in failed:
                 results[i]["error"] = message
-            try:
-                probas = self._run_loaded(loaded, self.predict_proba)
-            except (ValueError, RuntimeError) as err:
-                for i, _ in loaded:
-                    results[i]["error"] = f"{type(err).__name__}: {err}"
-                continue
+            probas, errors = self._run_checked(
+                loaded, self.predict_proba, results_paths
+            )
+            for i, message in errors.items():
+                results[i]["error"] = message
             for i, wav in loaded:
+                if i in errors:
+                    continue
                 results[i].update(
                     status="ok",
                     duration=wav.shape[0] / self.sample_rate,
@@ -732,12 +828,26 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         ):
             for i, message in failed:
                 errors[paths[i]] = message
-            rows = self._run_loaded(
-                loaded, lambda w, n: self.encode_batch(w, n).squeeze(1)
+            rows, failed_runs = self._run_checked(
+                loaded, self._finite_embeddings, paths
             )
+            for i, message in failed_runs.items():
+                errors[paths[i]] = message
             for i, emb in rows.items():
                 embeddings[paths[i]] = emb.detach().cpu()
         return embeddings, errors
+
+    def _finite_embeddings(
+        self, wavs: torch.Tensor, wav_lens: torch.Tensor
+    ) -> torch.Tensor:
+        """``encode_batch(...).squeeze(1)``, refusing NaN / inf rows."""
+        emb = self.encode_batch(wavs, wav_lens).squeeze(1)
+        bad = nonfinite_rows(emb)
+        if bad:
+            raise ValueError(
+                f"The model gives NaN or inf embeddings for batch items {bad}"
+            )
+        return emb
 
     def tag_file(self, path: str, **kwargs: Any):
         """Sliding-window tagging of a (long) file.
@@ -764,7 +874,10 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
 
 
 def load_interface(
-    folder: str, device: str = "cpu", savedir: Optional[str] = None
+    folder: str,
+    device: str = "cpu",
+    savedir: Optional[str] = None,
+    trust_yaml: bool = False,
 ) -> AudioSpectrogramTransformerInterface:
     """Shortcut for :meth:`AudioSpectrogramTransformerInterface.from_folder`.
 
@@ -776,6 +889,8 @@ def load_interface(
         Torch device.
     savedir : str, optional
         SpeechBrain savedir (default: the folder).
+    trust_yaml : bool
+        Load through the folder's ``hyperparams.yaml`` (runs its code).
 
     Returns
     -------
@@ -783,5 +898,5 @@ def load_interface(
         The loaded model.
     """
     return AudioSpectrogramTransformerInterface.from_folder(
-        folder, savedir=savedir, device=device
+        folder, savedir=savedir, device=device, trust_yaml=trust_yaml
     )

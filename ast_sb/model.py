@@ -26,6 +26,7 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from ast_sb.position_embedding import resize_position_grid, tokens_to_grid
+from ast_sb.validation import check_relative_lengths
 
 MODEL_SIZES: Dict[str, Dict[str, int]] = {
     "tiny224": {"embed_dim": 192, "depth": 12, "num_heads": 3},
@@ -429,6 +430,7 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             )
         if feats.shape[1] == 0:
             raise ValueError("AST got an input with 0 frames.")
+        lengths = check_relative_lengths(lengths, feats.shape[0])
         feats, lengths = self._pad_short_input(feats, lengths)
         n_frames = feats.shape[1]
         if n_frames > self.target_length and self.long_inputs == "error":

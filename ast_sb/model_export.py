@@ -45,6 +45,8 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import torch
 from torch import nn
 
+from ast_sb.atomic_folder import atomic_folder, check_output_folder
+
 __all__ = [
     "ExportableClassifier",
     "ModelExportError",
@@ -435,15 +437,20 @@ def export_model(
     dynamo: Optional[bool] = None,
     raise_on_error: bool = True,
     seed: int = 0,
+    overwrite: bool = False,
 ) -> Dict[str, Any]:
     """Exports an AST classifier to TorchScript / ONNX and checks outputs.
+
+    The files are written to a temporary sibling folder renamed into place
+    at the end (:func:`ast_sb.atomic_folder.atomic_folder`), so an error or
+    interruption never leaves a half-written ``out_dir``.
 
     Arguments
     ---------
     model : AudioSpectrogramTransformerInterface or str
         Loaded interface, or an exported folder.
     out_dir : str
-        Output folder.
+        Output folder; a non-empty one is refused unless ``overwrite``.
     formats : list of str
         Any of "torchscript", "onnx".
     input_type : str
@@ -461,6 +468,8 @@ def export_model(
         all of them); otherwise report it in the result.
     seed : int
         Seed of the random check inputs.
+    overwrite : bool
+        Replace a non-empty ``out_dir`` (as a whole).
 
     Returns
     -------
@@ -538,63 +547,66 @@ def export_model(
 
     example = rand(2)
     checks = [rand(b) for b in batch_sizes]
-    os.makedirs(out_dir, exist_ok=True)
-    with torch.no_grad():
-        first = tuple(t[:1] for t in _as_tuple(example))
-        n_classes = int(reference(*first).shape[-1])
-    report: Dict[str, Any] = {
-        "input_type": input_type,
-        "input_shape": [-1] + shape,
-        "output_shape": [-1, n_classes],
-        "output": "logits" if interface.multi_label else "log_probabilities",
-        "atol": atol,
-    }
-    exporters = {
-        "torchscript": (export_torchscript, check_torchscript),
-        "onnx": (
-            lambda m, x, p: export_onnx(m, x, p, dynamo=dynamo),
-            check_onnx,
-        ),
-    }
-    errors = []
-    for fmt in formats:
-        path = os.path.join(out_dir, FILE_NAMES[fmt])
-        entry: Dict[str, Any] = {
-            "path": path,
-            "max_abs_diff": None,
-            "ok": False,
-            "error": None,
+    check_output_folder(out_dir, overwrite)  # before the export work
+    with atomic_folder(out_dir, overwrite) as work_dir:
+        with torch.no_grad():
+            first = tuple(t[:1] for t in _as_tuple(example))
+            n_classes = int(reference(*first).shape[-1])
+        report: Dict[str, Any] = {
+            "input_type": input_type,
+            "input_shape": [-1] + shape,
+            "output_shape": [-1, n_classes],
+            "output": "logits"
+            if interface.multi_label
+            else "log_probabilities",
+            "atol": atol,
         }
-        try:
-            export_fn, check_fn = exporters[fmt]
-            export_fn(module, example, path)
-            diff = check_fn(path, reference, checks)
-            entry["max_abs_diff"] = diff
-            if not diff <= atol:
-                raise ModelExportError(
-                    f"{fmt} outputs differ from PyTorch by {diff:.3g} "
-                    f"(> atol={atol:g})."
-                )
-            entry["ok"] = True
-        except ModelExportError as err:
-            entry["error"] = str(err)
-            errors.append(f"{fmt}: {err}")
-        report[fmt] = entry
-    meta = {
-        **{k: v for k, v in report.items() if k not in FORMATS},
-        "files": {f: FILE_NAMES[f] for f in formats if report[f]["ok"]},
-        "labels": interface.labels,
-        "multi_label": interface.multi_label,
-        "sample_rate": interface.sample_rate,
-        "normalization": {
-            "mean": getattr(interface.normalizer, "mean", None),
-            "std": getattr(interface.normalizer, "std", None),
-        },
-    }
-    with open(
-        os.path.join(out_dir, "model_export.json"), "w", encoding="utf-8"
-    ) as fout:
-        json.dump(meta, fout, indent=2)
+        exporters = {
+            "torchscript": (export_torchscript, check_torchscript),
+            "onnx": (
+                lambda m, x, p: export_onnx(m, x, p, dynamo=dynamo),
+                check_onnx,
+            ),
+        }
+        errors = []
+        for fmt in formats:
+            path = os.path.join(work_dir, FILE_NAMES[fmt])
+            entry: Dict[str, Any] = {
+                "path": os.path.join(out_dir, FILE_NAMES[fmt]),
+                "max_abs_diff": None,
+                "ok": False,
+                "error": None,
+            }
+            try:
+                export_fn, check_fn = exporters[fmt]
+                export_fn(module, example, path)
+                diff = check_fn(path, reference, checks)
+                entry["max_abs_diff"] = diff
+                if not diff <= atol:
+                    raise ModelExportError(
+                        f"{fmt} outputs differ from PyTorch by {diff:.3g} "
+                        f"(> atol={atol:g})."
+                    )
+                entry["ok"] = True
+            except ModelExportError as err:
+                entry["error"] = str(err)
+                errors.append(f"{fmt}: {err}")
+            report[fmt] = entry
+        meta = {
+            **{k: v for k, v in report.items() if k not in FORMATS},
+            "files": {f: FILE_NAMES[f] for f in formats if report[f]["ok"]},
+            "labels": interface.labels,
+            "multi_label": interface.multi_label,
+            "sample_rate": interface.sample_rate,
+            "normalization": {
+                "mean": getattr(interface.normalizer, "mean", None),
+                "std": getattr(interface.normalizer, "std", None),
+            },
+        }
+        with open(
+            os.path.join(work_dir, "model_export.json"), "w", encoding="utf-8"
+        ) as fout:
+            json.dump(meta, fout, indent=2)
     if errors and raise_on_error:
         raise ModelExportError("; ".join(errors))
     return report

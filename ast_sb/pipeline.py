@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from ast_sb.features import sample_counts
+from ast_sb.validation import check_relative_lengths, check_waveforms
 from ast_sb.windows import (
     combine_window_scores,
     cut_windows,
@@ -229,13 +230,8 @@ class WaveformEncoder(nn.Module):
             ``window_clips`` ``[K]`` and ``window_counts`` ``[B]`` read by
             :class:`WindowedClassifier`.
         """
-        if wavs.dim() == 1:
-            wavs = wavs.unsqueeze(0)
-        if wavs.dim() != 2:
-            raise ValueError(
-                f"Expected waveforms [batch, samples], got {tuple(wavs.shape)}"
-            )
-        wavs = wavs.float()
+        wavs = check_waveforms(wavs).float()
+        lengths = check_relative_lengths(lengths, wavs.shape[0])
         if lengths is None:
             lengths = torch.ones(wavs.shape[0], device=wavs.device)
         num_samples = sample_counts(lengths, wavs.shape[-1]).to(wavs.device)

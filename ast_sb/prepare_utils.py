@@ -47,6 +47,8 @@ from typing import (
 import numpy as np
 import soundfile as sf
 
+from ast_sb.audio import read_error_message
+
 __all__ = [
     "AUDIO_EXTENSIONS",
     "AudioFileError",
@@ -227,7 +229,9 @@ def read_duration(path: PathLike) -> float:
     try:
         info = sf.info(path)
     except Exception as err:  # libsndfile raises several error types
-        raise AudioFileError(path, f"unreadable or corrupt ({err})") from err
+        raise AudioFileError(
+            path, f"unreadable or corrupt ({read_error_message(path, err)})"
+        ) from err
     if info.frames <= 0 or info.samplerate <= 0:
         raise AudioFileError(path, "contains no audio samples")
     return info.frames / info.samplerate

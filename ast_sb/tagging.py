@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from ast_sb.audio import AudioLoadError, open_audio_file
+from ast_sb.validation import nonfinite_rows
 
 __all__ = [
     "SlidingWindowTagger",
@@ -567,6 +568,12 @@ class SlidingWindowTagger:
     def _score(self, wavs: List[torch.Tensor]) -> np.ndarray:
         with torch.no_grad():
             probs = self.score_fn(torch.stack(wavs))
+        bad = nonfinite_rows(probs)
+        if bad:
+            raise ValueError(
+                f"the model gives NaN or inf scores for windows {bad} of the "
+                "batch"
+            )
         return probs.detach().float().cpu().numpy()
 
     def tag_file(self, path: str, progress: bool = False) -> TaggingResult:
@@ -602,7 +609,14 @@ class SlidingWindowTagger:
 
         def flush() -> None:
             if pending:
-                rows.append(self._score(pending))
+                first = starts[len(starts) - len(pending)]
+                try:
+                    rows.append(self._score(pending))
+                except (ValueError, RuntimeError) as err:
+                    raise ValueError(
+                        f"{path}: windows from {first:.2f} s to "
+                        f"{ends[-1]:.2f} s: {err}"
+                    ) from err
                 pending.clear()
 
         try:

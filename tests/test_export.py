@@ -91,12 +91,14 @@ def _export(tmp_path, output="log_softmax", multi_label=False):
 def test_folder_layout(tmp_path):
     folder, *_ = _export(tmp_path)
     assert sorted(os.listdir(folder)) == [
+        "ast_sb_model.json",
         "classifier.ckpt",
         "config.json",
         "embedding_model.ckpt",
         "hyperparams.yaml",
         "label_encoder.ckpt",
         "label_encoder.txt",
+        "model.safetensors",
     ]
     with open(os.path.join(folder, "config.json")) as fin:
         assert json.load(fin) == {"speechbrain_interface": "EncoderClassifier"}

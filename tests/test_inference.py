@@ -79,7 +79,9 @@ def test_from_folder_errors(tmp_path):
         AudioSpectrogramTransformerInterface.from_folder(tmp_path / "nope")
     (tmp_path / "hyperparams.yaml").write_text("x: 1\n", encoding="utf-8")
     with pytest.raises(FileNotFoundError, match="embedding_model.ckpt"):
-        AudioSpectrogramTransformerInterface.from_folder(tmp_path)
+        AudioSpectrogramTransformerInterface.from_folder(
+            tmp_path, trust_yaml=True
+        )
 
 
 def _padded(clips):

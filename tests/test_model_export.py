@@ -143,7 +143,9 @@ def test_legacy_onnx_exporter_cannot_export_fft(model, tmp_path):
             dynamo=False,
         )
     # features work with the legacy exporter
-    report = export_model(model, str(tmp_path), ["onnx"], dynamo=False)
+    report = export_model(
+        model, str(tmp_path), ["onnx"], dynamo=False, overwrite=True
+    )
     assert report["onnx"]["ok"]
 
 
@@ -158,7 +160,7 @@ def test_missing_onnx_gives_clear_error(model, tmp_path, monkeypatch):
     assert not report["onnx"]["ok"]
     assert "`onnx` package, which is not installed" in report["onnx"]["error"]
     with pytest.raises(ModelExportError, match="onnx"):
-        export_model(model, str(tmp_path), formats=["onnx"])
+        export_model(model, str(tmp_path), formats=["onnx"], overwrite=True)
 
 
 def test_output_mismatch_is_reported(model, tmp_path):

@@ -70,7 +70,17 @@ def test_loaders_name_a_stale_savedir(two_models, tmp_path):
     with pytest.raises(StaleSavedirError, match=re.escape(savedir)):
         load_encoder_classifier(model_b, savedir)
     with pytest.raises(StaleSavedirError, match="link to .*model_a"):
-        AudioSpectrogramTransformerInterface.from_folder(model_b, savedir)
+        AudioSpectrogramTransformerInterface.from_folder(
+            model_b, savedir, trust_yaml=True
+        )
+    # The default (safe) path reads model_b's own files in place: the stale
+    # savedir cannot change what it loads.
+    safe = AudioSpectrogramTransformerInterface.from_folder(model_b, savedir)
+    own = AudioSpectrogramTransformerInterface.from_folder(model_b)
+    wav = torch.randn(1, 16000, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(
+        safe.classify_batch(wav * 0.1)[0], own.classify_batch(wav * 0.1)[0]
+    )
     # Its own savedir (and the same one again) is fine.
     load_encoder_classifier(model_a, savedir)
 

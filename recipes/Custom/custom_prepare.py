@@ -272,8 +272,13 @@ def _make_item(raw: Dict[str, Any], where: str, base: Path, separator: str):
     """Normalises one input row / entry; returns (id, item, multi)."""
     raw = dict(raw)
     wav = raw.pop("wav", None)
-    if not wav or not isinstance(wav, str):
+    if wav is None or wav == "":
         raise DataPreparationError(f"Missing 'wav' in {where}")
+    if not isinstance(wav, str):
+        raise DataPreparationError(
+            f"'wav' in {where} must be a path (a string), got "
+            f"{type(wav).__name__} {wav!r}"
+        )
     wav_path = Path(os.path.expandvars(os.path.expanduser(wav.strip())))
     if not wav_path.is_absolute():
         wav_path = base / wav_path
