@@ -24,7 +24,11 @@ Hyperparameters read here, besides those of
   seconds), ``samples_per_epoch`` (weighted), ``dynamic_batching`` (bool:
   length-sorted batches of ``max_batch_length`` seconds for validation and
   test too), ``num_buckets``; ``train/valid/test_dataloader_opts``;
-* ``pretrained_path`` (optional local checkpoint), ``eval_checkpoint``
+* ``pretrained_path`` (optional: a local checkpoint, a Hugging Face id, a
+  release URL, a timm name or an alias, see :mod:`ast_sb.hub`),
+  ``pretrained_revision``, ``pretrained_sha256``, ``keep_pretrained_head``
+  (default False: a fresh head, as the original AST fine-tuning; True keeps
+  a checkpoint head with the same classes), ``eval_checkpoint``
   ("best" or "last"), ``test_results_file``, ``export_folder``,
   ``output_folder``, ``plots`` (bool, default True).
 
@@ -177,12 +181,20 @@ def check_n_classes(hparams: Mapping[str, Any], n_data: int) -> None:
 def load_pretrained_weights(hparams: Mapping[str, Any]) -> Optional[Any]:
     """Loads ``hparams["pretrained_path"]`` (if set) into the model.
 
+    The classifier starts fresh (its own initialisation), as in the
+    original AST, which always builds a new ``mlp_head`` on the pretrained
+    model, also for AudioSet-to-AudioSet fine-tuning; with
+    ``keep_pretrained_head: True`` a checkpoint head with the recipe's
+    number of classes is loaded.
+
     Arguments
     ---------
     hparams : Mapping
         Hyperparameters with ``embedding_model``, ``classifier`` and
         optionally ``pretrained_path`` (a local original-AST, HF or timm
-        checkpoint, see :func:`ast_sb.pretrained.load_pretrained`).
+        checkpoint, or a published source, see
+        :func:`ast_sb.pretrained.load_pretrained`), ``pretrained_revision``,
+        ``pretrained_sha256`` and ``keep_pretrained_head``.
 
     Returns
     -------
@@ -195,8 +207,13 @@ def load_pretrained_weights(hparams: Mapping[str, Any]) -> Optional[Any]:
         return None
     from ast_sb.pretrained import load_pretrained
 
+    keep_head = bool(hparams.get("keep_pretrained_head", False))
     info = load_pretrained(
-        hparams["embedding_model"], path, classifier=hparams["classifier"]
+        hparams["embedding_model"],
+        path,
+        classifier=hparams["classifier"] if keep_head else None,
+        revision=hparams.get("pretrained_revision"),
+        sha256=hparams.get("pretrained_sha256"),
     )
     logger.info("Initialised from %s: %s", path, info)
     return info
