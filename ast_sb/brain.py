@@ -29,6 +29,9 @@ Hyperparameters read (all optional except the modules):
 * ``head_lr_multiplier`` (float, 1.0), ``lr_scheduler``
   (``WarmupDecayScheduler`` or None);
 * ``seed`` (int, 0), ``reseed_every_batch`` (bool, True);
+* ``average_last_n_epochs`` (int or None): test and export the average
+  weights of the last N epochs (the last N end-of-epoch checkpoints are
+  kept for it);
 * ``train_logger``, ``per_class_stats_file`` (path), ``label_encoder``;
 * run options such as ``max_grad_norm``, ``precision``,
   ``ckpt_interval_minutes`` / ``ckpt_interval_steps`` may also live in the
@@ -52,6 +55,7 @@ from speechbrain.dataio.batch import PaddedData
 from speechbrain.utils.distributed import if_main_process
 
 from ast_sb.augment import Mixup
+from ast_sb.averaging import average_last_epochs
 from ast_sb.metrics import AccuracyStats, MultiLabelStats
 
 logger = logging.getLogger(__name__)
@@ -175,6 +179,7 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         self._has_valid = True
         self._train_set = None
         self._two_arg_cache: Dict[int, bool] = {}
+        self.averaged_epochs: Optional[List[int]] = None
         self.train_stats: Dict[str, float] = {}
         self.valid_stats: Dict[str, float] = {}
         self.test_stats: Dict[str, float] = {}
@@ -683,7 +688,8 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
                     self.step = 0
                     self.avg_train_loss = 0.0
                     self.checkpointer.save_and_keep_only(
-                        meta={"epoch": epoch, "loss": float(stage_loss)}
+                        meta={"epoch": epoch, "loss": float(stage_loss)},
+                        num_to_keep=self._num_to_keep(),
                     )
             return
 
@@ -695,7 +701,9 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
             self._log(meta, self.train_stats, valid_stats=stats)
             if self.checkpointer is not None:
                 self.checkpointer.save_and_keep_only(
-                    meta={"epoch": epoch, **stats}, **self._checkpoint_key()
+                    meta={"epoch": epoch, **stats},
+                    num_to_keep=self._num_to_keep(),
+                    **self._checkpoint_key(),
                 )
         elif stage == sb.Stage.TEST:
             self.test_stats = stats
@@ -743,6 +751,12 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
     def on_evaluate_start(self, max_key=None, min_key=None):
         """Recovers the best checkpoint (error or mAP when no key is given).
 
+        With hparam ``average_last_n_epochs`` (N >= 1) the recovered weights
+        are then replaced by the average of the last N end-of-epoch
+        checkpoints (``ast_sb.averaging``; the original AST AudioSet recipe's
+        weight averaging), so the test and the export use the average; the
+        averaged epochs are in ``self.averaged_epochs``.
+
         Arguments
         ---------
         max_key : str, optional
@@ -760,3 +774,12 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
             if has_key is None:
                 max_key = min_key = None
         super().on_evaluate_start(max_key=max_key, min_key=min_key)
+        n_average = self._hp("average_last_n_epochs")
+        if n_average and self.checkpointer is not None:
+            self.averaged_epochs = average_last_epochs(
+                self.checkpointer, int(n_average)
+            )
+
+    def _num_to_keep(self) -> int:
+        """Recent checkpoints to keep: all the epochs to average (>= 1)."""
+        return max(1, int(self._hp("average_last_n_epochs", 1)))

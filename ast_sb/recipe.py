@@ -503,6 +503,11 @@ def train_and_evaluate(
         results = {
             **dict(results_meta or {}),
             "eval_checkpoint": choice,
+            **(
+                {"averaged_epochs": brain.averaged_epochs}
+                if brain.averaged_epochs
+                else {}
+            ),
             **brain.test_stats,
         }
         results_file = hparams.get("test_results_file")
