@@ -37,11 +37,19 @@ Hyperparameters read (all optional except the modules):
   ``ckpt_interval_minutes`` / ``ckpt_interval_steps`` may also live in the
   hparams (SpeechBrain's own mechanism).
 
+Precision: ``precision: bf16`` is bfloat16 autocast; ``precision: fp16`` is
+float16 autocast with a ``torch.GradScaler`` (dynamic loss scaling, steps
+with inf/NaN gradients are skipped, the scaler state is checkpointed), which
+is SpeechBrain's own handling on CUDA; SpeechBrain refuses fp16 on the CPU,
+where this Brain sets up the same (autocast + GradScaler on the CPU) instead.
+The front end always runs in float32, and the loss in float32.
+
 Authors
  * ast_sb developers 2026
 """
 
 import contextlib
+import dataclasses
 import hashlib
 import inspect
 import logging
@@ -52,7 +60,9 @@ import speechbrain as sb
 import torch
 import torch.nn.functional as F
 from speechbrain.dataio.batch import PaddedData
+from speechbrain.utils.autocast import TorchAutocast
 from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.run_opts import RunOptions
 
 from ast_sb.augment import Mixup
 from ast_sb.averaging import average_last_epochs
@@ -76,6 +86,39 @@ def _accepts_two_args(module) -> bool:
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             n_positional += 1
     return n_positional >= 2
+
+
+def _defer_cpu_fp16(run_opts, hparams):
+    """Takes ``fp16`` (which SpeechBrain refuses on the CPU) out of the
+    options of a CPU run, for ``_enable_cpu_fp16`` to set up afterwards.
+
+    Returns ``(run_opts, hparams, None or (train_fp16, eval_fp16))``; the
+    options follow SpeechBrain's priority (default < hparams < run_opts).
+    """
+    opts = run_opts
+    if isinstance(opts, dict) or opts is None:
+        opts = RunOptions.from_dictionary(dict(opts or {}))
+
+    def option(name):
+        if name in opts.overridden_args:
+            return opts[name]
+        if hparams is not None and name in hparams:
+            return hparams[name]
+        return getattr(RunOptions(), name)
+
+    device = option("device") or sb.utils.distributed.infer_device()
+    fp16 = [option(n) == "fp16" for n in ("precision", "eval_precision")]
+    if not str(device).startswith("cpu") or not any(fp16):
+        return run_opts, hparams, None
+    hparams = dict(hparams) if hparams is not None else None
+    changes = {}
+    for name, is_fp16 in zip(("precision", "eval_precision"), fp16):
+        if is_fp16:
+            if name in opts.overridden_args:
+                changes[name] = "fp32"
+            if hparams is not None and name in hparams:
+                hparams[name] = "fp32"
+    return dataclasses.replace(opts, **changes), hparams, tuple(fp16)
 
 
 class AudioSpectrogramTransformerBrain(sb.Brain):
@@ -168,6 +211,7 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         run_opts=None,
         checkpointer=None,
     ):
+        run_opts, hparams, cpu_fp16 = _defer_cpu_fp16(run_opts, hparams)
         super().__init__(
             modules=modules,
             opt_class=opt_class,
@@ -175,6 +219,8 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
             run_opts=run_opts,
             checkpointer=checkpointer,
         )
+        if cpu_fp16:
+            self._enable_cpu_fp16(*cpu_fp16)
         self._epoch = 0
         self._has_valid = True
         self._train_set = None
@@ -188,6 +234,30 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
             registered = self.checkpointer.recoverables.values()
             if not any(obj is scheduler for obj in registered):
                 self.checkpointer.add_recoverable("lr_scheduler", scheduler)
+
+    def _enable_cpu_fp16(self, train: bool, evaluate: bool) -> None:
+        """float16 autocast (and a GradScaler for training) on the CPU.
+
+        SpeechBrain 1.1.2 refuses ``precision: fp16`` on the CPU; this is
+        what its Brain does for fp16 on CUDA (``TorchAutocast`` with
+        float16, an enabled ``torch.GradScaler`` registered in the
+        checkpointer as "scaler"), with the CPU as device type.
+        """
+        if train:
+            self.precision = "fp16"
+            self.training_ctx = TorchAutocast(
+                device_type="cpu", dtype=torch.float16
+            )
+            self.scaler = torch.GradScaler("cpu", enabled=True)
+            if self.checkpointer is not None:
+                self.checkpointer.add_recoverable(
+                    "scaler", self.scaler, optional_load=True
+                )
+        if evaluate:
+            self.eval_precision = "fp16"
+            self.evaluation_ctx = TorchAutocast(
+                device_type="cpu", dtype=torch.float16
+            )
 
     # ------------------------------------------------------------------
     # helpers
