@@ -22,7 +22,10 @@ Hyperparameters read (all optional except the modules):
 
 * ``multi_label`` (bool, False), ``label_key`` (str, "label_encoded");
 * ``spec_augment`` (``ast_sb.augment.SpecAugment`` or None),
-  ``mixup`` (``ast_sb.augment.Mixup`` or None), ``augment_before_norm``
+  ``mixup`` (``ast_sb.augment.Mixup`` or None: in-batch fbank mixup;
+  batches of a ``ast_sb.waveform_mixup.WaveformMixupDataset`` carry
+  ``mixup_lam`` / ``mixup_label`` and get soft targets too),
+  ``augment_before_norm``
   (bool, True: mixup and masking on the fbank before ``mean_var_norm``, the
   order of the original AST code, where masked bins are 0 *before*
   normalisation);
@@ -505,25 +508,57 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         if scores.dim() == 3:
             scores = scores.squeeze(1)
         targets = self._targets(batch)
+        soft = None
+        if stage == sb.Stage.TRAIN:
+            soft = self._soft_targets(batch, targets, scores.shape, mix)
         if self.multi_label:
             targets = targets.float().reshape(scores.shape)
-            soft = targets if mix is None else Mixup.mix_targets(targets, *mix)
+            soft = targets if soft is None else soft
             loss = F.binary_cross_entropy_with_logits(scores, soft)
         else:
             targets = targets.long().reshape(-1)
             # idempotent on log-probabilities, normalises raw logits
             log_probs = F.log_softmax(scores, dim=-1)
-            if mix is None:
+            if soft is None:
                 loss = F.nll_loss(log_probs, targets)
             else:
-                one_hot = F.one_hot(targets, scores.shape[-1]).float()
-                soft = Mixup.mix_targets(one_hot, *mix)
                 loss = -(soft * log_probs).sum(dim=-1).mean()
         if stage != sb.Stage.TRAIN:
             self.stats.append(
                 self._ids(batch, scores.shape[0]), scores, targets
             )
         return loss
+
+    def _dense_targets(self, targets: torch.Tensor, shape) -> torch.Tensor:
+        """[B, C] float targets: multi-hot as is, class indices one-hot."""
+        if self.multi_label:
+            return targets.float().reshape(shape)
+        return F.one_hot(targets.long().reshape(-1), shape[-1]).float()
+
+    def _soft_targets(self, batch, targets, shape, mix):
+        """Mixup soft targets [B, C], or None without mixup.
+
+        Waveform mixup (``ast_sb.waveform_mixup.WaveformMixupDataset``:
+        batch keys ``mixup_lam`` and ``mixup_label``) gives
+        ``lam * y + (1 - lam) * y_partner``; in-batch fbank mixup (``mix``)
+        then mixes those targets like the features.
+        """
+        wave_lam = getattr(batch, "mixup_lam", None)
+        if wave_lam is None and mix is None:
+            return None
+        soft = self._dense_targets(targets, shape)
+        if wave_lam is not None:
+            partner = batch.mixup_label
+            if isinstance(partner, PaddedData):
+                partner = partner.data
+            if isinstance(wave_lam, PaddedData):
+                wave_lam = wave_lam.data
+            lam = wave_lam.to(self.device).float().reshape(-1, 1)
+            partner = self._dense_targets(partner.to(self.device), shape)
+            soft = lam * soft + (1.0 - lam) * partner
+        if mix is not None:
+            soft = Mixup.mix_targets(soft, *mix)
+        return soft
 
     # ------------------------------------------------------------------
     # optimisation

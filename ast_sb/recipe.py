@@ -18,6 +18,9 @@ Hyperparameters read here, besides those of
   manifests give ``data_root``), ``label_encoder_file``, ``multi_label``,
   ``sample_rate``, ``label_key``, ``train_crop_seconds``,
   ``eval_crop_seconds``, ``n_classes`` (checked against the data);
+* ``waveform_mixup`` (probability, default 0) and ``waveform_mixup_alpha``:
+  the original AST's mixup of waveforms with partners from the whole
+  training set (:func:`with_waveform_mixup`), beside the in-batch ``mixup``;
 * batching: ``train_sampler`` ("shuffle", "weighted": manifest ``weight``
   values with replacement like AST's balanced AudioSet sampler, or
   "dynamic": length-bucketed batches of at most ``max_batch_length``
@@ -61,6 +64,7 @@ __all__ = [
     "load_pretrained_weights",
     "setup_experiment",
     "train_and_evaluate",
+    "with_waveform_mixup",
 ]
 
 logger = logging.getLogger(__name__)
@@ -217,6 +221,58 @@ def load_pretrained_weights(hparams: Mapping[str, Any]) -> Optional[Any]:
     )
     logger.info("Initialised from %s: %s", path, info)
     return info
+
+
+def with_waveform_mixup(
+    hparams: Mapping[str, Any],
+    datasets: Mapping[str, Any],
+    loader_opts: Dict[str, Dict[str, Any]],
+) -> Dict[str, Any]:
+    """Wraps the training set for waveform mixup when ``waveform_mixup`` > 0.
+
+    ``waveform_mixup`` is the probability that a training clip is mixed
+    with a partner drawn from the whole training set (the original AST's
+    mixup; ``waveform_mixup_alpha``, default 10, is the Beta parameter).
+    The in-batch fbank mixup (``mixup``) is a separate option.
+
+    Arguments
+    ---------
+    hparams : Mapping
+        Hyperparameters (``waveform_mixup``, ``waveform_mixup_alpha``,
+        ``seed``, ``label_key``).
+    datasets : Mapping
+        Split name -> dataset.
+    loader_opts : dict
+        DataLoader options of :func:`dataloader_options` (its samplers
+        index the same clips); the training collate function is set.
+
+    Returns
+    -------
+    dict
+        The datasets, "train" wrapped when waveform mixup is on.
+
+    Example
+    -------
+    >>> opts = {"train": {}}
+    >>> out = with_waveform_mixup({"waveform_mixup": 0.5}, {"train": []}, opts)
+    >>> type(out["train"]).__name__, opts["train"]["collate_fn"].__name__
+    ('WaveformMixupDataset', 'PaddedBatch')
+    """
+    datasets = dict(datasets)
+    prob = float(hparams.get("waveform_mixup") or 0.0)
+    if prob <= 0.0:
+        return datasets
+    from ast_sb.waveform_mixup import WaveformMixupDataset
+
+    datasets["train"] = WaveformMixupDataset(
+        datasets["train"],
+        mixup_prob=prob,
+        alpha=float(hparams.get("waveform_mixup_alpha") or 10.0),
+        seed=int(hparams.get("seed", 0)),
+        label_key=hparams.get("label_key", "label_encoded"),
+    )
+    loader_opts["train"].setdefault("collate_fn", PaddedBatch)
+    return datasets
 
 
 def _clip_seconds(entry: Mapping[str, Any]) -> float:
@@ -470,6 +526,7 @@ def train_and_evaluate(
         )
     load_pretrained_weights(hparams)
     loader_opts = dataloader_options(hparams, datasets)
+    datasets = with_waveform_mixup(hparams, datasets, loader_opts)
     valid_split = "valid" if datasets.get("valid") is not None else "test"
     choice, key = _checkpoint_choice(hparams, valid_split == "valid")
 
