@@ -14,6 +14,7 @@ import io
 import os
 import tempfile
 
+import huggingface_hub.constants
 import pytest
 import torch
 from hub_server import HubServer
@@ -76,7 +77,9 @@ def server(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", srv.url)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    # online for these tests, even in an offline CI environment
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     yield srv
     srv.stop()
 
