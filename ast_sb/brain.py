@@ -246,6 +246,11 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         float16, an enabled ``torch.GradScaler`` registered in the
         checkpointer as "scaler"), with the CPU as device type.
         """
+        logger.info(
+            "precision fp16 on the CPU: float16 autocast (%s)%s",
+            "training" if train else "evaluation",
+            " with a GradScaler" if train else "",
+        )
         if train:
             self.precision = "fp16"
             self.training_ctx = TorchAutocast(

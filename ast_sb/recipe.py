@@ -272,6 +272,11 @@ def with_waveform_mixup(
         label_key=hparams.get("label_key", "label_encoded"),
     )
     loader_opts["train"].setdefault("collate_fn", PaddedBatch)
+    logger.info(
+        "Waveform mixup: p=%s, alpha=%s, partners from the whole training set",
+        prob,
+        datasets["train"].alpha,
+    )
     return datasets
 
 

@@ -87,6 +87,12 @@ def server(tmp_path, monkeypatch):
 def test_hub_id_loads_caches_and_pins_revisions(server):
     old_files, old_enc, _ = _hf_files(0)
     new_files, new_enc, new_head = _hf_files(1)
+    # the old commit has the weights as pytorch_model.bin only
+    from safetensors.torch import load
+
+    buffer = io.BytesIO()
+    torch.save(load(old_files.pop("model.safetensors")), buffer)
+    old_files["pytorch_model.bin"] = buffer.getvalue()
     repo = server.repo(REPO)
     old_commit = repo.commit(old_files)
     repo.commit(new_files)
