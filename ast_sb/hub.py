@@ -544,8 +544,9 @@ def download_hub(
             raise
         files = [HUB_WEIGHT_FILES[0], *extra_files]
         raise WeightsUnavailableError(
-            f"{repo_id} is not in the Hugging Face cache and cannot be "
-            f"downloaded ({type(err).__name__}: {str(err).splitlines()[0]}). "
+            f"{repo_id} is not a local path, and as a Hugging Face model id "
+            f"it is not in the cache and cannot be downloaded "
+            f"({type(err).__name__}: {str(err).splitlines()[0]}). "
             + _hub_error_message(repo_id, revision, files)
         ) from err
     return weights
@@ -703,8 +704,11 @@ def _from_published(
     local_files_only: Optional[bool],
 ) -> str:
     """The release URL first (as the original code downloads it), then the
-    Hugging Face copy; the cache of either is used before any download."""
-    sha256 = _check_sha256(sha256) or published.sha256
+    Hugging Face copy; the cache of either is used before any download.
+    A SHA-256 given by the caller is the release file's: then only the
+    release file (checked against it) is accepted."""
+    given = _check_sha256(sha256)
+    sha256 = given or published.sha256
     errors: List[str] = []
     attempts = [True] if _offline(local_files_only) else [True, False]
     for cached_only in attempts:
@@ -712,7 +716,7 @@ def _from_published(
             return download_url(published.url, sha256, cache_dir, cached_only)
         except WeightsUnavailableError as err:
             errors.append(str(err))
-        if published.hub_id is None:
+        if published.hub_id is None or given is not None:
             continue
         try:
             return _from_hub(

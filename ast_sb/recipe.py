@@ -209,15 +209,23 @@ def load_pretrained_weights(hparams: Mapping[str, Any]) -> Optional[Any]:
     path = hparams.get("pretrained_path")
     if not path:
         return None
+    from speechbrain.utils.distributed import run_on_main
+
+    from ast_sb.hub import resolve_weights
     from ast_sb.pretrained import load_pretrained
 
     keep_head = bool(hparams.get("keep_pretrained_head", False))
+    source = {
+        "revision": hparams.get("pretrained_revision"),
+        "sha256": hparams.get("pretrained_sha256"),
+    }
+    # downloads once (main process); every process then reads the cache
+    run_on_main(resolve_weights, args=[path], kwargs=source)
     info = load_pretrained(
         hparams["embedding_model"],
         path,
         classifier=hparams["classifier"] if keep_head else None,
-        revision=hparams.get("pretrained_revision"),
-        sha256=hparams.get("pretrained_sha256"),
+        **source,
     )
     logger.info("Initialised from %s: %s", path, info)
     return info

@@ -205,6 +205,9 @@ def test_alias_downloads_the_release_then_the_hub_copy(server, monkeypatch):
     encoder, _ = _model(7)
     load_pretrained(encoder, "audioset-10-10-0.4593")
     assert _same(encoder, hf_enc)
+    # a checksum names the release file: no hub copy instead of it
+    with pytest.raises(WeightsUnavailableError, match="404"):
+        resolve_weights("audioset-10-10-0.4593", sha256="0" * 64)
     # the README's file name, with the release file online
     server.files["audioset_10_10_0.4593.pth"] = data
     n_before = len(server.requests)
@@ -212,6 +215,9 @@ def test_alias_downloads_the_release_then_the_hub_copy(server, monkeypatch):
     load_pretrained(encoder, "audioset_10_10_0.4593.pth")
     assert _same(encoder, hf_enc)  # the cached hub copy wins, no download
     assert server.requests[n_before:] == []
+    digest = hashlib.sha256(data).hexdigest()
+    load_pretrained(encoder, "audioset-10-10-0.4593", sha256=digest)
+    assert _same(encoder, original_enc)  # the checked release file
 
 
 def test_timm_name_uses_timm_pretrained_config(server):
