@@ -77,7 +77,8 @@ def average_last_epochs(checkpointer: Checkpointer, n_epochs: int) -> List[int]:
     Returns
     -------
     list of int
-        The averaged epochs.
+        The averaged epochs (empty when there is no end-of-epoch
+        checkpoint: the weights are then left as they are).
 
     Example
     -------
@@ -90,15 +91,20 @@ def average_last_epochs(checkpointer: Checkpointer, n_epochs: int) -> List[int]:
     [2, 3]
     >>> layer.weight.item()
     2.5
+    >>> average_last_epochs(Checkpointer(getfixture("tmpdir") / "no"), 2)
+    []
     """
     if int(n_epochs) < 1:
         raise ValueError(f"n_epochs must be >= 1, got {n_epochs}")
     checkpoints = end_of_epoch_checkpoints(checkpointer)[-int(n_epochs) :]
     if not checkpoints:
-        raise ValueError(
-            f"No end-of-epoch checkpoint in {checkpointer.checkpoints_dir} "
-            "to average."
+        # e.g. evaluating pretrained weights with 0 training epochs
+        logger.warning(
+            "Weight averaging: no end-of-epoch checkpoint in %s; the "
+            "weights are left as they are.",
+            checkpointer.checkpoints_dir,
         )
+        return []
     epochs = [int(c.meta["epoch"]) for c in checkpoints]
     if len(checkpoints) < n_epochs:
         logger.warning(
