@@ -647,10 +647,9 @@ def convert_checkpoint_folder(args: argparse.Namespace) -> Dict[str, Any]:
         )
     except (FileNotFoundError, ChecksumError, ValueError) as err:
         raise CLIError(str(err)) from err
-    published = None
-    if source != args.source:
-        published = find_published(args.source)
-    _geometry_defaults(args, published)
+    # a published checkpoint (alias, id, URL or release file name) brings
+    # its geometry (strides, frames) and normalisation
+    _geometry_defaults(args, find_published(args.source))
     try:
         state, config = read_state_dict(source)
         fmt = args.format if args.format != "auto" else detect_format(state)
