@@ -260,3 +260,24 @@ def test_recipe_starts_from_a_fresh_head_unless_asked(server):
     hparams["keep_pretrained_head"] = True
     assert load_pretrained_weights(hparams)["head_loaded"] is True
     assert _same(head, pretrained_head)
+
+
+def test_convert_alias_takes_the_published_geometry(
+    server, monkeypatch, tmp_path
+):
+    data, _ = _original_bytes(0)  # 128 frames, like the Speech Commands model
+    server.files["speechcommands_10_10_0.9812.pth"] = data
+    published = dataclasses.replace(
+        hub.PUBLISHED_CHECKPOINTS["speechcommands-10-10-0.9812"],
+        url=f"{server.url}/files/speechcommands_10_10_0.9812.pth?dl=1",
+    )
+    monkeypatch.setitem(
+        hub.PUBLISHED_CHECKPOINTS, "speechcommands-10-10-0.9812", published
+    )
+    from ast_sb.cli import main
+
+    out = tmp_path / "sc"
+    assert main(["convert", "speechcommands-10-10-0.9812", str(out)]) == 0
+    text = (out / "hyperparams.yaml").read_text()
+    assert "target_length: 128" in text
+    assert "-6.845978" in text  # Speech Commands normalisation
