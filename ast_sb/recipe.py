@@ -262,7 +262,9 @@ def with_waveform_mixup(
     Example
     -------
     >>> opts = {"train": {}}
+    >>> logging.disable(logging.INFO)  # SpeechBrain may log to stdout
     >>> out = with_waveform_mixup({"waveform_mixup": 0.5}, {"train": []}, opts)
+    >>> logging.disable(logging.NOTSET)
     >>> type(out["train"]).__name__, opts["train"]["collate_fn"].__name__
     ('WaveformMixupDataset', 'PaddedBatch')
     """
