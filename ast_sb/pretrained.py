@@ -13,7 +13,10 @@ Three formats are understood, told apart by their key names:
   ``model.safetensors`` / ``pytorch_model.bin``) or state dicts, with both the
   transformers v4 (on-disk) and v5 (in-memory) key names.
 
-Nothing is downloaded: every loader reads a local path. Files are read with
+Every loader also takes a published source instead of a local path: a
+Hugging Face model id, a release URL, a timm model name or an alias such as
+``audioset-10-10-0.4593`` (:func:`ast_sb.hub.resolve_weights` downloads it
+once into a cache; local paths are read as they are). Files are read with
 ``torch.load(weights_only=True)`` or safetensors.
 
 Authors
@@ -31,6 +34,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 import torch
 
+from ast_sb.hub import find_published, resolve_weights
 from ast_sb.model import (
     NUM_PREFIX_TOKENS,
     POSITION_GRID_METADATA,
@@ -153,7 +157,7 @@ def read_state_dict(path: str) -> Tuple[StateDict, Optional[dict]]:
     """
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"Checkpoint not found: {path}")
+        path = resolve_weights(path)
     config = None
     if os.path.isdir(path):
         config_path = os.path.join(path, "config.json")
@@ -545,8 +549,10 @@ def load_pretrained(
     path: str,
     classifier: Optional[AudioSpectrogramTransformerClassifier] = None,
     source_grid: Optional[Tuple[int, int]] = None,
+    revision: Optional[str] = None,
+    sha256: Optional[str] = None,
 ) -> Dict[str, object]:
-    """Loads pretrained weights from a local file into ``encoder``/``classifier``.
+    """Loads pretrained weights into ``encoder``/``classifier``.
 
     A checkpoint head with another number of classes than ``classifier`` is
     skipped with a warning (the head keeps its fresh initialisation); any
@@ -557,17 +563,22 @@ def load_pretrained(
     encoder : AudioSpectrogramTransformerEncoder
         The encoder to fill.
     path : str
-        Local checkpoint file or HF folder.
+        Local checkpoint file or HF folder, or a published source (Hugging
+        Face id, URL, timm name, alias; see :func:`ast_sb.hub.resolve_weights`).
     classifier : AudioSpectrogramTransformerClassifier, optional
         The head to fill, if the checkpoint has one.
     source_grid : tuple of int, optional
         (f_dim, t_dim) of the checkpoint's position embedding, when it cannot
         be inferred.
+    revision : str, optional
+        Hugging Face branch, tag or commit of a hub id.
+    sha256 : str, optional
+        Expected SHA-256 of a downloaded file.
 
     Returns
     -------
     dict
-        ``format``, ``head_loaded`` (bool) and ``source`` (the path).
+        ``format``, ``head_loaded`` (bool) and ``source`` (``path`` as given).
 
     Example
     -------
@@ -577,6 +588,8 @@ def load_pretrained(
     >>> load_pretrained(enc, path)["format"]
     'original'
     """
+    source = path
+    path = resolve_weights(path, revision=revision, sha256=sha256)
     state, config = read_state_dict(path)
     enc_state, head_state, fmt = convert_checkpoint(
         state, encoder, config, source_grid
@@ -601,12 +614,12 @@ def load_pretrained(
         else:
             _check_and_load(classifier, head_state, "classifier", path)
             head_loaded = True
-    logger.info("Loaded %s weights from %s", fmt, path)
-    return {"format": fmt, "head_loaded": head_loaded, "source": path}
+    logger.info("Loaded %s weights from %s (%s)", fmt, source, path)
+    return {"format": fmt, "head_loaded": head_loaded, "source": source}
 
 
 def build_from_hf(
-    path: str, output: str = "logits"
+    path: str, output: str = "logits", revision: Optional[str] = None
 ) -> Tuple[
     AudioSpectrogramTransformerEncoder,
     AudioSpectrogramTransformerClassifier,
@@ -620,9 +633,12 @@ def build_from_hf(
     Arguments
     ---------
     path : str
-        HF folder with ``config.json`` and weights.
+        HF folder with ``config.json`` and weights, or a Hugging Face model
+        id (``MIT/ast-finetuned-audioset-10-10-0.4593``) or alias.
     output : str
         "logits" (multi-label, as HF returns) or "log_softmax".
+    revision : str, optional
+        Hugging Face branch, tag or commit of a hub id.
 
     Returns
     -------
@@ -631,6 +647,10 @@ def build_from_hf(
     labels : list of str
         Class names from ``id2label`` (``"LABEL_i"`` when absent).
     """
+    published = None if os.path.exists(path) else find_published(path)
+    if published is not None and published.hub_id is not None:
+        path = published.hub_id  # the HF copy of a release (config.json)
+    path = resolve_weights(path, revision=revision)
     state, config = read_state_dict(path)
     if config is None:
         raise CheckpointError(f"{path} has no config.json: not an HF folder.")

@@ -22,13 +22,20 @@ Hyperparameters read here, besides those of
   ``on_corrupt`` ("raise" or "skip": clips that do not decode, hold NaN /
   inf samples or are shorter than ``min_duration`` seconds, default
   0.025, when they are loaded in training or evaluation);
+* ``waveform_mixup`` (probability, default 0) and ``waveform_mixup_alpha``:
+  the original AST's mixup of waveforms with partners from the whole
+  training set (:func:`with_waveform_mixup`), beside the in-batch ``mixup``;
 * batching: ``train_sampler`` ("shuffle", "weighted": manifest ``weight``
   values with replacement like AST's balanced AudioSet sampler, or
   "dynamic": length-bucketed batches of at most ``max_batch_length``
   seconds), ``samples_per_epoch`` (weighted), ``dynamic_batching`` (bool:
   length-sorted batches of ``max_batch_length`` seconds for validation and
   test too), ``num_buckets``; ``train/valid/test_dataloader_opts``;
-* ``pretrained_path`` (optional local checkpoint), ``eval_checkpoint``
+* ``pretrained_path`` (optional: a local checkpoint, a Hugging Face id, a
+  release URL, a timm name or an alias, see :mod:`ast_sb.hub`),
+  ``pretrained_revision``, ``pretrained_sha256``, ``keep_pretrained_head``
+  (default False: a fresh head, as the original AST fine-tuning; True keeps
+  a checkpoint head with the same classes), ``eval_checkpoint``
   ("best" or "last"), ``test_results_file``, ``test_predictions_file``
   (optional: per-clip test scores, JSON id -> list), ``export_folder``,
   ``output_folder``, ``plots`` (bool, default True).
@@ -66,6 +73,7 @@ __all__ = [
     "load_pretrained_weights",
     "setup_experiment",
     "train_and_evaluate",
+    "with_waveform_mixup",
 ]
 
 logger = logging.getLogger(__name__)
@@ -190,12 +198,20 @@ def check_n_classes(hparams: Mapping[str, Any], n_data: int) -> None:
 def load_pretrained_weights(hparams: Mapping[str, Any]) -> Optional[Any]:
     """Loads ``hparams["pretrained_path"]`` (if set) into the model.
 
+    The classifier starts fresh (its own initialisation), as in the
+    original AST, which always builds a new ``mlp_head`` on the pretrained
+    model, also for AudioSet-to-AudioSet fine-tuning; with
+    ``keep_pretrained_head: True`` a checkpoint head with the recipe's
+    number of classes is loaded.
+
     Arguments
     ---------
     hparams : Mapping
         Hyperparameters with ``embedding_model``, ``classifier`` and
         optionally ``pretrained_path`` (a local original-AST, HF or timm
-        checkpoint, see :func:`ast_sb.pretrained.load_pretrained`).
+        checkpoint, or a published source, see
+        :func:`ast_sb.pretrained.load_pretrained`), ``pretrained_revision``,
+        ``pretrained_sha256`` and ``keep_pretrained_head``.
 
     Returns
     -------
@@ -206,13 +222,85 @@ def load_pretrained_weights(hparams: Mapping[str, Any]) -> Optional[Any]:
     path = hparams.get("pretrained_path")
     if not path:
         return None
+    from speechbrain.utils.distributed import run_on_main
+
+    from ast_sb.hub import resolve_weights
     from ast_sb.pretrained import load_pretrained
 
+    keep_head = bool(hparams.get("keep_pretrained_head", False))
+    source = {
+        "revision": hparams.get("pretrained_revision"),
+        "sha256": hparams.get("pretrained_sha256"),
+    }
+    # downloads once (main process); every process then reads the cache
+    run_on_main(resolve_weights, args=[path], kwargs=source)
     info = load_pretrained(
-        hparams["embedding_model"], path, classifier=hparams["classifier"]
+        hparams["embedding_model"],
+        path,
+        classifier=hparams["classifier"] if keep_head else None,
+        **source,
     )
     logger.info("Initialised from %s: %s", path, info)
     return info
+
+
+def with_waveform_mixup(
+    hparams: Mapping[str, Any],
+    datasets: Mapping[str, Any],
+    loader_opts: Dict[str, Dict[str, Any]],
+) -> Dict[str, Any]:
+    """Wraps the training set for waveform mixup when ``waveform_mixup`` > 0.
+
+    ``waveform_mixup`` is the probability that a training clip is mixed
+    with a partner drawn from the whole training set (the original AST's
+    mixup; ``waveform_mixup_alpha``, default 10, is the Beta parameter).
+    The in-batch fbank mixup (``mixup``) is a separate option.
+
+    Arguments
+    ---------
+    hparams : Mapping
+        Hyperparameters (``waveform_mixup``, ``waveform_mixup_alpha``,
+        ``seed``, ``label_key``).
+    datasets : Mapping
+        Split name -> dataset.
+    loader_opts : dict
+        DataLoader options of :func:`dataloader_options` (its samplers
+        index the same clips); the training collate function is set.
+
+    Returns
+    -------
+    dict
+        The datasets, "train" wrapped when waveform mixup is on.
+
+    Example
+    -------
+    >>> opts = {"train": {}}
+    >>> logging.disable(logging.INFO)  # SpeechBrain may log to stdout
+    >>> out = with_waveform_mixup({"waveform_mixup": 0.5}, {"train": []}, opts)
+    >>> logging.disable(logging.NOTSET)
+    >>> type(out["train"]).__name__, opts["train"]["collate_fn"].__name__
+    ('WaveformMixupDataset', 'PaddedBatch')
+    """
+    datasets = dict(datasets)
+    prob = float(hparams.get("waveform_mixup") or 0.0)
+    if prob <= 0.0:
+        return datasets
+    from ast_sb.waveform_mixup import WaveformMixupDataset
+
+    datasets["train"] = WaveformMixupDataset(
+        datasets["train"],
+        mixup_prob=prob,
+        alpha=float(hparams.get("waveform_mixup_alpha") or 10.0),
+        seed=int(hparams.get("seed", 0)),
+        label_key=hparams.get("label_key", "label_encoded"),
+    )
+    loader_opts["train"].setdefault("collate_fn", PaddedBatch)
+    logger.info(
+        "Waveform mixup: p=%s, alpha=%s, partners from the whole training set",
+        prob,
+        datasets["train"].alpha,
+    )
+    return datasets
 
 
 def _clip_seconds(entry: Mapping[str, Any]) -> float:
@@ -466,6 +554,7 @@ def train_and_evaluate(
         )
     load_pretrained_weights(hparams)
     loader_opts = dataloader_options(hparams, datasets)
+    datasets = with_waveform_mixup(hparams, datasets, loader_opts)
     valid_split = "valid" if datasets.get("valid") is not None else "test"
     choice, key = _checkpoint_choice(hparams, valid_split == "valid")
 
@@ -500,6 +589,11 @@ def train_and_evaluate(
         results = {
             **dict(results_meta or {}),
             "eval_checkpoint": choice,
+            **(
+                {"averaged_epochs": brain.averaged_epochs}
+                if brain.averaged_epochs
+                else {}
+            ),
             **brain.test_stats,
         }
         results_file = hparams.get("test_results_file")
