@@ -39,7 +39,11 @@ NUM_PREFIX_TOKENS = 2  # cls + distillation
 
 
 def patch_grid_size(
-    n_mels: int, n_frames: int, fstride: int, tstride: int
+    n_mels: int,
+    n_frames: int,
+    fstride: int,
+    tstride: int,
+    patch_shape: Tuple[int, int] = (PATCH_SIZE, PATCH_SIZE),
 ) -> Tuple[int, int]:
     """Number of patches along frequency and time for an input size.
 
@@ -53,6 +57,9 @@ def patch_grid_size(
         Patch stride along frequency.
     tstride : int
         Patch stride along time.
+    patch_shape : tuple of int
+        (frequency, time) size of a patch: (16, 16) in AST, e.g. (128, 2)
+        for SSAST's frame-based models.
 
     Returns
     -------
@@ -65,15 +72,18 @@ def patch_grid_size(
     (12, 101)
     >>> patch_grid_size(128, 512, 10, 10)
     (12, 50)
+    >>> patch_grid_size(128, 1024, 128, 2, patch_shape=(128, 2))
+    (1, 512)
     """
-    for name, size in (("n_mels", n_mels), ("frames", n_frames)):
-        if size < PATCH_SIZE:
-            raise ValueError(
-                f"AST needs at least {PATCH_SIZE} {name}, got {size}."
-            )
+    for name, size, patch in (
+        ("n_mels", n_mels, patch_shape[0]),
+        ("frames", n_frames, patch_shape[1]),
+    ):
+        if size < patch:
+            raise ValueError(f"AST needs at least {patch} {name}, got {size}.")
     return (
-        (n_mels - PATCH_SIZE) // fstride + 1,
-        (n_frames - PATCH_SIZE) // tstride + 1,
+        (n_mels - patch_shape[0]) // fstride + 1,
+        (n_frames - patch_shape[1]) // tstride + 1,
     )
 
 
@@ -88,6 +98,8 @@ class PatchEmbedding(nn.Module):
         Stride along frequency (10 in AST: 6 bins of overlap).
     tstride : int
         Stride along time.
+    patch_shape : tuple of int
+        (frequency, time) size of a patch (default 16x16).
 
     Example
     -------
@@ -96,14 +108,21 @@ class PatchEmbedding(nn.Module):
     torch.Size([2, 32, 12, 9])
     """
 
-    def __init__(self, embed_dim: int, fstride: int = 10, tstride: int = 10):
+    def __init__(
+        self,
+        embed_dim: int,
+        fstride: int = 10,
+        tstride: int = 10,
+        patch_shape: Tuple[int, int] = (PATCH_SIZE, PATCH_SIZE),
+    ):
         super().__init__()
         self.fstride = fstride
         self.tstride = tstride
+        self.patch_shape = (int(patch_shape[0]), int(patch_shape[1]))
         self.proj = nn.Conv2d(
             1,
             embed_dim,
-            kernel_size=(PATCH_SIZE, PATCH_SIZE),
+            kernel_size=self.patch_shape,
             stride=(fstride, tstride),
         )
 
@@ -140,6 +159,11 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         Patch stride along frequency.
     tstride : int
         Patch stride along time.
+    patch_shape : tuple of int
+        (frequency, time) size of a patch: 16x16 (AST, SSAST patch-based)
+        or e.g. 128x2 (SSAST frame-based, with ``n_mels=128`` and
+        ``fstride=128``). Pretrained weights only load into an encoder with
+        the same patch shape.
     embed_dim : int, optional
         Overrides the width of ``size``.
     depth : int, optional
@@ -191,6 +215,7 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         target_length: int = 1024,
         fstride: int = 10,
         tstride: int = 10,
+        patch_shape: Tuple[int, int] = (PATCH_SIZE, PATCH_SIZE),
         embed_dim: Optional[int] = None,
         depth: Optional[int] = None,
         num_heads: Optional[int] = None,
@@ -230,6 +255,7 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             "target_length": target_length,
             "fstride": fstride,
             "tstride": tstride,
+            "patch_shape": [int(patch_shape[0]), int(patch_shape[1])],
             "embed_dim": embed_dim,
             "depth": depth,
             "num_heads": num_heads,
@@ -245,10 +271,12 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         self.patchout_time = patchout_time
         self.patchout_freq = patchout_freq
         self.f_dim, self.t_dim = patch_grid_size(
-            n_mels, target_length, fstride, tstride
+            n_mels, target_length, fstride, tstride, tuple(patch_shape)
         )
 
-        self.patch_embed = PatchEmbedding(embed_dim, fstride, tstride)
+        self.patch_embed = PatchEmbedding(
+            embed_dim, fstride, tstride, tuple(patch_shape)
+        )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.dist_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(
@@ -316,7 +344,8 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         """
         frames = torch.round(lengths.float() * n_frames).long()
         stride = self.patch_embed.tstride
-        columns = torch.div(frames - PATCH_SIZE, stride, rounding_mode="floor")
+        width = self.patch_embed.patch_shape[1]
+        columns = torch.div(frames - width, stride, rounding_mode="floor")
         return (columns + 1).clamp(min=1)
 
     def _patch_position_embedding(self, t_dim: int) -> torch.Tensor:
@@ -352,9 +381,10 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
                 f"got shape {tuple(feats.shape)}."
             )
         n_frames = feats.shape[1]
-        if n_frames < PATCH_SIZE:
+        width = self.patch_embed.patch_shape[1]
+        if n_frames < width:
             raise ValueError(
-                f"AST needs at least {PATCH_SIZE} frames, got {n_frames}."
+                f"AST needs at least {width} frames, got {n_frames}."
             )
         if n_frames > self.target_length:
             raise ValueError(
@@ -367,9 +397,7 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             valid_columns = self.valid_time_patches(lengths, n_frames)
             # Columns that are padding in every clip are never computed.
             keep = int(valid_columns.max())
-            feats = feats[
-                :, : (keep - 1) * self.patch_embed.tstride + PATCH_SIZE
-            ]
+            feats = feats[:, : (keep - 1) * self.patch_embed.tstride + width]
 
         patches = self.patch_embed(feats)  # [B, D, f, t]
         batch, _, f_dim, t_dim = patches.shape
@@ -592,14 +620,15 @@ def forward_flops(
     261
     """
     cfg = encoder.config
+    patch_shape = tuple(cfg.get("patch_shape", (PATCH_SIZE, PATCH_SIZE)))
     f_dim, t_dim = patch_grid_size(
-        cfg["n_mels"], n_frames, cfg["fstride"], cfg["tstride"]
+        cfg["n_mels"], n_frames, cfg["fstride"], cfg["tstride"], patch_shape
     )
     n_patches = f_dim * t_dim
     n_tokens = n_patches + NUM_PREFIX_TOKENS
     dim = cfg["embed_dim"]
     hidden = int(dim * cfg["mlp_ratio"])
-    conv = 2 * n_patches * dim * PATCH_SIZE * PATCH_SIZE
+    conv = 2 * n_patches * dim * patch_shape[0] * patch_shape[1]
     linear = 2 * n_tokens * (3 * dim * dim + dim * dim + 2 * dim * hidden)
     attention = 2 * 2 * n_tokens * n_tokens * dim
     return conv + cfg["depth"] * (linear + attention)
