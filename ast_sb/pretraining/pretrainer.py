@@ -183,9 +183,9 @@ class AudioSpectrogramTransformerPretrainer(nn.Module):
             return cluster_mask(
                 batch_size, grid, self.mask_count, self.cluster_sizes
             ).to(device)
-        return random_mask(
-            batch_size, grid[0] * grid[1], self.mask_count
-        ).to(device)
+        return random_mask(batch_size, grid[0] * grid[1], self.mask_count).to(
+            device
+        )
 
     def forward(
         self, feats: torch.Tensor, mask: Optional[torch.Tensor] = None
