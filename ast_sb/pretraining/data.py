@@ -21,7 +21,6 @@ import hashlib
 import os
 from typing import Any, Dict, Optional
 
-import torch
 from speechbrain.dataio.dataset import DynamicItemDataset
 
 from ast_sb.audio import load_audio
@@ -170,6 +169,7 @@ def unlabelled_dataset(
     Example
     -------
     >>> import json
+    >>> import torch
     >>> from ast_sb.audio import save_audio
     >>> tmp = getfixture("tmpdir")
     >>> save_audio(tmp / "long.wav", torch.randn(48000) * 0.1, 16000)

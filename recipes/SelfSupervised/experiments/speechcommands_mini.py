@@ -137,10 +137,13 @@ def main():
     counts = defaultdict(int)
     for row in rows:
         counts[split[row["speaker"]]] += 1
+    speakers = {
+        part: sum(1 for value in split.values() if value == part)
+        for part in ("train", "valid", "test")
+    }
     print(
-        f"speakers: {dict((s, sum(1 for v in split.values() if v == s)) for s in ('train', 'valid', 'test'))}; "
-        f"clips: {dict(counts)}; labelled train: {len(labelled)}; "
-        f"unlabelled speech clips: {len(train_clips)}"
+        f"speakers: {speakers}; clips: {dict(counts)}; labelled train: "
+        f"{len(labelled)}; unlabelled speech clips: {len(train_clips)}"
     )
 
 
