@@ -255,7 +255,6 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             "target_length": target_length,
             "fstride": fstride,
             "tstride": tstride,
-            "patch_shape": [int(patch_shape[0]), int(patch_shape[1])],
             "embed_dim": embed_dim,
             "depth": depth,
             "num_heads": num_heads,
@@ -263,6 +262,8 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             "layer_norm_eps": layer_norm_eps,
             "use_padding_mask": use_padding_mask,
         }
+        if tuple(patch_shape) != (PATCH_SIZE, PATCH_SIZE):
+            self.config["patch_shape"] = [int(v) for v in patch_shape]
         self.n_mels = n_mels
         self.target_length = target_length
         self.embed_dim = embed_dim
