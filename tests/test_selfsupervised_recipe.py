@@ -11,7 +11,6 @@ Authors
 """
 
 import json
-import os
 
 import numpy as np
 import pytest
