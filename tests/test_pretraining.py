@@ -276,9 +276,10 @@ def test_pretrained_encoder_loads_with_adapted_position_embedding(tmp_path):
         target.patch_embed.proj.weight, source.patch_embed.proj.weight
     )
     grid = source.pos_embed[:, 2:].transpose(1, 2).reshape(1, 32, 8, 8)
-    # time 8 -> 5 (centre cut), frequency 8 -> 12 (bilinear)
+    # time 8 -> 5 (centre cut from 8 // 2 - 5 // 2 = 2), frequency 8 -> 12
+    # (bilinear)
     expected = torch.nn.functional.interpolate(
-        grid[:, :, :, 1:6], size=(12, 5), mode="bilinear"
+        grid[:, :, :, 2:7], size=(12, 5), mode="bilinear"
     )
     assert torch.allclose(
         target.pos_embed[:, 2:], expected.flatten(2).transpose(1, 2), atol=1e-6
