@@ -31,7 +31,7 @@ from speechbrain.utils.distributed import if_main_process
 from ast_sb.pretraining.brain import AudioSpectrogramTransformerPretrainingBrain
 from ast_sb.pretraining.data import unlabelled_dataset, unlabelled_shard_dataset
 from ast_sb.pretraining.pretrainer import export_pretrained_encoder
-from ast_sb.recipe import dataloader_options
+from ast_sb.recipe import build_brain, dataloader_options
 
 __all__ = ["build_pretraining_datasets", "pretrain"]
 
@@ -107,12 +107,8 @@ def pretrain(
         The trained Brain.
     """
     loader_opts = dataloader_options(hparams, datasets)
-    brain = AudioSpectrogramTransformerPretrainingBrain(
-        modules=hparams["modules"],
-        opt_class=hparams["opt_class"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
+    brain = build_brain(
+        hparams, run_opts, AudioSpectrogramTransformerPretrainingBrain
     )
     brain.fit(
         brain.hparams.epoch_counter,
