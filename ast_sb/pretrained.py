@@ -1,6 +1,6 @@
 """Loading pretrained AST / ViT weights from local files.
 
-Three formats are understood, told apart by their key names:
+These formats are understood, told apart by their key names:
 
 * ``timm``: ImageNet ViT / DeiT checkpoints (``patch_embed.proj``, ``blocks.*``,
   optional ``dist_token``). The RGB patch convolution is summed over its input
@@ -12,6 +12,9 @@ Three formats are understood, told apart by their key names:
 * ``hf``: HF ``ASTForAudioClassification`` folders (``config.json`` and
   ``model.safetensors`` / ``pytorch_model.bin``) or state dicts, with both the
   transformers v4 (on-disk) and v5 (in-memory) key names.
+* ``ast_sb_pretraining``: self-supervised (SSAST) checkpoints of
+  ``ast_sb.pretraining`` (``encoder.*`` plus a ``patch_grid`` marker); the
+  patch shape must match the encoder's, strides and grid may differ.
 
 Every loader also takes a published source instead of a local path: a
 Hugging Face model id, a release URL, a timm model name or an alias such as
@@ -42,6 +45,10 @@ from ast_sb.model import (
     AudioSpectrogramTransformerEncoder,
 )
 from ast_sb.position_embedding import adapt_position_embedding
+from ast_sb.pretraining.pretrainer import (
+    is_pretraining_state,
+    pretraining_encoder_state,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +216,7 @@ def detect_format(state: StateDict) -> str:
     Returns
     -------
     str
-        "original", "hf", "timm" or "ast_sb".
+        "original", "hf", "timm", "ast_sb" or "ast_sb_pretraining".
 
     Example
     -------
@@ -219,6 +226,8 @@ def detect_format(state: StateDict) -> str:
     'timm'
     """
     keys = list(state)
+    if is_pretraining_state(state):
+        return "ast_sb_pretraining"
     if any(k.startswith(("module.v.", "v.")) for k in keys):
         return "original"
     if any(
@@ -496,6 +505,11 @@ def convert_checkpoint(
         enc, head = convert_hf(state)
     elif fmt == "timm":
         enc, head = convert_timm(state), {}
+    elif fmt == "ast_sb_pretraining":
+        enc, grid = pretraining_encoder_state(state)
+        head = {}
+        source_grid = source_grid or grid
+        _check_patch_shape(enc, encoder)
     else:
         enc = {
             k[len("embedding_model.") :]: v
@@ -518,6 +532,24 @@ def convert_checkpoint(
                 pos, grid, encoder.grid_size, NUM_PREFIX_TOKENS
             )
     return enc, head, fmt
+
+
+def _check_patch_shape(
+    state: StateDict, encoder: AudioSpectrogramTransformerEncoder
+) -> None:
+    """Raises a clear error when a checkpoint has another patch shape."""
+    weight = state.get("patch_embed.proj.weight")
+    if weight is None:
+        return
+    theirs = tuple(weight.shape[2:])
+    ours = tuple(encoder.patch_embed.patch_shape)
+    if theirs != ours:
+        raise CheckpointError(
+            f"The checkpoint was trained with {theirs[0]}x{theirs[1]} "
+            f"patches but the encoder has {ours[0]}x{ours[1]} patches; "
+            f"build the encoder with patch_shape=[{theirs[0]}, {theirs[1]}] "
+            "(strides may differ)."
+        )
 
 
 def _check_and_load(

@@ -67,6 +67,7 @@ from ast_sb.data import (
 )
 
 __all__ = [
+    "build_brain",
     "build_datasets",
     "dataloader_options",
     "length_quantiles",
@@ -513,6 +514,35 @@ def _class_names(label_encoder) -> Optional[list]:
     return [str(ind2lab[i]) for i in range(len(ind2lab))]
 
 
+def build_brain(
+    hparams: Dict[str, Any], run_opts: dict, brain_class: Type[sb.Brain]
+) -> sb.Brain:
+    """The recipe's Brain from its ``modules``, ``opt_class`` and checkpointer.
+
+    Arguments
+    ---------
+    hparams : dict
+        Loaded hyperparameters with ``modules``, ``opt_class`` and
+        ``checkpointer``.
+    run_opts : dict
+        SpeechBrain run options.
+    brain_class : type
+        The Brain class.
+
+    Returns
+    -------
+    speechbrain.Brain
+        The Brain.
+    """
+    return brain_class(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+
+
 def train_and_evaluate(
     hparams: Dict[str, Any],
     run_opts: dict,
@@ -558,13 +588,7 @@ def train_and_evaluate(
     valid_split = "valid" if datasets.get("valid") is not None else "test"
     choice, key = _checkpoint_choice(hparams, valid_split == "valid")
 
-    brain = brain_class(
-        modules=hparams["modules"],
-        opt_class=hparams["opt_class"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-    )
+    brain = build_brain(hparams, run_opts, brain_class)
     brain.fit(
         brain.hparams.epoch_counter,
         datasets["train"],
