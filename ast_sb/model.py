@@ -463,13 +463,8 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             raise ValueError("AST got an input with 0 frames.")
         feats, lengths = self._pad_short_input(feats, lengths)
         n_frames = feats.shape[1]
-        if n_frames > self.target_length and self.long_inputs == "error":
         width = self.patch_embed.patch_shape[1]
-        if n_frames < width:
-            raise ValueError(
-                f"AST needs at least {width} frames, got {n_frames}."
-            )
-        if n_frames > self.target_length:
+        if n_frames > self.target_length and self.long_inputs == "error":
             raise ValueError(
                 f"Input has {n_frames} frames but the encoder was built for "
                 f"target_length={self.target_length} with "
