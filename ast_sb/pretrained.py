@@ -77,6 +77,11 @@ _HEAD_KEYS = {
 }
 
 
+IMAGENET_CLASSES = 1000
+"""Classes of the unused ImageNet heads (``v.head``, ``v.head_dist``) that
+the original AST checkpoints carry from their timm DeiT backbone."""
+
+
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the model."""
 
@@ -600,6 +605,12 @@ def export_original(
 ) -> StateDict:
     """State dict in the original AST layout (``module.v.*``, ``module.mlp_head.*``).
 
+    The keys are those of the released checkpoints (e.g.
+    ``audioset_10_10_0.4593.pth``), including the timm DeiT backbone's
+    ImageNet heads ``module.v.head`` and ``module.v.head_dist``, which AST
+    never uses: they are written as zeros so that the original code's strict
+    ``load_state_dict`` accepts the file.
+
     Arguments
     ---------
     encoder : AudioSpectrogramTransformerEncoder
@@ -619,6 +630,11 @@ def export_original(
     'module.v.blocks.0.attn.proj.bias'
     """
     state = {f"module.v.{k}": v for k, v in encoder.state_dict().items()}
+    for head in ("head", "head_dist"):
+        state[f"module.v.{head}.weight"] = torch.zeros(
+            IMAGENET_CLASSES, encoder.embed_dim
+        )
+        state[f"module.v.{head}.bias"] = torch.zeros(IMAGENET_CLASSES)
     if classifier is not None:
         for ours, (original, _) in _HEAD_KEYS.items():
             state[f"module.{original}"] = classifier.state_dict()[ours]
