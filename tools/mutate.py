@@ -42,12 +42,15 @@ import ast
 import copy
 import json
 import os
+import queue
 import random
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -341,18 +344,28 @@ class _Apply(ast.NodeTransformer):
         return super().generic_visit(node)
 
 
-def make_mutants(target: str) -> List[Mutant]:
-    """Every single-point mutant of a target file (AST-level).
+def make_mutants(
+    target: str,
+    sample: Optional[int] = None,
+    rng: Optional[random.Random] = None,
+) -> Tuple[int, List[Mutant]]:
+    """Single-point mutants of a target file (AST-level).
 
     Arguments
     ---------
     target : str
         Key of ``TARGETS``.
+    sample : int, optional
+        Draw this many mutation points (with ``rng``) instead of all.
+    rng : random.Random, optional
+        Sampling generator.
 
     Returns
     -------
-    list of Mutant
-        Mutants whose source differs from the original's.
+    n_points : int
+        Number of mutation points in the file.
+    mutants : list of Mutant
+        The (sampled) mutants whose source differs from the original's.
     """
     spec = TARGETS[target]
     with open(os.path.join(ROOT, spec["path"]), encoding="utf-8") as fin:
@@ -360,24 +373,29 @@ def make_mutants(target: str) -> List[Mutant]:
     tree = ast.parse(text)
     functions = spec.get("functions")
     candidates = list(_walk(tree, functions is None, functions))
-    for i, (node, _) in enumerate(candidates):
+    points = []
+    for i, (node, parent) in enumerate(candidates):
         node._mut_id = i
+        for description, action in _mutations(node, parent):
+            points.append((i, node.lineno, description, action))
+    chosen = points
+    if sample is not None and sample < len(points):
+        chosen = (rng or random.Random(0)).sample(points, sample)
     original = ast.unparse(tree)
     mutants, seen = [], set()
-    for i, (node, parent) in enumerate(candidates):
-        for description, action in _mutations(node, parent):
-            mutated = _Apply(i, action).visit(copy.deepcopy(tree))
-            ast.fix_missing_locations(mutated)
-            try:
-                source = ast.unparse(mutated)
-                compile(source, spec["path"], "exec")
-            except (SyntaxError, ValueError):
-                continue
-            if source == original or source in seen:
-                continue
-            seen.add(source)
-            mutants.append(Mutant(target, node.lineno, description, source))
-    return mutants
+    for i, line, description, action in sorted(chosen, key=lambda p: p[:2]):
+        mutated = _Apply(i, action).visit(copy.deepcopy(tree))
+        ast.fix_missing_locations(mutated)
+        try:
+            source = ast.unparse(mutated)
+            compile(source, spec["path"], "exec")
+        except (SyntaxError, ValueError):
+            continue
+        if source == original or source in seen:
+            continue
+        seen.add(source)
+        mutants.append(Mutant(target, line, description, source))
+    return len(points), mutants
 
 
 def regression_mutants(targets: Sequence[str]) -> List[Mutant]:
@@ -524,6 +542,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     parser.add_argument("--list", action="store_true", help="only list")
     parser.add_argument(
+        "--jobs", type=int, default=1, help="mutants run in parallel"
+    )
+    parser.add_argument(
+        "--skip-baseline",
+        action="store_true",
+        help="do not first run the tests on the unmutated code",
+    )
+    parser.add_argument(
         "--no-regression",
         action="store_true",
         help="skip the hand-written regression mutants",
@@ -534,14 +560,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     rng = random.Random(args.seed)
     mutants: List[Mutant] = []
     for target in args.files:
-        every = make_mutants(target)
-        chosen = (
-            every
-            if args.all
-            else rng.sample(every, min(args.per_file, len(every)))
+        n_points, chosen = make_mutants(
+            target, None if args.all else args.per_file, rng
         )
-        chosen.sort(key=lambda m: m.line)
-        print(f"{target}: {len(every)} mutants, running {len(chosen)}")
+        print(f"{target}: {n_points} mutants, running {len(chosen)}")
         mutants.extend(chosen)
     if not args.no_regression:
         mutants.extend(regression_mutants(args.files))
@@ -556,18 +578,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             )
         return 0
 
-    with tempfile.TemporaryDirectory(prefix="ast_sb_mutate_") as workdir:
-        copy_repo(workdir)
-        for target in args.files:
-            status, seconds, out = run_tests(workdir, target, args.timeout)
-            print(f"baseline {target}: {status} ({seconds:.0f} s)", flush=True)
-            if status != "survived":
-                print(out)
-                print(f"The tests of {target} fail without mutation: stop.")
-                return 2
-        for k, m in enumerate(mutants, 1):
+    with tempfile.TemporaryDirectory(prefix="ast_sb_mutate_") as tmp:
+        workdirs = [os.path.join(tmp, f"w{j}") for j in range(args.jobs)]
+        for workdir in workdirs:
+            copy_repo(workdir)
+        if not args.skip_baseline:
+            for target in args.files:
+                status, seconds, out = run_tests(
+                    workdirs[0], target, args.timeout
+                )
+                print(f"baseline {target}: {status} ({seconds:.0f} s)")
+                if status != "survived":
+                    print(out)
+                    print(f"The tests of {target} fail without mutation.")
+                    return 2
+        free = queue.Queue()
+        for workdir in workdirs:
+            free.put(workdir)
+        done = [0]
+        lock = threading.Lock()
+
+        def run_one(m: Mutant) -> None:
+            workdir = free.get()
             path = os.path.join(workdir, TARGETS[m.target]["path"])
-            original = open(path, encoding="utf-8").read()
+            with open(path, encoding="utf-8") as fin:
+                original = fin.read()
             with open(path, "w", encoding="utf-8") as fout:
                 fout.write(m.source)
             try:
@@ -577,14 +612,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             finally:
                 with open(path, "w", encoding="utf-8") as fout:
                     fout.write(original)
-            if args.json:
-                _write_json(args.json, mutants[:k])
-            print(
-                f"[{k}/{len(mutants)}] {m.status:8s} {m.seconds:5.0f} s "
-                f"{m.target}:{m.line} {m.description}: "
-                f"{_diff_line(original, m.source)}",
-                flush=True,
-            )
+                free.put(workdir)
+            with lock:
+                done[0] += 1
+                if args.json:
+                    _write_json(args.json, [x for x in mutants if x.status])
+                print(
+                    f"[{done[0]}/{len(mutants)}] {m.status:8s} "
+                    f"{m.seconds:5.0f} s {m.target}:{m.line} "
+                    f"{m.description}: {_diff_line(original, m.source)}",
+                    flush=True,
+                )
+
+        with ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(run_one, mutants))
 
     print("\nKill rate per file (timeouts count as killed):")
     for target in args.files:
