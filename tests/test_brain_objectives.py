@@ -16,6 +16,7 @@ import sys
 import pytest
 import speechbrain as sb
 import torch
+from speechbrain.dataio.batch import PaddedData
 from speechbrain.dataio.dataloader import make_dataloader
 
 from ast_sb.augment import Mixup
@@ -140,3 +141,16 @@ def test_valid_stage_does_not_mix():
         expected = _hand_outputs(brain, batch, torch.ones(8), torch.arange(8))
     assert mix is None
     assert torch.allclose(outputs.squeeze(1), expected, atol=1e-6)
+
+
+def test_multi_label_targets_as_int_rows():
+    """Multi-hot labels stored as integer [1, C] rows give the same loss."""
+    brain = _brain(True, Mixup(mixup_prob=1.0))
+    batch = _batch(True)
+    _, _, loss = _forward(brain, batch)
+    labels = batch.label_encoded
+    batch.label_encoded = PaddedData(
+        labels.data.long().unsqueeze(1), labels.lengths
+    )
+    _, _, loss_int = _forward(brain, batch)
+    assert float(loss_int) == float(loss)
