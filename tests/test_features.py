@@ -272,3 +272,12 @@ def test_nan_check_names_the_batch_item():
     # huge but finite samples overflow the row sum, yet are not an error
     loud = torch.full((1, 1600), 3e38)
     assert KaldiFbank()(loud).shape == (1, 8, 128)
+
+
+def test_more_clips_than_target_frames():
+    """A batch larger than target_length keeps every clip (and its values)."""
+    wavs = torch.randn(20, 4000) * 0.1
+    fbank = KaldiFbank(target_length=16)
+    out = fbank(wavs)
+    assert out.shape == (20, 16, 128)
+    assert torch.equal(out[19:], fbank(wavs[19:]))

@@ -190,3 +190,17 @@ def test_parameter_counts_match_hf(size):
     )
     if size == "base384":
         assert count_parameters(encoder) + count_parameters(head) == 86_594_063
+
+
+def test_unequal_strides_parity(tmp_path):
+    """frequency_stride != time_stride: the two strides are not swapped."""
+    model = hf_model(**SMALL, frequency_stride=16, time_stride=8)
+    model.save_pretrained(tmp_path / "hf")
+    encoder, classifier, _ = build_from_hf(str(tmp_path / "hf"))
+    assert encoder.grid_size == (8, 31)
+    feats = torch.randn(2, 256, 128)
+    with torch.no_grad():
+        expected = model(feats).logits
+    assert (
+        ours_logits(encoder.eval(), classifier, feats) - expected
+    ).abs().max() <= LOGIT_TOL

@@ -187,3 +187,12 @@ def test_pickled_objects_are_refused(tmp_path):
     torch.save({"obj": Payload()}, path)
     with pytest.raises(CheckpointError, match="pickle.pth"):
         load_pretrained(encoder(), str(path))
+
+
+def test_paths_may_be_pathlib_objects(tmp_path):
+    source = randomize_parameters(encoder(depth=1), seed=8)
+    path = tmp_path / "ckpt.pth"  # a pathlib.Path, not a str
+    torch.save(export_original(source), path)
+    target = encoder(depth=1)
+    assert load_pretrained(target, path)["format"] == "original"
+    assert torch.equal(target.pos_embed, source.pos_embed)
