@@ -99,6 +99,11 @@ RELEASED_GRIDS: Dict[int, Tuple[int, int]] = {
 fstride = tstride = 10), by number of patch positions."""
 
 
+IMAGENET_CLASSES = 1000
+"""Classes of the unused ImageNet heads (``v.head``, ``v.head_dist``) that
+the original AST checkpoints carry from their timm DeiT backbone."""
+
+
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the model."""
 
@@ -717,6 +722,12 @@ def export_original(
 ) -> StateDict:
     """State dict in the original AST layout (``module.v.*``, ``module.mlp_head.*``).
 
+    The keys are those of the released checkpoints (e.g.
+    ``audioset_10_10_0.4593.pth``), including the timm DeiT backbone's
+    ImageNet heads ``module.v.head`` and ``module.v.head_dist``, which AST
+    never uses: they are written as zeros so that the original code's strict
+    ``load_state_dict`` accepts the file.
+
     Arguments
     ---------
     encoder : AudioSpectrogramTransformerEncoder
@@ -745,6 +756,11 @@ def export_original(
         ("module.v" + (f".{k}" if k else ""), v)
         for k, v in encoder_state._metadata.items()
     )
+    for head in ("head", "head_dist"):
+        state[f"module.v.{head}.weight"] = torch.zeros(
+            IMAGENET_CLASSES, encoder.embed_dim
+        )
+        state[f"module.v.{head}.bias"] = torch.zeros(IMAGENET_CLASSES)
     if classifier is not None:
         for ours, (original, _) in _HEAD_KEYS.items():
             state[f"module.{original}"] = classifier.state_dict()[ours]
