@@ -249,8 +249,8 @@ def test_convert_of_hf_folder_keeps_its_statistics(tmp_path):
     out = str(tmp_path / "converted")
     assert main(["convert", folder, out, "--single-label"]) == 0
     model = AudioSpectrogramTransformerInterface.from_folder(out)
-    assert model.mods.mean_var_norm.mean == pytest.approx(norm.mean)
-    assert model.mods.mean_var_norm.std == pytest.approx(norm.std)
+    assert model.normalizer.mean == pytest.approx(norm.mean)
+    assert model.normalizer.std == pytest.approx(norm.std)
     wav = torch.randn(16000, generator=torch.Generator().manual_seed(2)) * 0.1
     got = model.classify_batch(wav[None])[0].exp()[0]
     expected = source_scores(encoder, classifier, norm, wav)
