@@ -42,7 +42,6 @@ from typing import (
     Any,
     Callable,
     Dict,
-    List,
     Mapping,
     Optional,
     Sequence,
@@ -78,20 +77,32 @@ logger = logging.getLogger(__name__)
 TRAIN_SAMPLERS = ("shuffle", "weighted", "dynamic")
 
 
-def _include_keys(hparams_file: str) -> List[str]:
-    """Top-level keys of a YAML file whose value is an ``!include``."""
+def _include_arguments(hparams_file: str) -> Dict[str, set]:
+    """Known names of each top-level ``!include`` of a YAML file.
+
+    Those are the include's arguments (the indented keys below it) and the
+    top-level keys of the included file.
+    """
     with open(hparams_file, encoding="utf-8") as fin:
-        return re.findall(r"^(\w+):\s*!include:", fin.read(), flags=re.M)
+        text = fin.read()
+    known: Dict[str, set] = {}
+    pattern = r"^(\w+):\s*!include:(\S+)\n((?:[ \t]+\S.*\n?)*)"
+    for key, path, block in re.findall(pattern, text, flags=re.M):
+        names = set(re.findall(r"^[ \t]+(\w+):", block, flags=re.M))
+        included = os.path.join(os.path.dirname(hparams_file), path)
+        if os.path.isfile(included):
+            with open(included, encoding="utf-8") as fin:
+                names |= set(re.findall(r"^(\w+):", fin.read(), flags=re.M))
+        known[key] = names
+    return known
 
 
-def check_overrides(
-    hparams_file: str, overrides: str, hparams: Mapping[str, Any]
-) -> None:
+def check_overrides(hparams_file: str, overrides: str) -> None:
     r"""Rejects overrides inside an ``!include`` that HyperPyYAML ignores.
 
-    ``--model '{depth: 4}'`` is accepted by HyperPyYAML but changes nothing
-    (an included file's arguments are the recipe's, so an unknown name is
-    dropped); the recipes expose such settings as top-level keys instead.
+    HyperPyYAML accepts ``--model '{layers: 4}'`` and changes nothing (an
+    unknown argument of an included file is dropped); the recipes expose
+    the model's settings as top-level keys (``--depth 4``) instead.
 
     Arguments
     ---------
@@ -99,20 +110,19 @@ def check_overrides(
         The recipe YAML.
     overrides : str
         The YAML overrides of the command line.
-    hparams : Mapping
-        The loaded hyperparameters.
 
     Example
     -------
     >>> tmp = getfixture("tmpdir")
+    >>> _ = (tmp / "model.yaml").write_text("net: !ref <depth>\n", "utf-8")
     >>> path = str(tmp / "hp.yaml")
     >>> with open(path, "w") as fout:
     ...     _ = fout.write("model: !include:model.yaml\n    depth: 2\n")
-    >>> check_overrides(path, "model: {depth: 4}", {"model": {"encoder": 0}})
+    >>> check_overrides(path, "model: {depth: 4}")
+    >>> check_overrides(path, "model: {layers: 4}")
     Traceback (most recent call last):
     ...
-    ValueError: Override 'model: {depth: ...}' is ignored: ...
-    >>> check_overrides(path, "model: {encoder: 1}", {"model": {"encoder": 0}})
+    ValueError: Override 'model: {layers: ...}' is ignored: ...
     """
     if not overrides or not overrides.strip():
         return
@@ -122,17 +132,17 @@ def check_overrides(
         return  # tagged overrides: HyperPyYAML checks them itself
     if not isinstance(given, dict):
         return
-    for key in _include_keys(hparams_file):
-        value, loaded = given.get(key), hparams.get(key)
-        if not isinstance(value, dict) or not isinstance(loaded, dict):
+    for key, known in _include_arguments(hparams_file).items():
+        value = given.get(key)
+        if not isinstance(value, dict):
             continue
-        unknown = sorted(set(value) - set(loaded))
+        unknown = sorted(set(value) - known)
         if unknown:
             raise ValueError(
                 f"Override '{key}: {{{unknown[0]}: ...}}' is ignored: "
-                f"{unknown} not among the keys of {key} ({sorted(loaded)}), "
-                f"whose arguments are set by {hparams_file}. Override the "
-                f"top-level key instead, e.g. --{unknown[0]} VALUE."
+                f"{unknown} not among the names of {key} ({sorted(known)}) "
+                f"in {hparams_file}. Override a top-level key instead, e.g. "
+                f"--depth, --embed_dim, --num_heads, --model_size."
             )
 
 
@@ -201,6 +211,7 @@ def setup_experiment(
     hparams_file, run_opts, overrides = sb.parse_arguments(list(argv))
     sb.utils.distributed.ddp_init_group(run_opts)
     overrides = overrides or ""
+    check_overrides(hparams_file, overrides)
     if count_classes is not None and not re.search(
         r"^n_classes:", overrides, flags=re.M
     ):
@@ -211,7 +222,6 @@ def setup_experiment(
         overrides = overrides + f"\nn_classes: {n_classes}"
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
-    check_overrides(hparams_file, overrides, hparams)
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,

@@ -66,9 +66,9 @@ def test_unknown_key_inside_the_model_include_is_refused(tmp_path):
         "--n_classes",
         "3",
         "--model",
-        "{depth: 4}",
+        "{layers: 4}",
     ]
-    with pytest.raises(ValueError, match="--depth"):
+    with pytest.raises(ValueError, match="layers.*--depth"):
         setup_experiment(argv)
 
 
