@@ -141,15 +141,13 @@ def run_baseline(
         Test JSON manifest.
     data_root : str, optional
         Value of ``$data_root`` in the manifests.
-    sample_rate : int
-        Rate the audio is resampled to.
-    seed : int
-        Seed of the logistic regression's solver.
+    sample_rate, seed
+        As in :func:`baseline_accuracy`, whose results are returned.
 
     Returns
     -------
     dict
-        ``accuracy`` and ``error`` on the test set, ``n_train``, ``n_test``.
+        The test results (see :func:`baseline_accuracy`).
     """
     replacements = {"data_root": data_root} if data_root else None
     train_entries: Dict[str, dict] = {}
