@@ -295,7 +295,8 @@ def run_cross_validation(
     per_epoch : bool
         Also report the epoch with the best mean validation ``metric`` over
         the folds (from each fold's ``train_log.txt``; meaningful when the
-        test fold is the validation set).
+        test fold is the validation set). Skipped, with a message, when a
+        fold has no such log.
 
     Returns
     -------
@@ -324,8 +325,8 @@ def run_cross_validation(
             subprocess.run(cmd, check=True)
         values[fold] = _read_metric(results_file, metric)
         print(f"[fold {fold}] test {metric} {100 * values[fold]:.2f} %")
-        if per_epoch:
-            log = os.path.join(fold_dir, "train_log.txt")
+        log = os.path.join(fold_dir, "train_log.txt")
+        if per_epoch and os.path.isfile(log):
             epochs[fold] = read_epoch_metric(log, metric)
     summary = {
         "hparams": os.path.abspath(hparams_file),
@@ -333,6 +334,14 @@ def run_cross_validation(
         f"fold_{metric}": {str(k): 100.0 * v for k, v in values.items()},
         **summarize_folds(values, metric),
     }
+    lacking = [k for k in values if not epochs.get(k)]
+    if per_epoch and lacking:
+        print(
+            f"No per-epoch valid {metric} in the train_log.txt of folds "
+            f"{lacking}: the best-epoch accuracy is not reported",
+            flush=True,
+        )
+    per_epoch = per_epoch and not lacking
     if per_epoch:
         summary.update(best_epoch_summary(epochs, metric))
         summary[f"fold_epoch_{metric}"] = {
