@@ -21,6 +21,9 @@ checkpoint (end-of-epoch or intra-epoch) reproduces the uninterrupted run.
 Hyperparameters read (all optional except the modules):
 
 * ``multi_label`` (bool, False), ``label_key`` (str, "label_encoded");
+* ``wav_augment`` (None or a waveform augmentation ``(wavs, lengths) ->
+  (wavs, lengths)`` applied in training, e.g. SpeechBrain's ``Augmenter``
+  with ``SpeedPerturb``);
 * ``spec_augment`` (``ast_sb.augment.SpecAugment`` or None),
   ``mixup`` (``ast_sb.augment.Mixup`` or None: in-batch fbank mixup;
   batches of a ``ast_sb.waveform_mixup.WaveformMixupDataset`` carry
@@ -417,6 +420,9 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         """Runs the modules on a batch of waveforms [B, N]."""
         before_norm = bool(self._hp("augment_before_norm", True))
         mix = None
+        wav_augment = self._hp("wav_augment") if train else None
+        if wav_augment is not None:
+            wavs, lengths = wav_augment(wavs, lengths)
         # features in float32, outside autocast
         with torch.autocast(device_type=self.device_type, enabled=False):
             feats = self._call("compute_features", wavs.float(), lengths)

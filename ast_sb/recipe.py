@@ -47,13 +47,24 @@ Authors
 import json
 import logging
 import os
+import re
 import shutil
 import sys
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Type
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+)
 
 import numpy as np
 import speechbrain as sb
 import torch
+import yaml
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.sampler import DynamicBatchSampler
@@ -69,6 +80,8 @@ from ast_sb.data import (
 __all__ = [
     "build_brain",
     "build_datasets",
+    "check_overrides",
+    "count_lines",
     "dataloader_options",
     "length_quantiles",
     "load_pretrained_weights",
@@ -82,13 +95,117 @@ logger = logging.getLogger(__name__)
 TRAIN_SAMPLERS = ("shuffle", "weighted", "dynamic")
 
 
-def setup_experiment(argv: Sequence[str]) -> Tuple[Dict[str, Any], dict]:
+def _include_arguments(hparams_file: str) -> Dict[str, set]:
+    """Known names of each top-level ``!include`` of a YAML file.
+
+    Those are the include's arguments (the indented keys below it) and the
+    top-level keys of the included file.
+    """
+    with open(hparams_file, encoding="utf-8") as fin:
+        text = fin.read()
+    known: Dict[str, set] = {}
+    pattern = r"^(\w+):\s*!include:(\S+)\n((?:[ \t]+\S.*\n?)*)"
+    for key, path, block in re.findall(pattern, text, flags=re.M):
+        names = set(re.findall(r"^[ \t]+(\w+):", block, flags=re.M))
+        included = os.path.join(os.path.dirname(hparams_file), path)
+        if os.path.isfile(included):
+            with open(included, encoding="utf-8") as fin:
+                names |= set(re.findall(r"^(\w+):", fin.read(), flags=re.M))
+        known[key] = names
+    return known
+
+
+def check_overrides(hparams_file: str, overrides: str) -> None:
+    r"""Rejects overrides inside an ``!include`` that HyperPyYAML ignores.
+
+    HyperPyYAML accepts ``--model '{layers: 4}'`` and changes nothing (an
+    unknown argument of an included file is dropped); the recipes expose
+    the model's settings as top-level keys (``--depth 4``) instead.
+
+    Arguments
+    ---------
+    hparams_file : str
+        The recipe YAML.
+    overrides : str
+        The YAML overrides of the command line.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmpdir")
+    >>> _ = (tmp / "model.yaml").write_text("net: !ref <depth>\n", "utf-8")
+    >>> path = str(tmp / "hp.yaml")
+    >>> with open(path, "w") as fout:
+    ...     _ = fout.write("model: !include:model.yaml\n    depth: 2\n")
+    >>> check_overrides(path, "model: {depth: 4}")
+    >>> check_overrides(path, "model: {layers: 4}")
+    Traceback (most recent call last):
+    ...
+    ValueError: Override 'model: {layers: ...}' is ignored: ...
+    """
+    if not overrides or not overrides.strip():
+        return
+    try:
+        given = yaml.safe_load(overrides)
+    except yaml.YAMLError:
+        return  # tagged overrides: HyperPyYAML checks them itself
+    if not isinstance(given, dict):
+        return
+    for key, known in _include_arguments(hparams_file).items():
+        value = given.get(key)
+        if not isinstance(value, dict):
+            continue
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(
+                f"Override '{key}: {{{unknown[0]}: ...}}' is ignored: "
+                f"{unknown} not among the names of {key} ({sorted(known)}) "
+                f"in {hparams_file}. Override a top-level key instead, e.g. "
+                f"--depth, --embed_dim, --num_heads, --model_size."
+            )
+
+
+def count_lines(path: str) -> int:
+    r"""Number of non-empty lines of a text file (e.g. ``labels.txt``).
+
+    Arguments
+    ---------
+    path : str
+        The file.
+
+    Returns
+    -------
+    int
+        Its number of non-empty lines.
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "labels.txt"
+    >>> _ = path.write_text("cat\ndog\n\n", "utf-8")
+    >>> count_lines(str(path))
+    2
+    """
+    with open(path, encoding="utf-8") as fin:
+        return sum(1 for line in fin if line.strip())
+
+
+def setup_experiment(
+    argv: Sequence[str],
+    count_classes: Optional[Callable[[Dict[str, Any]], int]] = None,
+) -> Tuple[Dict[str, Any], dict]:
     """Parses the command line, starts DDP and loads the hparams.
+
+    With ``count_classes`` and no ``--n_classes`` on the command line, the
+    hparams are first loaded with a provisional ``n_classes``, handed to
+    ``count_classes`` (which prepares the data and counts its classes) and
+    then loaded again with the counted number.
 
     Arguments
     ---------
     argv : Sequence[str]
         ``sys.argv[1:]``: the hparams file, run options and overrides.
+    count_classes : callable, optional
+        ``count_classes(hparams) -> int``, e.g. a recipe's data preparation
+        followed by counting ``labels.txt``.
 
     Returns
     -------
@@ -111,6 +228,16 @@ def setup_experiment(argv: Sequence[str]) -> Tuple[Dict[str, Any], dict]:
     """
     hparams_file, run_opts, overrides = sb.parse_arguments(list(argv))
     sb.utils.distributed.ddp_init_group(run_opts)
+    overrides = overrides or ""
+    check_overrides(hparams_file, overrides)
+    if count_classes is not None and not re.search(
+        r"^n_classes:", overrides, flags=re.M
+    ):
+        with open(hparams_file, encoding="utf-8") as fin:
+            provisional = load_hyperpyyaml(fin, overrides + "\nn_classes: 1")
+        n_classes = int(count_classes(provisional))
+        logger.info("%d classes in the data", n_classes)
+        overrides = overrides + f"\nn_classes: {n_classes}"
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     sb.create_experiment_directory(
@@ -583,6 +710,9 @@ def train_and_evaluate(
             f"Training needs 'train' and 'test' datasets, got {sorted(datasets)}"
         )
     load_pretrained_weights(hparams)
+    from ast_sb.norm_stats import apply_norm_stats
+
+    norm_stats = apply_norm_stats(hparams, datasets["train"])
     loader_opts = dataloader_options(hparams, datasets)
     datasets = with_waveform_mixup(hparams, datasets, loader_opts)
     valid_split = "valid" if datasets.get("valid") is not None else "test"
@@ -620,6 +750,10 @@ def train_and_evaluate(
             ),
             **brain.test_stats,
         }
+        if norm_stats is not None:
+            results["norm_stats"] = norm_stats
+        if hparams.get("baseline", False):
+            results["baseline"] = _run_baseline(hparams, datasets)
         results_file = hparams.get("test_results_file")
         if results_file:
             with open(results_file, "w", encoding="utf-8") as fout:
@@ -644,7 +778,37 @@ def train_and_evaluate(
             logger.info(
                 "Exported the EncoderClassifier folder %s", export_folder
             )
+            from ast_sb.model_card import write_model_card
+
+            sizes = {
+                name: len(data)
+                for name, data in datasets.items()
+                if data is not None and hasattr(data, "__len__")
+            }
+            write_model_card(export_folder, hparams, results, sizes)
     return brain
+
+
+def _run_baseline(
+    hparams: Mapping[str, Any], datasets: Mapping[str, Any]
+) -> Dict[str, Any]:
+    """The MFCC + logistic-regression baseline on the recipe's split."""
+    from ast_sb.baseline import baseline_accuracy
+
+    if bool(hparams.get("multi_label", False)):
+        raise ValueError("baseline: True needs single-label data")
+    train_entries = dict(datasets["train"].data)
+    if datasets.get("valid") is not None:
+        train_entries.update(datasets["valid"].data)
+    results = baseline_accuracy(
+        train_entries,
+        datasets["test"].data,
+        int(hparams.get("sample_rate", 16000)),
+        int(hparams.get("seed", 0)),
+    )
+    results["model"] = "MFCC mean/std + logistic regression (train+valid)"
+    logger.info("Baseline: %s", results)
+    return results
 
 
 def _write_plots(hparams, targets, predictions, labels) -> None:

@@ -149,7 +149,7 @@ def test_paper_hparams(tmp_path):
     assert hp["mean_var_norm"].std == 5.358466
     assert hp["spec_augment"].freq_mask == 24
     assert hp["spec_augment"].time_mask == 96
-    assert hp["mixup"] is None
+    assert hp["mixup"].mixup_prob == 0.0  # AST ESC-50: no mixup
     assert hp["batch_size"] == 48
     assert hp["lr"] == 1e-5
     assert hp["number_of_epochs"] == 25
