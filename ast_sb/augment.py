@@ -8,7 +8,8 @@ Two augmentations used by the original AST training recipes (Gong et al.,
   ``FrequencyMasking`` / ``TimeMasking`` with ``iid_masks=True``), fully
   vectorised over the batch.
 * ``Mixup``: with probability ``mixup_prob`` an example is mixed with another
-  example of the batch, ``x = lam * x1 + (1 - lam) * x2`` with
+  example of the batch (fbank features, unlike the original's waveform
+  mixup, see ``ast_sb.waveform_mixup``), ``x = lam * x1 + (1 - lam) * x2`` with
   ``lam ~ Beta(alpha, alpha)`` (``alpha = 10`` in the AST code); the targets
   become ``lam * y1 + (1 - lam) * y2`` (see ``Mixup.mix_targets``).
 
@@ -207,9 +208,19 @@ class Mixup(nn.Module):
     ``x_i' = lam_i * x_i + (1 - lam_i) * x_j`` with
     ``lam_i ~ Beta(alpha, alpha)``; otherwise ``lam_i = 1`` and ``j = i``.
     ``mix_targets`` applies the same combination to one-hot or multi-hot
-    targets, giving soft targets. The original AST code mixes the waveforms
-    before the fbank; mixing (normalised) fbank features is the batched
-    equivalent used here.
+    targets, giving soft targets.
+
+    This is *not* the original AST's mixup, which mixes two *waveforms*
+    (the partner drawn from the whole data set) and then computes the fbank
+    (``ast_sb.waveform_mixup.WaveformMixupDataset``, recipe key
+    ``waveform_mixup``). The fbank is a log spectrum, so mixing features is
+    a different augmentation, not a batched equivalent: for ``lam = 0.5``
+    the normalised features of the two mixtures differ by up to 0.97 (a
+    tone with noise) and 1.16 (a tone with a chirp): the mean of two log
+    spectra against the log spectrum of the summed waveforms, which follows
+    the louder clip in each bin.
+    It needs no second clip to be loaded, and the partner comes from the
+    batch.
 
     Arguments
     ---------

@@ -21,24 +21,41 @@ checkpoint (end-of-epoch or intra-epoch) reproduces the uninterrupted run.
 Hyperparameters read (all optional except the modules):
 
 * ``multi_label`` (bool, False), ``label_key`` (str, "label_encoded");
+* ``wav_augment`` (None or a waveform augmentation ``(wavs, lengths) ->
+  (wavs, lengths)`` applied in training, e.g. SpeechBrain's ``Augmenter``
+  with ``SpeedPerturb``);
 * ``spec_augment`` (``ast_sb.augment.SpecAugment`` or None),
-  ``mixup`` (``ast_sb.augment.Mixup`` or None), ``augment_before_norm``
+  ``mixup`` (``ast_sb.augment.Mixup`` or None: in-batch fbank mixup;
+  batches of a ``ast_sb.waveform_mixup.WaveformMixupDataset`` carry
+  ``mixup_lam`` / ``mixup_label`` and get soft targets too),
+  ``augment_before_norm``
   (bool, True: mixup and masking on the fbank before ``mean_var_norm``, the
   order of the original AST code, where masked bins are 0 *before*
   normalisation);
 * ``head_lr_multiplier`` (float, 1.0), ``lr_scheduler``
   (``WarmupDecayScheduler`` or None);
 * ``seed`` (int, 0), ``reseed_every_batch`` (bool, True);
+* ``average_last_n_epochs`` (int or None): test and export the average
+  weights of the last N epochs (the last N end-of-epoch checkpoints are
+  kept for it);
 * ``train_logger``, ``per_class_stats_file`` (path), ``label_encoder``;
 * run options such as ``max_grad_norm``, ``precision``,
   ``ckpt_interval_minutes`` / ``ckpt_interval_steps`` may also live in the
   hparams (SpeechBrain's own mechanism).
+
+Precision: ``precision: bf16`` is bfloat16 autocast; ``precision: fp16`` is
+float16 autocast with a ``torch.GradScaler`` (dynamic loss scaling, steps
+with inf/NaN gradients are skipped, the scaler state is checkpointed), which
+is SpeechBrain's own handling on CUDA; SpeechBrain refuses fp16 on the CPU,
+where this Brain sets up the same (autocast + GradScaler on the CPU) instead.
+The front end always runs in float32, and the loss in float32.
 
 Authors
  * ast_sb developers 2026
 """
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -52,9 +69,12 @@ import torch.nn.functional as F
 import yaml
 from speechbrain.dataio.batch import PaddedData
 from speechbrain.dataio.dataset import DynamicItemDataset
+from speechbrain.utils.autocast import TorchAutocast
 from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.run_opts import RunOptions
 
 from ast_sb.augment import Mixup
+from ast_sb.averaging import average_last_epochs
 from ast_sb.checkpoints import make_crash_safe
 from ast_sb.data import collate_clips
 from ast_sb.features import sample_counts
@@ -72,6 +92,39 @@ from ast_sb.windows import (
 logger = logging.getLogger(__name__)
 
 _HEAD_MODULES = ("classifier",)
+
+
+def _defer_cpu_fp16(run_opts, hparams):
+    """Takes ``fp16`` (which SpeechBrain refuses on the CPU) out of the
+    options of a CPU run, for ``_enable_cpu_fp16`` to set up afterwards.
+
+    Returns ``(run_opts, hparams, None or (train_fp16, eval_fp16))``; the
+    options follow SpeechBrain's priority (default < hparams < run_opts).
+    """
+    opts = run_opts
+    if isinstance(opts, dict) or opts is None:
+        opts = RunOptions.from_dictionary(dict(opts or {}))
+
+    def option(name):
+        if name in opts.overridden_args:
+            return opts[name]
+        if hparams is not None and name in hparams:
+            return hparams[name]
+        return getattr(RunOptions(), name)
+
+    device = option("device") or sb.utils.distributed.infer_device()
+    fp16 = [option(n) == "fp16" for n in ("precision", "eval_precision")]
+    if not str(device).startswith("cpu") or not any(fp16):
+        return run_opts, hparams, None
+    hparams = dict(hparams) if hparams is not None else None
+    changes = {}
+    for name, is_fp16 in zip(("precision", "eval_precision"), fp16):
+        if is_fp16:
+            if name in opts.overridden_args:
+                changes[name] = "fp32"
+            if hparams is not None and name in hparams:
+                hparams[name] = "fp32"
+    return dataclasses.replace(opts, **changes), hparams, tuple(fp16)
 
 
 @sb.utils.checkpoints.register_checkpoint_hooks
@@ -165,6 +218,7 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         run_opts=None,
         checkpointer=None,
     ):
+        run_opts, hparams, cpu_fp16 = _defer_cpu_fp16(run_opts, hparams)
         super().__init__(
             modules=modules,
             opt_class=opt_class,
@@ -173,10 +227,13 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
             # atomic saves; recovery skips incomplete checkpoints
             checkpointer=make_crash_safe(checkpointer),
         )
+        if cpu_fp16:
+            self._enable_cpu_fp16(*cpu_fp16)
         self._epoch = 0
         self._has_valid = True
         self._train_set = None
         self._two_arg_cache: Dict[int, bool] = {}
+        self.averaged_epochs: Optional[List[int]] = None
         self.train_stats: Dict[str, float] = {}
         self.valid_stats: Dict[str, float] = {}
         self.test_stats: Dict[str, float] = {}
@@ -189,6 +246,35 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
             registered = self.checkpointer.recoverables.values()
             if not any(obj is scheduler for obj in registered):
                 self.checkpointer.add_recoverable("lr_scheduler", scheduler)
+
+    def _enable_cpu_fp16(self, train: bool, evaluate: bool) -> None:
+        """float16 autocast (and a GradScaler for training) on the CPU.
+
+        SpeechBrain 1.1.2 refuses ``precision: fp16`` on the CPU; this is
+        what its Brain does for fp16 on CUDA (``TorchAutocast`` with
+        float16, an enabled ``torch.GradScaler`` registered in the
+        checkpointer as "scaler"), with the CPU as device type.
+        """
+        logger.info(
+            "precision fp16 on the CPU: float16 autocast (%s)%s",
+            "training" if train else "evaluation",
+            " with a GradScaler" if train else "",
+        )
+        if train:
+            self.precision = "fp16"
+            self.training_ctx = TorchAutocast(
+                device_type="cpu", dtype=torch.float16
+            )
+            self.scaler = torch.GradScaler("cpu", enabled=True)
+            if self.checkpointer is not None:
+                self.checkpointer.add_recoverable(
+                    "scaler", self.scaler, optional_load=True
+                )
+        if evaluate:
+            self.eval_precision = "fp16"
+            self.evaluation_ctx = TorchAutocast(
+                device_type="cpu", dtype=torch.float16
+            )
 
     # ------------------------------------------------------------------
     # helpers
@@ -339,6 +425,9 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         """Runs the modules on a batch of waveforms [B, N]."""
         before_norm = bool(self._hp("augment_before_norm", True))
         mix = None
+        wav_augment = self._hp("wav_augment") if train else None
+        if wav_augment is not None:
+            wavs, lengths = wav_augment(wavs, lengths)
         # features in float32, outside autocast
         with torch.autocast(device_type=self.device_type, enabled=False):
             feats = self._call("compute_features", wavs.float(), lengths)
@@ -453,25 +542,57 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         if scores.dim() == 3:
             scores = scores.squeeze(1)
         targets = self._targets(batch)
+        soft = None
+        if stage == sb.Stage.TRAIN:
+            soft = self._soft_targets(batch, targets, scores.shape, mix)
         if self.multi_label:
             targets = targets.float().reshape(scores.shape)
-            soft = targets if mix is None else Mixup.mix_targets(targets, *mix)
+            soft = targets if soft is None else soft
             loss = F.binary_cross_entropy_with_logits(scores, soft)
         else:
             targets = targets.long().reshape(-1)
             # idempotent on log-probabilities, normalises raw logits
             log_probs = F.log_softmax(scores, dim=-1)
-            if mix is None:
+            if soft is None:
                 loss = F.nll_loss(log_probs, targets)
             else:
-                one_hot = F.one_hot(targets, scores.shape[-1]).float()
-                soft = Mixup.mix_targets(one_hot, *mix)
                 loss = -(soft * log_probs).sum(dim=-1).mean()
         if stage != sb.Stage.TRAIN:
             self.stats.append(
                 self._ids(batch, scores.shape[0]), scores, targets
             )
         return loss
+
+    def _dense_targets(self, targets: torch.Tensor, shape) -> torch.Tensor:
+        """[B, C] float targets: multi-hot as is, class indices one-hot."""
+        if self.multi_label:
+            return targets.float().reshape(shape)
+        return F.one_hot(targets.long().reshape(-1), shape[-1]).float()
+
+    def _soft_targets(self, batch, targets, shape, mix):
+        """Mixup soft targets [B, C], or None without mixup.
+
+        Waveform mixup (``ast_sb.waveform_mixup.WaveformMixupDataset``:
+        batch keys ``mixup_lam`` and ``mixup_label``) gives
+        ``lam * y + (1 - lam) * y_partner``; in-batch fbank mixup (``mix``)
+        then mixes those targets like the features.
+        """
+        wave_lam = getattr(batch, "mixup_lam", None)
+        if wave_lam is None and mix is None:
+            return None
+        soft = self._dense_targets(targets, shape)
+        if wave_lam is not None:
+            partner = batch.mixup_label
+            if isinstance(partner, PaddedData):
+                partner = partner.data
+            if isinstance(wave_lam, PaddedData):
+                wave_lam = wave_lam.data
+            lam = wave_lam.to(self.device).float().reshape(-1, 1)
+            partner = self._dense_targets(partner.to(self.device), shape)
+            soft = lam * soft + (1.0 - lam) * partner
+        if mix is not None:
+            soft = Mixup.mix_targets(soft, *mix)
+        return soft
 
     # ------------------------------------------------------------------
     # optimisation
@@ -830,7 +951,8 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
                     self.step = 0
                     self.avg_train_loss = 0.0
                     self.checkpointer.save_and_keep_only(
-                        meta={"epoch": epoch, "loss": float(stage_loss)}
+                        meta={"epoch": epoch, "loss": float(stage_loss)},
+                        num_to_keep=self._num_to_keep(),
                     )
             return
 
@@ -844,7 +966,9 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
             self._log(meta, self.train_stats, valid_stats=stats)
             if self.checkpointer is not None:
                 self.checkpointer.save_and_keep_only(
-                    meta={"epoch": epoch, **stats}, **self._checkpoint_key()
+                    meta={"epoch": epoch, **stats},
+                    num_to_keep=self._num_to_keep(),
+                    **self._checkpoint_key(),
                 )
         elif stage == sb.Stage.TEST:
             self.test_stats = stats
@@ -892,6 +1016,12 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
     def on_evaluate_start(self, max_key=None, min_key=None):
         """Recovers the best checkpoint (error or mAP when no key is given).
 
+        With hparam ``average_last_n_epochs`` (N >= 1) the recovered weights
+        are then replaced by the average of the last N end-of-epoch
+        checkpoints (``ast_sb.averaging``; the original AST AudioSet recipe's
+        weight averaging), so the test and the export use the average; the
+        averaged epochs are in ``self.averaged_epochs``.
+
         Arguments
         ---------
         max_key : str, optional
@@ -909,3 +1039,12 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
             if has_key is None:
                 max_key = min_key = None
         super().on_evaluate_start(max_key=max_key, min_key=min_key)
+        n_average = self._hp("average_last_n_epochs")
+        if n_average and self.checkpointer is not None:
+            self.averaged_epochs = average_last_epochs(
+                self.checkpointer, int(n_average)
+            )
+
+    def _num_to_keep(self) -> int:
+        """Recent checkpoints to keep: all the epochs to average (>= 1)."""
+        return max(1, int(self._hp("average_last_n_epochs", 1)))

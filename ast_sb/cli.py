@@ -207,12 +207,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="HF / original AST checkpoint -> ast_sb inference folder",
     )
     p.add_argument(
-        "source", help="HF AST folder (config.json) or original AST .pth"
+        "source",
+        help="HF AST folder (config.json) or original AST .pth, or a "
+        "Hugging Face id (MIT/ast-finetuned-audioset-10-10-0.4593), a "
+        "release URL or an alias (audioset-10-10-0.4593)",
     )
     p.add_argument("out", help="output ast_sb model folder")
     p.add_argument(
         "--format", choices=("auto", "hf", "original"), default="auto"
     )
+    p.add_argument("--revision", help="Hugging Face branch, tag or commit")
+    p.add_argument("--sha256", help="expected SHA-256 of a downloaded file")
     p.add_argument(
         "--labels",
         help="class names: class_labels_indices.csv or one per line",
@@ -223,9 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="original AST: DeiT size (tiny224, small224, base224, "
         "base384; default: from the weights' width)",
     )
-    p.add_argument("--target-length", type=_positive_int, default=1024)
-    p.add_argument("--fstride", type=_positive_int, default=10)
-    p.add_argument("--tstride", type=_positive_int, default=10)
+    p.add_argument(
+        "--target-length",
+        type=_positive_int,
+        help="original AST: input frames (default: the published "
+        "checkpoint's, else 1024)",
+    )
+    p.add_argument("--fstride", type=_positive_int, help="default 10")
+    p.add_argument("--tstride", type=_positive_int, help="default 10")
     p.add_argument("--n-mels", type=_positive_int, default=128)
     p.add_argument(
         "--dataset",
@@ -635,6 +645,18 @@ def _normalizer_stats(
     return {"mean": mean, "std": std}
 
 
+def _geometry_defaults(args: argparse.Namespace, published) -> None:
+    """Fills the unset geometry (and stats) of ``convert`` from a published
+    checkpoint (``ast_sb.hub.PublishedCheckpoint``) or the AudioSet ones."""
+    defaults = {"target_length": 1024, "fstride": 10, "tstride": 10}
+    for name, value in defaults.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, getattr(published, name, value))
+    no_stats = args.dataset is None and args.mean is None
+    if published is not None and no_stats:
+        args.dataset = published.dataset
+
+
 def _original_encoder(state: Dict[str, Any], args: argparse.Namespace):
     """Builds the encoder of an original AST state dict.
 
@@ -707,6 +729,7 @@ def convert_checkpoint_folder(args: argparse.Namespace) -> Dict[str, Any]:
 
     from ast_sb.atomic_folder import check_output_folder
     from ast_sb.export import export_inference_folder
+    from ast_sb.hub import ChecksumError, find_published, resolve_weights
     from ast_sb.model import AudioSpectrogramTransformerClassifier
     from ast_sb.pretrained import (
         CheckpointError,
@@ -716,13 +739,19 @@ def convert_checkpoint_folder(args: argparse.Namespace) -> Dict[str, Any]:
         read_state_dict,
     )
 
-    source = args.source
-    if not os.path.exists(source):
-        raise CLIError(f"Checkpoint not found: {source}")
-    try:  # fail before the conversion work
+    try:  # fail before any download or conversion work
         check_output_folder(args.out, args.overwrite)
     except (FileExistsError, NotADirectoryError) as err:
         raise CLIError(str(err)) from err
+    try:
+        source = resolve_weights(
+            args.source, revision=args.revision, sha256=args.sha256
+        )
+    except (FileNotFoundError, ChecksumError, ValueError) as err:
+        raise CLIError(str(err)) from err
+    # a published checkpoint (alias, id, URL or release file name) brings
+    # its geometry (strides, frames) and normalisation
+    _geometry_defaults(args, find_published(args.source))
     try:
         state, config = read_state_dict(source)
         fmt = args.format if args.format != "auto" else detect_format(state)
@@ -792,7 +821,11 @@ def convert_checkpoint_folder(args: argparse.Namespace) -> Dict[str, Any]:
         compute_features={"n_mels": n_mels, "target_length": target_length},
         mean_var_norm=norm,
         multi_label=multi_label,
-        extra_hparams={"converted_from": os.path.abspath(source)},
+        extra_hparams={
+            "converted_from": os.path.abspath(source)
+            if source == args.source
+            else args.source
+        },
         overwrite=args.overwrite,
     )
     summary = {

@@ -41,6 +41,7 @@ __all__ = [
     "find_recipes_dir",
     "generate_esc50_like_dataset",
     "main",
+    "recipe_command",
     "synthesize_clip",
 ]
 
@@ -282,6 +283,63 @@ def find_recipes_dir(start: Optional[str] = None) -> str:
     )
 
 
+def recipe_command(
+    recipe_dir: str,
+    data_folder: str,
+    output_folder: str,
+    seed: int = 0,
+    device: str = "cpu",
+    epochs: Optional[int] = None,
+) -> List[str]:
+    """The ESC-50 recipe command line the demo runs.
+
+    SpeechBrain's progress bars stay on (each epoch shows its batches and
+    loss), so the minutes of training are not silent.
+
+    Arguments
+    ---------
+    recipe_dir : str
+        ``recipes/ESC50``.
+    data_folder : str
+        The generated data set.
+    output_folder : str
+        The recipe's output folder.
+    seed : int
+        Random seed.
+    device : str
+        Torch device.
+    epochs : int, optional
+        Overrides the YAML's number of epochs.
+
+    Returns
+    -------
+    list of str
+        The command.
+
+    Example
+    -------
+    >>> cmd = recipe_command("recipes/ESC50", "data", "out")
+    >>> cmd[2], "--noprogressbar" in cmd
+    ('recipes/ESC50/hparams/ast_demo.yaml', False)
+    """
+    cmd = [
+        sys.executable,
+        os.path.join(recipe_dir, "train.py"),
+        os.path.join(recipe_dir, "hparams", "ast_demo.yaml"),
+        "--data_folder",
+        data_folder,
+        "--output_folder",
+        output_folder,
+        "--seed",
+        str(seed),
+        "--device",
+        device,
+    ]
+    if epochs is not None:
+        cmd += ["--number_of_epochs", str(epochs)]
+    return cmd
+
+
 def _print_top(text: str, scores, labels: List[str], top_k: int) -> None:
     order = np.argsort(-scores)[:top_k]
     print(text)
@@ -339,22 +397,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         heldout.append((category, path))
 
     print("[2/3] Training a tiny AST through recipes/ESC50/train.py")
-    cmd = [
-        sys.executable,
-        os.path.join(recipe_dir, "train.py"),
-        os.path.join(recipe_dir, "hparams", "ast_demo.yaml"),
-        "--data_folder",
+    cmd = recipe_command(
+        recipe_dir,
         data_folder,
-        "--output_folder",
         train_folder,
-        "--seed",
-        str(args.seed),
-        "--device",
+        args.seed,
         args.device,
-        "--noprogressbar",
-    ]
-    if args.epochs is not None:
-        cmd += ["--number_of_epochs", str(args.epochs)]
+        args.epochs,
+    )
     env = dict(os.environ)
     root = os.path.dirname(recipes_dir)
     env["PYTHONPATH"] = os.pathsep.join(

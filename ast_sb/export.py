@@ -117,6 +117,8 @@ def _class_path(module: Any) -> str:
 
 
 def _scalar(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):  # e.g. the encoder's patch_shape
+        return all(_scalar(v) and not isinstance(v, list) for v in value)
     return value is None or isinstance(value, (bool, int, float, str))
 
 
@@ -224,6 +226,8 @@ def _check_rebuild(module: torch.nn.Module, kwargs: Dict[str, Any]) -> None:
 
 
 def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_yaml_scalar(v) for v in value) + "]"
     if value is None:
         return "null"
     if isinstance(value, bool):

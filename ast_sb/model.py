@@ -70,7 +70,11 @@ def record_position_grid(
 
 
 def patch_grid_size(
-    n_mels: int, n_frames: int, fstride: int, tstride: int
+    n_mels: int,
+    n_frames: int,
+    fstride: int,
+    tstride: int,
+    patch_shape: Tuple[int, int] = (PATCH_SIZE, PATCH_SIZE),
 ) -> Tuple[int, int]:
     """Number of patches along frequency and time for an input size.
 
@@ -84,6 +88,9 @@ def patch_grid_size(
         Patch stride along frequency.
     tstride : int
         Patch stride along time.
+    patch_shape : tuple of int
+        (frequency, time) size of a patch: (16, 16) in AST, e.g. (128, 2)
+        for SSAST's frame-based models.
 
     Returns
     -------
@@ -96,15 +103,18 @@ def patch_grid_size(
     (12, 101)
     >>> patch_grid_size(128, 512, 10, 10)
     (12, 50)
+    >>> patch_grid_size(128, 1024, 128, 2, patch_shape=(128, 2))
+    (1, 512)
     """
-    for name, size in (("n_mels", n_mels), ("frames", n_frames)):
-        if size < PATCH_SIZE:
-            raise ValueError(
-                f"AST needs at least {PATCH_SIZE} {name}, got {size}."
-            )
+    for name, size, patch in (
+        ("n_mels", n_mels, patch_shape[0]),
+        ("frames", n_frames, patch_shape[1]),
+    ):
+        if size < patch:
+            raise ValueError(f"AST needs at least {patch} {name}, got {size}.")
     return (
-        (n_mels - PATCH_SIZE) // fstride + 1,
-        (n_frames - PATCH_SIZE) // tstride + 1,
+        (n_mels - patch_shape[0]) // fstride + 1,
+        (n_frames - patch_shape[1]) // tstride + 1,
     )
 
 
@@ -119,6 +129,8 @@ class PatchEmbedding(nn.Module):
         Stride along frequency (10 in AST: 6 bins of overlap).
     tstride : int
         Stride along time.
+    patch_shape : tuple of int
+        (frequency, time) size of a patch (default 16x16).
 
     Example
     -------
@@ -127,14 +139,21 @@ class PatchEmbedding(nn.Module):
     torch.Size([2, 32, 12, 9])
     """
 
-    def __init__(self, embed_dim: int, fstride: int = 10, tstride: int = 10):
+    def __init__(
+        self,
+        embed_dim: int,
+        fstride: int = 10,
+        tstride: int = 10,
+        patch_shape: Tuple[int, int] = (PATCH_SIZE, PATCH_SIZE),
+    ):
         super().__init__()
         self.fstride = fstride
         self.tstride = tstride
+        self.patch_shape = (int(patch_shape[0]), int(patch_shape[1]))
         self.proj = nn.Conv2d(
             1,
             embed_dim,
-            kernel_size=(PATCH_SIZE, PATCH_SIZE),
+            kernel_size=self.patch_shape,
             stride=(fstride, tstride),
         )
 
@@ -173,6 +192,11 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         Patch stride along frequency.
     tstride : int
         Patch stride along time.
+    patch_shape : tuple of int
+        (frequency, time) size of a patch: 16x16 (AST, SSAST patch-based)
+        or e.g. 128x2 (SSAST frame-based, with ``n_mels=128`` and
+        ``fstride=128``). Pretrained weights only load into an encoder with
+        the same patch shape.
     embed_dim : int, optional
         Overrides the width of ``size``.
     depth : int, optional
@@ -242,6 +266,7 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         target_length: int = 1024,
         fstride: int = 10,
         tstride: int = 10,
+        patch_shape: Tuple[int, int] = (PATCH_SIZE, PATCH_SIZE),
         embed_dim: Optional[int] = None,
         depth: Optional[int] = None,
         num_heads: Optional[int] = None,
@@ -296,6 +321,8 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             "long_inputs": long_inputs,
         }
         self.long_inputs = long_inputs
+        if tuple(patch_shape) != (PATCH_SIZE, PATCH_SIZE):
+            self.constructor_args["patch_shape"] = [int(v) for v in patch_shape]
         self.n_mels = n_mels
         self.target_length = target_length
         self.embed_dim = embed_dim
@@ -304,10 +331,12 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         self.patchout_time = patchout_time
         self.patchout_freq = patchout_freq
         self.f_dim, self.t_dim = patch_grid_size(
-            n_mels, target_length, fstride, tstride
+            n_mels, target_length, fstride, tstride, tuple(patch_shape)
         )
 
-        self.patch_embed = PatchEmbedding(embed_dim, fstride, tstride)
+        self.patch_embed = PatchEmbedding(
+            embed_dim, fstride, tstride, tuple(patch_shape)
+        )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.dist_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(
@@ -376,7 +405,8 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         """
         frames = torch.round(lengths.float() * n_frames).long()
         stride = self.patch_embed.tstride
-        columns = torch.div(frames - PATCH_SIZE, stride, rounding_mode="floor")
+        width = self.patch_embed.patch_shape[1]
+        columns = torch.div(frames - width, stride, rounding_mode="floor")
         return (columns + 1).clamp(min=1)
 
     def _patch_position_embedding(self, t_dim: int) -> torch.Tensor:
@@ -393,14 +423,16 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
     def _pad_short_input(
         self, feats: torch.Tensor, lengths: Optional[torch.Tensor]
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """Zero-pads inputs shorter than one patch to 16 frames (relative
+        """Zero-pads inputs shorter than one patch (16 frames, or the
+        patch width of a frame-based encoder) to one patch (relative
         lengths are rescaled to the padded length)."""
         n_frames = feats.shape[1]
-        if n_frames >= PATCH_SIZE:
+        width = self.patch_embed.patch_shape[1]
+        if n_frames >= width:
             return feats, lengths
-        feats = F.pad(feats, (0, 0, 0, PATCH_SIZE - n_frames))
+        feats = F.pad(feats, (0, 0, 0, width - n_frames))
         if lengths is not None:
-            lengths = lengths * (n_frames / PATCH_SIZE)
+            lengths = lengths * (n_frames / width)
         return feats, lengths
 
     def embed(
@@ -433,6 +465,7 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         lengths = check_relative_lengths(lengths, feats.shape[0])
         feats, lengths = self._pad_short_input(feats, lengths)
         n_frames = feats.shape[1]
+        width = self.patch_embed.patch_shape[1]
         if n_frames > self.target_length and self.long_inputs == "error":
             raise ValueError(
                 f"Input has {n_frames} frames but the encoder was built for "
@@ -446,9 +479,7 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             valid_columns = self.valid_time_patches(lengths, n_frames)
             # Columns that are padding in every clip are never computed.
             keep = int(valid_columns.max())
-            feats = feats[
-                :, : (keep - 1) * self.patch_embed.tstride + PATCH_SIZE
-            ]
+            feats = feats[:, : (keep - 1) * self.patch_embed.tstride + width]
 
         patches = self.patch_embed(feats)  # [B, D, f, t]
         batch, _, f_dim, t_dim = patches.shape
@@ -685,14 +716,15 @@ def forward_flops(
     261
     """
     cfg = encoder.constructor_args
+    patch_shape = tuple(cfg.get("patch_shape", (PATCH_SIZE, PATCH_SIZE)))
     f_dim, t_dim = patch_grid_size(
-        cfg["n_mels"], n_frames, cfg["fstride"], cfg["tstride"]
+        cfg["n_mels"], n_frames, cfg["fstride"], cfg["tstride"], patch_shape
     )
     n_patches = f_dim * t_dim
     n_tokens = n_patches + NUM_PREFIX_TOKENS
     dim = cfg["embed_dim"]
     hidden = int(dim * cfg["mlp_ratio"])
-    conv = 2 * n_patches * dim * PATCH_SIZE * PATCH_SIZE
+    conv = 2 * n_patches * dim * patch_shape[0] * patch_shape[1]
     linear = 2 * n_tokens * (3 * dim * dim + dim * dim + 2 * dim * hidden)
     attention = 2 * 2 * n_tokens * n_tokens * dim
     return conv + cfg["depth"] * (linear + attention)

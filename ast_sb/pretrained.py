@@ -1,6 +1,6 @@
 """Loading pretrained AST / ViT weights from local files.
 
-Three formats are understood, told apart by their key names:
+These formats are understood, told apart by their key names:
 
 * ``timm``: ImageNet ViT / DeiT checkpoints (``patch_embed.proj``, ``blocks.*``,
   optional ``dist_token``). The RGB patch convolution is summed over its input
@@ -12,8 +12,14 @@ Three formats are understood, told apart by their key names:
 * ``hf``: HF ``ASTForAudioClassification`` folders (``config.json`` and
   ``model.safetensors`` / ``pytorch_model.bin``) or state dicts, with both the
   transformers v4 (on-disk) and v5 (in-memory) key names.
+* ``ast_sb_pretraining``: self-supervised (SSAST) checkpoints of
+  ``ast_sb.pretraining`` (``encoder.*`` plus a ``patch_grid`` marker); the
+  patch shape must match the encoder's, strides and grid may differ.
 
-Nothing is downloaded: every loader reads a local path. Files are read with
+Every loader also takes a published source instead of a local path: a
+Hugging Face model id, a release URL, a timm model name or an alias such as
+``audioset-10-10-0.4593`` (:func:`ast_sb.hub.resolve_weights` downloads it
+once into a cache; local paths are read as they are). Files are read with
 ``torch.load(weights_only=True)`` or safetensors.
 
 Authors
@@ -31,6 +37,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 import torch
 
+from ast_sb.hub import find_published, resolve_weights
 from ast_sb.model import (
     NUM_PREFIX_TOKENS,
     POSITION_GRID_METADATA,
@@ -38,6 +45,10 @@ from ast_sb.model import (
     AudioSpectrogramTransformerEncoder,
 )
 from ast_sb.position_embedding import adapt_position_embedding
+from ast_sb.pretraining.pretrainer import (
+    is_pretraining_state,
+    pretraining_encoder_state,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +97,11 @@ RELEASED_GRIDS: Dict[int, Tuple[int, int]] = {
 }
 """Position grids of the released original AST checkpoints (128 mels,
 fstride = tstride = 10), by number of patch positions."""
+
+
+IMAGENET_CLASSES = 1000
+"""Classes of the unused ImageNet heads (``v.head``, ``v.head_dist``) that
+the original AST checkpoints carry from their timm DeiT backbone."""
 
 
 class CheckpointError(ValueError):
@@ -153,7 +169,7 @@ def read_state_dict(path: str) -> Tuple[StateDict, Optional[dict]]:
     """
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"Checkpoint not found: {path}")
+        path = resolve_weights(path)
     config = None
     if os.path.isdir(path):
         config_path = os.path.join(path, "config.json")
@@ -205,7 +221,7 @@ def detect_format(state: StateDict) -> str:
     Returns
     -------
     str
-        "original", "hf", "timm" or "ast_sb".
+        "original", "hf", "timm", "ast_sb" or "ast_sb_pretraining".
 
     Example
     -------
@@ -215,6 +231,8 @@ def detect_format(state: StateDict) -> str:
     'timm'
     """
     keys = list(state)
+    if is_pretraining_state(state):
+        return "ast_sb_pretraining"
     if any(k.startswith(("module.v.", "v.")) for k in keys):
         return "original"
     if any(
@@ -492,6 +510,11 @@ def convert_checkpoint(
         enc, head = convert_hf(state)
     elif fmt == "timm":
         enc, head = convert_timm(state), {}
+    elif fmt == "ast_sb_pretraining":
+        enc, grid = pretraining_encoder_state(state)
+        head = {}
+        source_grid = source_grid or grid
+        _check_patch_shape(enc, encoder)
     else:
         enc = {
             k[len("embedding_model.") :]: v
@@ -514,6 +537,24 @@ def convert_checkpoint(
                 pos, grid, encoder.grid_size, NUM_PREFIX_TOKENS
             )
     return enc, head, fmt
+
+
+def _check_patch_shape(
+    state: StateDict, encoder: AudioSpectrogramTransformerEncoder
+) -> None:
+    """Raises a clear error when a checkpoint has another patch shape."""
+    weight = state.get("patch_embed.proj.weight")
+    if weight is None:
+        return
+    theirs = tuple(weight.shape[2:])
+    ours = tuple(encoder.patch_embed.patch_shape)
+    if theirs != ours:
+        raise CheckpointError(
+            f"The checkpoint was trained with {theirs[0]}x{theirs[1]} "
+            f"patches but the encoder has {ours[0]}x{ours[1]} patches; "
+            f"build the encoder with patch_shape=[{theirs[0]}, {theirs[1]}] "
+            "(strides may differ)."
+        )
 
 
 def _check_and_load(
@@ -545,8 +586,10 @@ def load_pretrained(
     path: str,
     classifier: Optional[AudioSpectrogramTransformerClassifier] = None,
     source_grid: Optional[Tuple[int, int]] = None,
+    revision: Optional[str] = None,
+    sha256: Optional[str] = None,
 ) -> Dict[str, object]:
-    """Loads pretrained weights from a local file into ``encoder``/``classifier``.
+    """Loads pretrained weights into ``encoder``/``classifier``.
 
     A checkpoint head with another number of classes than ``classifier`` is
     skipped with a warning (the head keeps its fresh initialisation); any
@@ -557,17 +600,22 @@ def load_pretrained(
     encoder : AudioSpectrogramTransformerEncoder
         The encoder to fill.
     path : str
-        Local checkpoint file or HF folder.
+        Local checkpoint file or HF folder, or a published source (Hugging
+        Face id, URL, timm name, alias; see :func:`ast_sb.hub.resolve_weights`).
     classifier : AudioSpectrogramTransformerClassifier, optional
         The head to fill, if the checkpoint has one.
     source_grid : tuple of int, optional
         (f_dim, t_dim) of the checkpoint's position embedding, when it cannot
         be inferred.
+    revision : str, optional
+        Hugging Face branch, tag or commit of a hub id.
+    sha256 : str, optional
+        Expected SHA-256 of a downloaded file.
 
     Returns
     -------
     dict
-        ``format``, ``head_loaded`` (bool) and ``source`` (the path).
+        ``format``, ``head_loaded`` (bool) and ``source`` (``path`` as given).
 
     Example
     -------
@@ -577,6 +625,8 @@ def load_pretrained(
     >>> load_pretrained(enc, path)["format"]
     'original'
     """
+    source = path
+    path = resolve_weights(path, revision=revision, sha256=sha256)
     state, config = read_state_dict(path)
     enc_state, head_state, fmt = convert_checkpoint(
         state, encoder, config, source_grid
@@ -601,12 +651,12 @@ def load_pretrained(
         else:
             _check_and_load(classifier, head_state, "classifier", path)
             head_loaded = True
-    logger.info("Loaded %s weights from %s", fmt, path)
-    return {"format": fmt, "head_loaded": head_loaded, "source": path}
+    logger.info("Loaded %s weights from %s (%s)", fmt, source, path)
+    return {"format": fmt, "head_loaded": head_loaded, "source": source}
 
 
 def build_from_hf(
-    path: str, output: str = "logits"
+    path: str, output: str = "logits", revision: Optional[str] = None
 ) -> Tuple[
     AudioSpectrogramTransformerEncoder,
     AudioSpectrogramTransformerClassifier,
@@ -620,9 +670,12 @@ def build_from_hf(
     Arguments
     ---------
     path : str
-        HF folder with ``config.json`` and weights.
+        HF folder with ``config.json`` and weights, or a Hugging Face model
+        id (``MIT/ast-finetuned-audioset-10-10-0.4593``) or alias.
     output : str
         "logits" (multi-label, as HF returns) or "log_softmax".
+    revision : str, optional
+        Hugging Face branch, tag or commit of a hub id.
 
     Returns
     -------
@@ -631,6 +684,10 @@ def build_from_hf(
     labels : list of str
         Class names from ``id2label`` (``"LABEL_i"`` when absent).
     """
+    published = None if os.path.exists(path) else find_published(path)
+    if published is not None and published.hub_id is not None:
+        path = published.hub_id  # the HF copy of a release (config.json)
+    path = resolve_weights(path, revision=revision)
     state, config = read_state_dict(path)
     if config is None:
         raise CheckpointError(f"{path} has no config.json: not an HF folder.")
@@ -665,6 +722,12 @@ def export_original(
 ) -> StateDict:
     """State dict in the original AST layout (``module.v.*``, ``module.mlp_head.*``).
 
+    The keys are those of the released checkpoints (e.g.
+    ``audioset_10_10_0.4593.pth``), including the timm DeiT backbone's
+    ImageNet heads ``module.v.head`` and ``module.v.head_dist``, which AST
+    never uses: they are written as zeros so that the original code's strict
+    ``load_state_dict`` accepts the file.
+
     Arguments
     ---------
     encoder : AudioSpectrogramTransformerEncoder
@@ -693,6 +756,11 @@ def export_original(
         ("module.v" + (f".{k}" if k else ""), v)
         for k, v in encoder_state._metadata.items()
     )
+    for head in ("head", "head_dist"):
+        state[f"module.v.{head}.weight"] = torch.zeros(
+            IMAGENET_CLASSES, encoder.embed_dim
+        )
+        state[f"module.v.{head}.bias"] = torch.zeros(IMAGENET_CLASSES)
     if classifier is not None:
         for ours, (original, _) in _HEAD_KEYS.items():
             state[f"module.{original}"] = classifier.state_dict()[ours]

@@ -22,13 +22,20 @@ Hyperparameters read here, besides those of
   ``on_corrupt`` ("raise" or "skip": clips that do not decode, hold NaN /
   inf samples or are shorter than ``min_duration`` seconds, default
   0.025, when they are loaded in training or evaluation);
+* ``waveform_mixup`` (probability, default 0) and ``waveform_mixup_alpha``:
+  the original AST's mixup of waveforms with partners from the whole
+  training set (:func:`with_waveform_mixup`), beside the in-batch ``mixup``;
 * batching: ``train_sampler`` ("shuffle", "weighted": manifest ``weight``
   values with replacement like AST's balanced AudioSet sampler, or
   "dynamic": length-bucketed batches of at most ``max_batch_length``
   seconds), ``samples_per_epoch`` (weighted), ``dynamic_batching`` (bool:
   length-sorted batches of ``max_batch_length`` seconds for validation and
   test too), ``num_buckets``; ``train/valid/test_dataloader_opts``;
-* ``pretrained_path`` (optional local checkpoint), ``eval_checkpoint``
+* ``pretrained_path`` (optional: a local checkpoint, a Hugging Face id, a
+  release URL, a timm name or an alias, see :mod:`ast_sb.hub`),
+  ``pretrained_revision``, ``pretrained_sha256``, ``keep_pretrained_head``
+  (default False: a fresh head, as the original AST fine-tuning; True keeps
+  a checkpoint head with the same classes), ``eval_checkpoint``
   ("best" or "last"), ``test_results_file``, ``test_predictions_file``
   (optional: per-clip test scores, JSON id -> list), ``export_folder``,
   ``output_folder``, ``plots`` (bool, default True).
@@ -40,13 +47,24 @@ Authors
 import json
 import logging
 import os
+import re
 import shutil
 import sys
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Type
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+)
 
 import numpy as np
 import speechbrain as sb
 import torch
+import yaml
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.sampler import DynamicBatchSampler
@@ -60,12 +78,16 @@ from ast_sb.data import (
 )
 
 __all__ = [
+    "build_brain",
     "build_datasets",
+    "check_overrides",
+    "count_lines",
     "dataloader_options",
     "length_quantiles",
     "load_pretrained_weights",
     "setup_experiment",
     "train_and_evaluate",
+    "with_waveform_mixup",
 ]
 
 logger = logging.getLogger(__name__)
@@ -73,13 +95,117 @@ logger = logging.getLogger(__name__)
 TRAIN_SAMPLERS = ("shuffle", "weighted", "dynamic")
 
 
-def setup_experiment(argv: Sequence[str]) -> Tuple[Dict[str, Any], dict]:
+def _include_arguments(hparams_file: str) -> Dict[str, set]:
+    """Known names of each top-level ``!include`` of a YAML file.
+
+    Those are the include's arguments (the indented keys below it) and the
+    top-level keys of the included file.
+    """
+    with open(hparams_file, encoding="utf-8") as fin:
+        text = fin.read()
+    known: Dict[str, set] = {}
+    pattern = r"^(\w+):\s*!include:(\S+)\n((?:[ \t]+\S.*\n?)*)"
+    for key, path, block in re.findall(pattern, text, flags=re.M):
+        names = set(re.findall(r"^[ \t]+(\w+):", block, flags=re.M))
+        included = os.path.join(os.path.dirname(hparams_file), path)
+        if os.path.isfile(included):
+            with open(included, encoding="utf-8") as fin:
+                names |= set(re.findall(r"^(\w+):", fin.read(), flags=re.M))
+        known[key] = names
+    return known
+
+
+def check_overrides(hparams_file: str, overrides: str) -> None:
+    r"""Rejects overrides inside an ``!include`` that HyperPyYAML ignores.
+
+    HyperPyYAML accepts ``--model '{layers: 4}'`` and changes nothing (an
+    unknown argument of an included file is dropped); the recipes expose
+    the model's settings as top-level keys (``--depth 4``) instead.
+
+    Arguments
+    ---------
+    hparams_file : str
+        The recipe YAML.
+    overrides : str
+        The YAML overrides of the command line.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmpdir")
+    >>> _ = (tmp / "model.yaml").write_text("net: !ref <depth>\n", "utf-8")
+    >>> path = str(tmp / "hp.yaml")
+    >>> with open(path, "w") as fout:
+    ...     _ = fout.write("model: !include:model.yaml\n    depth: 2\n")
+    >>> check_overrides(path, "model: {depth: 4}")
+    >>> check_overrides(path, "model: {layers: 4}")
+    Traceback (most recent call last):
+    ...
+    ValueError: Override 'model: {layers: ...}' is ignored: ...
+    """
+    if not overrides or not overrides.strip():
+        return
+    try:
+        given = yaml.safe_load(overrides)
+    except yaml.YAMLError:
+        return  # tagged overrides: HyperPyYAML checks them itself
+    if not isinstance(given, dict):
+        return
+    for key, known in _include_arguments(hparams_file).items():
+        value = given.get(key)
+        if not isinstance(value, dict):
+            continue
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(
+                f"Override '{key}: {{{unknown[0]}: ...}}' is ignored: "
+                f"{unknown} not among the names of {key} ({sorted(known)}) "
+                f"in {hparams_file}. Override a top-level key instead, e.g. "
+                f"--depth, --embed_dim, --num_heads, --model_size."
+            )
+
+
+def count_lines(path: str) -> int:
+    r"""Number of non-empty lines of a text file (e.g. ``labels.txt``).
+
+    Arguments
+    ---------
+    path : str
+        The file.
+
+    Returns
+    -------
+    int
+        Its number of non-empty lines.
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "labels.txt"
+    >>> _ = path.write_text("cat\ndog\n\n", "utf-8")
+    >>> count_lines(str(path))
+    2
+    """
+    with open(path, encoding="utf-8") as fin:
+        return sum(1 for line in fin if line.strip())
+
+
+def setup_experiment(
+    argv: Sequence[str],
+    count_classes: Optional[Callable[[Dict[str, Any]], int]] = None,
+) -> Tuple[Dict[str, Any], dict]:
     """Parses the command line, starts DDP and loads the hparams.
+
+    With ``count_classes`` and no ``--n_classes`` on the command line, the
+    hparams are first loaded with a provisional ``n_classes``, handed to
+    ``count_classes`` (which prepares the data and counts its classes) and
+    then loaded again with the counted number.
 
     Arguments
     ---------
     argv : Sequence[str]
         ``sys.argv[1:]``: the hparams file, run options and overrides.
+    count_classes : callable, optional
+        ``count_classes(hparams) -> int``, e.g. a recipe's data preparation
+        followed by counting ``labels.txt``.
 
     Returns
     -------
@@ -102,6 +228,16 @@ def setup_experiment(argv: Sequence[str]) -> Tuple[Dict[str, Any], dict]:
     """
     hparams_file, run_opts, overrides = sb.parse_arguments(list(argv))
     sb.utils.distributed.ddp_init_group(run_opts)
+    overrides = overrides or ""
+    check_overrides(hparams_file, overrides)
+    if count_classes is not None and not re.search(
+        r"^n_classes:", overrides, flags=re.M
+    ):
+        with open(hparams_file, encoding="utf-8") as fin:
+            provisional = load_hyperpyyaml(fin, overrides + "\nn_classes: 1")
+        n_classes = int(count_classes(provisional))
+        logger.info("%d classes in the data", n_classes)
+        overrides = overrides + f"\nn_classes: {n_classes}"
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     sb.create_experiment_directory(
@@ -190,12 +326,20 @@ def check_n_classes(hparams: Mapping[str, Any], n_data: int) -> None:
 def load_pretrained_weights(hparams: Mapping[str, Any]) -> Optional[Any]:
     """Loads ``hparams["pretrained_path"]`` (if set) into the model.
 
+    The classifier starts fresh (its own initialisation), as in the
+    original AST, which always builds a new ``mlp_head`` on the pretrained
+    model, also for AudioSet-to-AudioSet fine-tuning; with
+    ``keep_pretrained_head: True`` a checkpoint head with the recipe's
+    number of classes is loaded.
+
     Arguments
     ---------
     hparams : Mapping
         Hyperparameters with ``embedding_model``, ``classifier`` and
         optionally ``pretrained_path`` (a local original-AST, HF or timm
-        checkpoint, see :func:`ast_sb.pretrained.load_pretrained`).
+        checkpoint, or a published source, see
+        :func:`ast_sb.pretrained.load_pretrained`), ``pretrained_revision``,
+        ``pretrained_sha256`` and ``keep_pretrained_head``.
 
     Returns
     -------
@@ -206,13 +350,85 @@ def load_pretrained_weights(hparams: Mapping[str, Any]) -> Optional[Any]:
     path = hparams.get("pretrained_path")
     if not path:
         return None
+    from speechbrain.utils.distributed import run_on_main
+
+    from ast_sb.hub import resolve_weights
     from ast_sb.pretrained import load_pretrained
 
+    keep_head = bool(hparams.get("keep_pretrained_head", False))
+    source = {
+        "revision": hparams.get("pretrained_revision"),
+        "sha256": hparams.get("pretrained_sha256"),
+    }
+    # downloads once (main process); every process then reads the cache
+    run_on_main(resolve_weights, args=[path], kwargs=source)
     info = load_pretrained(
-        hparams["embedding_model"], path, classifier=hparams["classifier"]
+        hparams["embedding_model"],
+        path,
+        classifier=hparams["classifier"] if keep_head else None,
+        **source,
     )
     logger.info("Initialised from %s: %s", path, info)
     return info
+
+
+def with_waveform_mixup(
+    hparams: Mapping[str, Any],
+    datasets: Mapping[str, Any],
+    loader_opts: Dict[str, Dict[str, Any]],
+) -> Dict[str, Any]:
+    """Wraps the training set for waveform mixup when ``waveform_mixup`` > 0.
+
+    ``waveform_mixup`` is the probability that a training clip is mixed
+    with a partner drawn from the whole training set (the original AST's
+    mixup; ``waveform_mixup_alpha``, default 10, is the Beta parameter).
+    The in-batch fbank mixup (``mixup``) is a separate option.
+
+    Arguments
+    ---------
+    hparams : Mapping
+        Hyperparameters (``waveform_mixup``, ``waveform_mixup_alpha``,
+        ``seed``, ``label_key``).
+    datasets : Mapping
+        Split name -> dataset.
+    loader_opts : dict
+        DataLoader options of :func:`dataloader_options` (its samplers
+        index the same clips); the training collate function is set.
+
+    Returns
+    -------
+    dict
+        The datasets, "train" wrapped when waveform mixup is on.
+
+    Example
+    -------
+    >>> opts = {"train": {}}
+    >>> logging.disable(logging.INFO)  # SpeechBrain may log to stdout
+    >>> out = with_waveform_mixup({"waveform_mixup": 0.5}, {"train": []}, opts)
+    >>> logging.disable(logging.NOTSET)
+    >>> type(out["train"]).__name__, opts["train"]["collate_fn"].__name__
+    ('WaveformMixupDataset', 'PaddedBatch')
+    """
+    datasets = dict(datasets)
+    prob = float(hparams.get("waveform_mixup") or 0.0)
+    if prob <= 0.0:
+        return datasets
+    from ast_sb.waveform_mixup import WaveformMixupDataset
+
+    datasets["train"] = WaveformMixupDataset(
+        datasets["train"],
+        mixup_prob=prob,
+        alpha=float(hparams.get("waveform_mixup_alpha") or 10.0),
+        seed=int(hparams.get("seed", 0)),
+        label_key=hparams.get("label_key", "label_encoded"),
+    )
+    loader_opts["train"].setdefault("collate_fn", PaddedBatch)
+    logger.info(
+        "Waveform mixup: p=%s, alpha=%s, partners from the whole training set",
+        prob,
+        datasets["train"].alpha,
+    )
+    return datasets
 
 
 def _clip_seconds(entry: Mapping[str, Any]) -> float:
@@ -425,6 +641,35 @@ def _class_names(label_encoder) -> Optional[list]:
     return [str(ind2lab[i]) for i in range(len(ind2lab))]
 
 
+def build_brain(
+    hparams: Dict[str, Any], run_opts: dict, brain_class: Type[sb.Brain]
+) -> sb.Brain:
+    """The recipe's Brain from its ``modules``, ``opt_class`` and checkpointer.
+
+    Arguments
+    ---------
+    hparams : dict
+        Loaded hyperparameters with ``modules``, ``opt_class`` and
+        ``checkpointer``.
+    run_opts : dict
+        SpeechBrain run options.
+    brain_class : type
+        The Brain class.
+
+    Returns
+    -------
+    speechbrain.Brain
+        The Brain.
+    """
+    return brain_class(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+
+
 def train_and_evaluate(
     hparams: Dict[str, Any],
     run_opts: dict,
@@ -465,17 +710,15 @@ def train_and_evaluate(
             f"Training needs 'train' and 'test' datasets, got {sorted(datasets)}"
         )
     load_pretrained_weights(hparams)
+    from ast_sb.norm_stats import apply_norm_stats
+
+    norm_stats = apply_norm_stats(hparams, datasets["train"])
     loader_opts = dataloader_options(hparams, datasets)
+    datasets = with_waveform_mixup(hparams, datasets, loader_opts)
     valid_split = "valid" if datasets.get("valid") is not None else "test"
     choice, key = _checkpoint_choice(hparams, valid_split == "valid")
 
-    brain = brain_class(
-        modules=hparams["modules"],
-        opt_class=hparams["opt_class"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-    )
+    brain = build_brain(hparams, run_opts, brain_class)
     brain.fit(
         brain.hparams.epoch_counter,
         datasets["train"],
@@ -500,8 +743,17 @@ def train_and_evaluate(
         results = {
             **dict(results_meta or {}),
             "eval_checkpoint": choice,
+            **(
+                {"averaged_epochs": brain.averaged_epochs}
+                if brain.averaged_epochs
+                else {}
+            ),
             **brain.test_stats,
         }
+        if norm_stats is not None:
+            results["norm_stats"] = norm_stats
+        if hparams.get("baseline", False):
+            results["baseline"] = _run_baseline(hparams, datasets)
         results_file = hparams.get("test_results_file")
         if results_file:
             with open(results_file, "w", encoding="utf-8") as fout:
@@ -526,7 +778,37 @@ def train_and_evaluate(
             logger.info(
                 "Exported the EncoderClassifier folder %s", export_folder
             )
+            from ast_sb.model_card import write_model_card
+
+            sizes = {
+                name: len(data)
+                for name, data in datasets.items()
+                if data is not None and hasattr(data, "__len__")
+            }
+            write_model_card(export_folder, hparams, results, sizes)
     return brain
+
+
+def _run_baseline(
+    hparams: Mapping[str, Any], datasets: Mapping[str, Any]
+) -> Dict[str, Any]:
+    """The MFCC + logistic-regression baseline on the recipe's split."""
+    from ast_sb.baseline import baseline_accuracy
+
+    if bool(hparams.get("multi_label", False)):
+        raise ValueError("baseline: True needs single-label data")
+    train_entries = dict(datasets["train"].data)
+    if datasets.get("valid") is not None:
+        train_entries.update(datasets["valid"].data)
+    results = baseline_accuracy(
+        train_entries,
+        datasets["test"].data,
+        int(hparams.get("sample_rate", 16000)),
+        int(hparams.get("seed", 0)),
+    )
+    results["model"] = "MFCC mean/std + logistic regression (train+valid)"
+    logger.info("Baseline: %s", results)
+    return results
 
 
 def _write_plots(hparams, targets, predictions, labels) -> None:

@@ -9,7 +9,9 @@ frequency encodes the class (single-label) or the set of tags (multi-label).
 Run as a script under ``torchrun`` (``python -m torch.distributed.run
 --nproc_per_node=2 tests/ddp_worker.py OUT_DIR``) it trains a tiny
 single-label and a tiny multi-label model with the gloo backend and writes
-each rank's validation and test metrics to ``OUT_DIR/rank<r>_<mode>.json``.
+each rank's validation and test metrics and the ids of its training batches
+to ``OUT_DIR/rank<r>_<mode>.json``, and its final parameters to
+``OUT_DIR/rank<r>_<mode>_params.pt``.
 
 Authors
  * ast_sb developers 2026
@@ -197,6 +199,29 @@ def make_hparams(multi_label: bool = False, **extra) -> Dict:
     return hparams
 
 
+def _recording_brain_class():
+    """The Brain, recording the example ids of every training batch."""
+    from ast_sb.brain import AudioSpectrogramTransformerBrain
+
+    class RecordingBrain(AudioSpectrogramTransformerBrain):
+        """Keeps ``(epoch, step, ids)`` of each training batch."""
+
+        def fit_batch(self, batch):
+            """Records the batch ids, then trains on the batch."""
+            self.seen_batches.append([self._epoch, self.step, list(batch.id)])
+            return super().fit_batch(batch)
+
+    return RecordingBrain
+
+
+def _parameters(modules) -> Dict[str, torch.Tensor]:
+    """Every trainable parameter (without the DDP ``module.`` prefix)."""
+    return {
+        name.replace(".module.", "."): p.detach().cpu().clone()
+        for name, p in modules.named_parameters()
+    }
+
+
 def run_ddp(out_dir: str, multi: bool, run_opts: Dict):
     """Trains 2 epochs (DDP already initialised), writes this rank's metrics.
 
@@ -209,8 +234,6 @@ def run_ddp(out_dir: str, multi: bool, run_opts: Dict):
     run_opts : dict
         SpeechBrain run options.
     """
-    from ast_sb.brain import AudioSpectrogramTransformerBrain
-
     mode = "multi" if multi else "single"
     rank = int(os.environ["RANK"])
     modules = make_modules(multi_label=multi)
@@ -224,13 +247,14 @@ def run_ddp(out_dir: str, multi: bool, run_opts: Dict):
             "counter": counter,
         },
     )
-    brain = AudioSpectrogramTransformerBrain(
+    brain = _recording_brain_class()(
         modules=modules,
         opt_class=lambda groups: torch.optim.Adam(groups, lr=3e-3),
         hparams=make_hparams(multi, epoch_counter=counter),
         run_opts=run_opts,
         checkpointer=checkpointer,
     )
+    brain.seen_batches = []
     train = make_dataset(32, multi, seed=1, prefix="tr")
     valid = make_dataset(12, multi, seed=2, prefix="va")
     brain.fit(
@@ -239,6 +263,10 @@ def run_ddp(out_dir: str, multi: bool, run_opts: Dict):
         valid,
         train_loader_kwargs={"batch_size": 4, "shuffle": True},
         valid_loader_kwargs={"batch_size": 5},
+    )
+    torch.save(
+        _parameters(brain.modules),
+        os.path.join(out_dir, f"rank{rank}_{mode}_params.pt"),
     )
     # a sharded test set: every rank sees a different half (with padding)
     test = make_dataset(10, multi, seed=3, prefix="te")
@@ -254,6 +282,7 @@ def run_ddp(out_dir: str, multi: bool, run_opts: Dict):
                 "test": brain.test_stats,
                 "n_test_local": len(brain.stats.ids),
                 "world_size": torch.distributed.get_world_size(),
+                "train_batches": brain.seen_batches,
             },
             f,
         )

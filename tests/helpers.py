@@ -129,3 +129,54 @@ def make_model_folder(
         normalizer,
         multi_label=multi_label,
     )
+
+
+def randomize_parameters(
+    module: torch.nn.Module, seed: int = 0, qk_gain: float = 2.0
+) -> torch.nn.Module:
+    """Gives every parameter of a ViT/AST-like module random values, in place.
+
+    Default initialisations hide mapping mistakes: LayerNorms at 1 / 0, zero
+    biases and near-uniform attention make swapped LayerNorms, biases or
+    query/key weights give the same outputs. Here LayerNorm weights are
+    ``1 + 0.3 n``, every bias ``0.2 n``, matrices ``n / sqrt(fan_in)``, other
+    tensors (cls / distillation tokens, position embeddings) ``0.5 n`` with
+    ``n ~ N(0, 1)``, and query/key weights are scaled by ``qk_gain`` so that
+    attention is peaked (gain 2 puts about half of each row's weight on one
+    token in a 64-wide, 4-head model, against 1/N for uniform attention).
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        An ast_sb encoder/head, a timm ViT or an HF AST model.
+    seed : int
+        Seed of the values.
+    qk_gain : float
+        Factor on the query and key weights (HF ``q_proj``/``k_proj``,
+        ``query``/``key``; the first two thirds of a fused ``qkv``).
+
+    Returns
+    -------
+    torch.nn.Module
+        The module itself.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in module.named_parameters():
+            noise = torch.randn(param.shape, generator=gen)
+            if name.endswith("bias"):
+                param.copy_(0.2 * noise)
+            elif param.dim() == 1:  # LayerNorm weight
+                param.copy_(1.0 + 0.3 * noise)
+            elif name.endswith("weight"):
+                fan_in = param[0].numel()
+                param.copy_(noise / fan_in**0.5)
+            else:
+                param.copy_(0.5 * noise)
+            if not name.endswith("weight"):
+                continue
+            if any(k in name for k in ("q_proj", "k_proj", ".query", ".key")):
+                param.mul_(qk_gain)
+            elif name.endswith("qkv.weight"):
+                param[: 2 * param.shape[0] // 3].mul_(qk_gain)
+    return module

@@ -274,7 +274,14 @@ def _free_port():
 
 
 def test_ddp_two_gloo_processes(tmp_path):
-    """torchrun, 2 CPU ranks (gloo): training completes, ranks agree."""
+    """torchrun, 2 CPU ranks (gloo): replicas stay identical on other shards.
+
+    After 2 epochs of 4 steps every parameter is bit-identical on both ranks
+    (gradients are averaged, so any per-rank difference in the update, such as
+    another learning rate, shows), the parameters moved away from their
+    initialisation, and the two ranks trained on disjoint shards that
+    together cover the training set in every epoch.
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     env["OMP_NUM_THREADS"] = "1"
@@ -310,3 +317,34 @@ def test_ddp_two_gloo_processes(tmp_path):
         if mode == "single":
             assert ranks[0]["test"]["n_examples"] == 10
         assert (tmp_path / f"save_{mode}").is_dir()
+        params = [
+            torch.load(tmp_path / f"rank{r}_{mode}_params.pt") for r in (0, 1)
+        ]
+        initial = ddp_worker.make_modules(multi_label=mode == "multi")
+        initial = torch.nn.ModuleDict(initial).named_parameters()
+        initial = {k: v.detach() for k, v in initial}
+        assert params[0].keys() == params[1].keys() == initial.keys()
+        for name in params[0]:
+            assert torch.equal(params[0][name], params[1][name]), name
+            assert not torch.equal(params[0][name], initial[name]), name
+        # each rank saw its own shard: disjoint ids, together the train set
+        for epoch in (1, 2):
+            ids = [
+                [
+                    i
+                    for e, _, batch in rank["train_batches"]
+                    if e == epoch
+                    for i in batch
+                ]
+                for rank in ranks
+            ]
+            assert len(ids[0]) == len(ids[1]) == 16
+            assert not set(ids[0]) & set(ids[1])
+            assert set(ids[0]) | set(ids[1]) == {
+                f"tr{i:03d}" for i in range(32)
+            }
+            steps = [
+                [s for e, s, _ in rank["train_batches"] if e == epoch]
+                for rank in ranks
+            ]
+            assert steps[0] == steps[1] == [1, 2, 3, 4]

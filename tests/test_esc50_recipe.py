@@ -83,7 +83,8 @@ def test_recipe_trains_above_chance(trained_recipe):
         results = json.load(fin)
     assert results["n_examples"] == 4 * len(DEMO_CLASSES)
     chance = 1.0 / len(DEMO_CLASSES)
-    assert results["accuracy"] >= 2 * chance, results
+    # measured 0.6 (12 of 20) on the seeded run
+    assert results["accuracy"] >= 2.5 * chance, results
 
 
 def test_exported_model_classifies(trained_recipe, tmp_path):
@@ -106,7 +107,10 @@ def test_exported_model_classifies(trained_recipe, tmp_path):
             out_prob.exp().sum(), torch.tensor(1.0), atol=1e-4
         )
         correct += int(text_lab[0] == category)
-    assert correct >= 1
+    # chance: 1 of 5. Measured (seeded run, torch 2.14.1 CPU): 3 of 5, and
+    # the same 3 classes right on every one of 4 draws of held-out clips;
+    # chirp and clicks are taken for am_tone after 8 epochs of 1.3 s crops.
+    assert correct >= 3
 
 
 def test_rerun_resumes_from_checkpoint(trained_recipe):
@@ -145,7 +149,7 @@ def test_paper_hparams(tmp_path):
     assert hp["mean_var_norm"].std == 5.358466
     assert hp["spec_augment"].freq_mask == 24
     assert hp["spec_augment"].time_mask == 96
-    assert hp["mixup"] is None
+    assert hp["mixup"].mixup_prob == 0.0  # AST ESC-50: no mixup
     assert hp["batch_size"] == 48
     assert hp["lr"] == 1e-5
     assert hp["number_of_epochs"] == 25

@@ -5,8 +5,11 @@ Tolerances (no timing assertions here; speed is measured by
 
 * oneDNN Linear (fp32): logits within 1e-4 of the default path.
 * bf16 autocast: max abs logit difference <= 10% of the logit standard
-  deviation, and top-1 agreement on >= 75% of a random batch (random
-  weights give close logits; trained models agree more).
+  deviation (measured: 5%), and top-1 agreement on >= 14 of 16 clips
+  (measured: 15; the one flip has a top-1 margin of 0.002). Every parameter
+  of the test model is random (``randomize_parameters``), so its top-1
+  classes spread over the batch: a constant predictor agrees on at most 6
+  of 16 clips.
 * patchout: evaluation output identical to the encoder without patchout.
 """
 
@@ -16,6 +19,7 @@ import warnings
 
 import pytest
 import torch
+from helpers import randomize_parameters
 
 from ast_sb.fast import (
     InferenceWrapper,
@@ -52,9 +56,8 @@ def small_pipeline(depth=4, frames=128, **kwargs):
         "tiny224", target_length=frames, depth=depth, **kwargs
     )
     head = AudioSpectrogramTransformerClassifier(192, 50, output="logits")
-    with torch.no_grad():  # larger logits than the 0.02 init: a harder test
-        head.linear.weight.normal_(std=0.5)
-    return Pipeline(encoder, head).eval()
+    # every parameter random: predictions depend on the input
+    return randomize_parameters(Pipeline(encoder, head), seed=3).eval()
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +144,10 @@ def test_bf16_autocast_within_tolerance(feats):
         ref, out = ref_model(feats), fast(feats)
     assert out.dtype == torch.float32
     assert (out - ref).abs().max() <= 0.1 * ref.std()
-    assert (out.argmax(-1) == ref.argmax(-1)).float().mean() >= 0.75
+    top1 = ref.argmax(-1)
+    # the reference top-1 varies: a constant predictor cannot pass below
+    assert int(torch.bincount(top1).max()) <= 6
+    assert int((out.argmax(-1) == top1).sum()) >= 14
 
 
 def test_wrapper_load_state_dict_uses_inner_keys():

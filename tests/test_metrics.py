@@ -178,3 +178,43 @@ def test_accuracy_stats():
     out = io.StringIO()
     stats.write_stats(out)
     assert "accuracy: 0.750000" in out.getvalue()
+
+
+def test_auc_and_ap_with_a_single_positive_or_negative():
+    """One positive (or one negative) is enough for a defined AUC / AP."""
+    from sklearn import metrics
+
+    scores = np.array([[0.9, 0.2], [0.3, 0.8], [0.6, 0.7], [0.1, 0.4]])
+    targets = np.array([[0, 1], [1, 1], [0, 1], [0, 0]])  # 1 pos; 1 neg
+    auc = roc_auc(scores, targets)
+    ap = average_precision(scores, targets)
+    for k in range(2):
+        assert auc[k] == pytest.approx(
+            metrics.roc_auc_score(targets[:, k], scores[:, k])
+        )
+        assert ap[k] == pytest.approx(
+            metrics.average_precision_score(targets[:, k], scores[:, k])
+        )
+    assert auc.tolist() == pytest.approx([1 / 3, 2 / 3])
+
+
+def test_stats_accept_bf16_scores_that_require_grad():
+    """Training-time outputs (autocast bf16, with autograd) are accepted."""
+    rng = np.random.default_rng(3)
+    scores = torch.tensor(rng.normal(size=(6, 3)), dtype=torch.float32)
+    targets = torch.tensor(rng.random((6, 3)) < 0.5, dtype=torch.float32)
+    targets[0], targets[1] = 1.0, 0.0
+    ids = [f"id{i}" for i in range(6)]
+    plain = MultiLabelStats()
+    plain.append(ids, scores.bfloat16().float(), targets)
+    stats = MultiLabelStats()
+    stats.append(ids, scores.bfloat16().requires_grad_(), targets)
+    assert stats.summarize() == plain.summarize()
+    # stored as float32 without the autograd graph (no memory held)
+    kept = MultiLabelStats._flatten_scores(scores.bfloat16().requires_grad_())
+    assert kept.dtype == torch.float32 and not kept.requires_grad
+    accuracy = AccuracyStats()
+    accuracy.append(
+        ids, scores.bfloat16().requires_grad_(), torch.arange(6) % 3
+    )
+    assert accuracy.summarize()["n_examples"] == 6

@@ -64,7 +64,13 @@ def test_test_results_plots(tmp_path):
     targets = rng.integers(0, 50, 400)
     preds = np.where(rng.random(400) < 0.7, targets, rng.integers(0, 50, 400))
     matrix = plots.confusion_matrix(targets, preds, 50)
-    assert matrix.sum() == 400 and np.trace(matrix) >= (preds == targets).sum()
+    assert matrix.sum() == 400 and np.trace(matrix) == (preds == targets).sum()
+    expected = np.zeros(
+        (50, 50), dtype=np.int64
+    )  # rows true, columns predicted
+    for t, p in zip(targets, preds):
+        expected[t, p] += 1
+    assert np.array_equal(matrix, expected)
     out = plots.plot_test_results(targets, preds, labels, str(tmp_path))
     assert all(is_png(p) for p in out.values())
     with pytest.raises(ValueError, match="predictions"):

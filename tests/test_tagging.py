@@ -218,12 +218,28 @@ def test_single_label_timeline_timestamps(tmp_path):
     ]
     assert result.scores.shape == (79, 2)
     assert result.window_starts[1] == 0.5 and result.window_ends[-1] == 40.0
+    # event score: mean over its 0.5 s segments of the mean score of the
+    # windows containing the segment's midpoint (by hand)
+    tone_col = result.labels.index("tone")
+    starts, ends = result.window_starts, result.window_ends
+    segments = [
+        result.scores[(starts <= mid) & (mid < ends), tone_col].mean()
+        for mid in np.arange(10.25, 20.0, 0.5)
+    ]
+    assert len(segments) == 20
+    # inner windows are all tone (1.0); the two boundary segments are
+    # covered by one window half tone and one all tone (about 0.75)
+    assert segments[1:-1] == pytest.approx([1.0] * 18)
+    assert segments[0] == pytest.approx(0.75, abs=0.02)
+    assert segments[-1] == pytest.approx(0.75, abs=0.02)
+    expected = float(np.mean(segments))
+    assert result.events[1].score == pytest.approx(expected, abs=1e-6)
     data = json.loads(json.dumps(result.to_dict(windows=True)))
     assert data["events"][1] == {
         "start": 10.0,
         "end": 20.0,
         "label": "tone",
-        "score": pytest.approx(data["events"][1]["score"]),
+        "score": pytest.approx(expected, abs=1e-4),  # rounded to 4 decimals
     }
     assert len(data["windows"]) == 79
 

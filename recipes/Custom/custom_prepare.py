@@ -33,7 +33,13 @@ Split: unless the input has a ``split`` column, a random split with
 ``split_ratio`` (train, valid, test) and ``seed``, stratified by class
 (multi-label: by the rarest label of each item, a common approximation of
 multi-label stratification). Classes with very few items may be absent
-from valid / test.
+from valid / test. With ``group_column`` (e.g. ``speaker``: a CSV column or
+JSON field) every group goes to exactly one part
+(:func:`ast_sb.splits.group_split`), so that no speaker is both trained on
+and tested on; the sizes then follow ``split_ratio`` approximately.
+
+The wav path column is ``wav`` unless ``wav_column`` names another one
+(e.g. ``path``).
 
 Outputs in ``save_folder``: ``train.json``, ``valid.json``, ``test.json``,
 ``labels.txt`` (sorted labels), ``missing_files.txt`` and
@@ -67,6 +73,7 @@ from ast_sb.prepare_utils import (
     write_list,
     write_splits,
 )
+from ast_sb.splits import group_split
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +94,8 @@ def prepare_custom(
     on_corrupt: str = "raise",
     min_duration: float = MIN_DURATION,
     skip_prep: bool = False,
+    group_column: Optional[str] = None,
+    wav_column: str = "wav",
 ) -> Dict[str, str]:
     """Writes train / valid / test manifests for user data.
 
@@ -121,6 +130,11 @@ def prepare_custom(
         Shortest usable file in seconds.
     skip_prep : bool
         If True, do nothing.
+    group_column : str, optional
+        Column / field grouping the items (e.g. "speaker"): no group is in
+        two of train, valid and test.
+    wav_column : str
+        Column / field of the audio paths.
 
     Returns
     -------
@@ -154,6 +168,8 @@ def prepare_custom(
         "on_missing": on_missing,
         "on_corrupt": on_corrupt,
         "min_duration": min_duration,
+        "group_column": group_column,
+        "wav_column": wav_column,
     }
     opts_file = save / "custom_prepare_opts.json"
     if is_prepared(list(outputs.values()), options, opts_file):
@@ -163,7 +179,7 @@ def prepare_custom(
     if manifest is not None:
         base = Path(data_folder) if data_folder else Path(manifest).parent
         items, multi_in = read_input_manifest(
-            Path(manifest), base, label_separator
+            Path(manifest), base, label_separator, wav_column
         )
     else:
         items, multi_in = (
@@ -217,6 +233,15 @@ def prepare_custom(
 
     if given_splits:
         parts = [[k for k in entries if given_splits[k] == s] for s in SPLITS]
+    elif group_column:
+        keys = list(entries)
+        parts = group_split(
+            keys,
+            _strata(entries, keys),
+            [_group(entries[k], group_column, k, source) for k in keys],
+            split_ratio,
+            seed,
+        )
     else:
         keys = list(entries)
         parts = stratified_split(
@@ -234,6 +259,16 @@ def prepare_custom(
     write_list(sorted(all_labels), save / "labels.txt")
     mark_prepared(options, opts_file)
     return outputs
+
+
+def _group(entry: Dict[str, Any], column: str, key: str, source) -> str:
+    """The group of an entry; raises naming the item if it has none."""
+    value = entry.get(column)
+    if value is None or str(value).strip() == "":
+        raise DataPreparationError(
+            f"{source}: item {key!r} has no {column!r} value (group_column)"
+        )
+    return str(value)
 
 
 def _strata(entries: Dict[str, dict], keys: List[str]) -> List[str]:
@@ -268,15 +303,21 @@ def _split_labels(value: Any, separator: str, where: str) -> List[str]:
     raise DataPreparationError(f"Bad labels {value!r} in {where}")
 
 
-def _make_item(raw: Dict[str, Any], where: str, base: Path, separator: str):
+def _make_item(
+    raw: Dict[str, Any],
+    where: str,
+    base: Path,
+    separator: str,
+    wav_column: str = "wav",
+):
     """Normalises one input row / entry; returns (id, item, multi)."""
     raw = dict(raw)
-    wav = raw.pop("wav", None)
+    wav = raw.pop(wav_column, None)
     if wav is None or wav == "":
-        raise DataPreparationError(f"Missing 'wav' in {where}")
+        raise DataPreparationError(f"Missing {wav_column!r} in {where}")
     if not isinstance(wav, str):
         raise DataPreparationError(
-            f"'wav' in {where} must be a path (a string), got "
+            f"{wav_column!r} in {where} must be a path (a string), got "
             f"{type(wav).__name__} {wav!r}"
         )
     wav_path = Path(os.path.expandvars(os.path.expanduser(wav.strip())))
@@ -298,7 +339,7 @@ def _make_item(raw: Dict[str, Any], where: str, base: Path, separator: str):
 
 
 def read_input_manifest(
-    path: Path, base: Path, separator: str = ";"
+    path: Path, base: Path, separator: str = ";", wav_column: str = "wav"
 ) -> Tuple[Dict[str, Tuple[dict, str]], bool]:
     """Reads a user CSV or JSON manifest.
 
@@ -310,6 +351,8 @@ def read_input_manifest(
         Base folder of relative wav paths.
     separator : str
         Separator of a "labels" string.
+    wav_column : str
+        Column / field of the audio paths.
 
     Returns
     -------
@@ -323,7 +366,7 @@ def read_input_manifest(
         raise DataPreparationError(f"Manifest file not found: {path}")
     rows: Iterable[Tuple[Dict[str, Any], str]]
     if path.suffix.lower() == ".csv":
-        rows = _read_csv_rows(path)
+        rows = _read_csv_rows(path, wav_column)
     elif path.suffix.lower() == ".json":
         rows = _read_json_rows(path)
     else:
@@ -333,7 +376,7 @@ def read_input_manifest(
     items: Dict[str, Tuple[dict, str]] = {}
     multi_any = False
     for raw, where in rows:
-        key, item, multi = _make_item(raw, where, base, separator)
+        key, item, multi = _make_item(raw, where, base, separator, wav_column)
         multi_any = multi_any or multi
         if key in items:
             raise DataPreparationError(
@@ -343,15 +386,15 @@ def read_input_manifest(
     return items, multi_any
 
 
-def _read_csv_rows(path: Path):
+def _read_csv_rows(path: Path, wav_column: str = "wav"):
     """Yields (row dict, source description) from a CSV manifest."""
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         fields = [c.strip() for c in reader.fieldnames or []]
-        if "wav" not in fields or not ({"label", "labels"} & set(fields)):
+        if wav_column not in fields or not ({"label", "labels"} & set(fields)):
             raise DataPreparationError(
-                f"CSV manifest {path} needs the columns 'wav' and 'label' or "
-                f"'labels'; found {fields}"
+                f"CSV manifest {path} needs the columns {wav_column!r} and "
+                f"'label' or 'labels'; found {fields}"
             )
         reader.fieldnames = fields
         for line, row in enumerate(reader, start=2):

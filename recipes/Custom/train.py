@@ -4,13 +4,16 @@
 To run this recipe on a folder of class sub-folders (single-label):
 
     python train.py hparams/ast.yaml --data_folder /path/to/classes \
-        --n_classes 5 --pretrained_path /path/to/audioset_10_10_0.4593.pth
+        --pretrained_path /path/to/audioset_10_10_0.4593.pth
 
 or on a manifest (CSV with ``wav`` and ``label`` or ``labels`` columns, or
 JSON), multi-label:
 
     python train.py hparams/ast.yaml --manifest /path/to/meta.csv \
-        --multi_label True --n_classes 20
+        --multi_label True --group_column speaker
+
+The number of classes is counted from the data (``--n_classes`` is only
+checked against it when given).
 
 The accepted inputs are described in ``custom_prepare.py`` and README.md.
 At the end the model is tested on the best (or last) checkpoint and exported
@@ -25,7 +28,12 @@ import sys
 
 from speechbrain.utils.distributed import run_on_main
 
-from ast_sb.recipe import build_datasets, setup_experiment, train_and_evaluate
+from ast_sb.recipe import (
+    build_datasets,
+    count_lines,
+    setup_experiment,
+    train_and_evaluate,
+)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from custom_prepare import prepare_custom  # noqa: E402
@@ -59,12 +67,31 @@ def prepare(hparams):
             on_corrupt=hparams["on_corrupt"],
             min_duration=hparams["min_duration"],
             skip_prep=hparams["skip_prep"],
+            group_column=hparams.get("group_column"),
+            wav_column=hparams.get("wav_column", "wav"),
         ),
     )
 
 
+def count_classes(hparams):
+    """Prepares the data and returns its number of classes.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hyperparameters.
+
+    Returns
+    -------
+    int
+        The number of labels in ``save_folder/labels.txt``.
+    """
+    prepare(hparams)
+    return count_lines(os.path.join(hparams["save_folder"], "labels.txt"))
+
+
 if __name__ == "__main__":
-    hparams, run_opts = setup_experiment(sys.argv[1:])
+    hparams, run_opts = setup_experiment(sys.argv[1:], count_classes)
     datasets = build_datasets(hparams, prepare(hparams))
     meta = {"multi_label": bool(hparams["multi_label"])}
     train_and_evaluate(hparams, run_opts, datasets, results_meta=meta)

@@ -1,0 +1,81 @@
+"""Every recipe YAML: model size, depth, width, heads, strides and mixup as
+plain top-level keys, and overrides that would be ignored are refused.
+
+Authors
+ * ast_sb developers 2026
+"""
+
+import glob
+import os
+
+import pytest
+from hyperpyyaml import load_hyperpyyaml
+
+from ast_sb.recipe import setup_experiment
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECIPE_YAMLS = sorted(
+    glob.glob(os.path.join(ROOT, "recipes", "*", "hparams", "*.yaml"))
+)
+#: placeholders of the recipe YAMLs
+REQUIRED = {"data_folder": "/nonexistent", "n_classes": 3}
+
+
+def _load(path, **overrides):
+    with open(path, encoding="utf-8") as fin:
+        return load_hyperpyyaml(fin, {**REQUIRED, **overrides})
+
+
+@pytest.mark.parametrize(
+    "path", RECIPE_YAMLS, ids=lambda p: os.path.relpath(p, ROOT)
+)
+def test_model_keys_and_mixup_from_the_command_line(path):
+    hp = _load(
+        path,
+        model_size="small224",
+        depth=2,
+        embed_dim=96,
+        num_heads=2,
+        fstride=12,
+        tstride=14,
+        mixup_prob=0.6,
+        mixup_alpha=5.0,
+    )
+    config = hp["embedding_model"].config
+    assert config["size"] == "small224"
+    assert (config["depth"], config["embed_dim"], config["num_heads"]) == (
+        2,
+        96,
+        2,
+    )
+    assert len(hp["embedding_model"].blocks) == 2
+    assert (config["fstride"], config["tstride"]) == (12, 14)
+    assert hp["classifier"].config["input_size"] == 96
+    assert (hp["mixup"].mixup_prob, hp["mixup"].alpha) == (0.6, 5.0)
+    assert hp["norm_stats"] in ("fixed", "auto")
+
+
+def test_unknown_key_inside_the_model_include_is_refused(tmp_path):
+    yaml_path = os.path.join(
+        ROOT, "recipes", "Custom", "hparams", "ast_demo.yaml"
+    )
+    argv = [
+        yaml_path,
+        "--output_folder",
+        str(tmp_path),
+        "--n_classes",
+        "3",
+        "--model",
+        "{layers: 4}",
+    ]
+    with pytest.raises(ValueError, match="layers.*--depth"):
+        setup_experiment(argv)
+
+
+def test_unknown_top_level_key_is_refused(tmp_path):
+    yaml_path = os.path.join(
+        ROOT, "recipes", "Custom", "hparams", "ast_demo.yaml"
+    )
+    argv = [yaml_path, "--output_folder", str(tmp_path), "--n_classes", "3"]
+    with pytest.raises(KeyError, match="n_layers"):
+        setup_experiment(argv + ["--n_layers", "4"])
