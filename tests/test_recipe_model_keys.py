@@ -22,26 +22,35 @@ REQUIRED = {"data_folder": "/nonexistent", "n_classes": 3}
 
 
 def _load(path, **overrides):
+    required = dict(REQUIRED)
+    if "SelfSupervised" in path:  # unlabelled audio: no classes
+        required.pop("n_classes")
     with open(path, encoding="utf-8") as fin:
-        return load_hyperpyyaml(fin, {**REQUIRED, **overrides})
+        return load_hyperpyyaml(fin, {**required, **overrides})
 
 
 @pytest.mark.parametrize(
     "path", RECIPE_YAMLS, ids=lambda p: os.path.relpath(p, ROOT)
 )
 def test_model_keys_and_mixup_from_the_command_line(path):
-    hp = _load(
-        path,
+    overrides = dict(
         model_size="small224",
         depth=2,
         embed_dim=96,
         num_heads=2,
         fstride=12,
         tstride=14,
-        mixup_prob=0.6,
-        mixup_alpha=5.0,
     )
-    config = hp["embedding_model"].config
+    if "SelfSupervised" in path:
+        # pretraining: the strides must equal the patch shape
+        hp = _load(path)
+        patch_shape = hp["encoder"].patch_embed.patch_shape
+        overrides.update(fstride=patch_shape[0], tstride=patch_shape[1])
+    else:
+        overrides.update(mixup_prob=0.6, mixup_alpha=5.0)
+    hp = _load(path, **overrides)
+    hp.setdefault("embedding_model", hp.get("encoder"))
+    config = hp["embedding_model"].constructor_args
     assert config["size"] == "small224"
     assert (config["depth"], config["embed_dim"], config["num_heads"]) == (
         2,
@@ -49,8 +58,14 @@ def test_model_keys_and_mixup_from_the_command_line(path):
         2,
     )
     assert len(hp["embedding_model"].blocks) == 2
-    assert (config["fstride"], config["tstride"]) == (12, 14)
-    assert hp["classifier"].config["input_size"] == 96
+    assert (config["fstride"], config["tstride"]) == (
+        overrides["fstride"],
+        overrides["tstride"],
+    )
+    if "pretrainer" in hp:  # self-supervised pretraining: no head, no mixup
+        assert hp["pretrainer"].encoder is hp["embedding_model"]
+        return
+    assert hp["classifier"].constructor_args["input_size"] == 96
     assert (hp["mixup"].mixup_prob, hp["mixup"].alpha) == (0.6, 5.0)
     assert hp["norm_stats"] in ("fixed", "auto")
 

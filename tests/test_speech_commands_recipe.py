@@ -129,7 +129,7 @@ def test_paper_settings():
     overrides = {"data_folder": "/x", "model_size": "tiny224", "depth": 1}
     with open(path, encoding="utf-8") as fin:
         hp = load_hyperpyyaml(fin, overrides)
-    assert hp["classifier"].config["n_classes"] == 35
+    assert hp["classifier"].constructor_args["n_classes"] == 35
     assert hp["target_length"] == 128
     assert (hp["lr"], hp["batch_size"], hp["number_of_epochs"]) == (
         0.00025,
@@ -141,7 +141,7 @@ def test_paper_settings():
         48,
     )
     assert hp["mixup"].mixup_prob == 0.6
-    assert hp["embedding_model"].config["fstride"] == 10
+    assert hp["embedding_model"].constructor_args["fstride"] == 10
 
 
 def test_background_noise_mixes_at_the_snr(tmp_path):
