@@ -151,7 +151,9 @@ def model_card_text(
             f"regression): accuracy {_fmt(baseline['accuracy'])}.",
         ]
     lines += ["", "## Input geometry", ""]
-    config = dict(getattr(hparams.get("embedding_model"), "config", {}) or {})
+    config = dict(
+        getattr(hparams.get("embedding_model"), "constructor_args", {}) or {}
+    )
     sample_rate = hparams.get("sample_rate", 16000)
     if config:
         lines += [
