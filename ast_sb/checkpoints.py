@@ -247,12 +247,8 @@ class CrashSafeCheckpointer(Checkpointer):
 
         Arguments
         ---------
-        meta : mapping, optional
-            Added to the meta file.
-        end_of_epoch : bool
-            Whether the checkpoint is at the end of an epoch.
-        name : str, optional
-            Custom checkpoint name.
+        meta, end_of_epoch, name : mapping, bool, str
+            As in :meth:`save_checkpoint`.
         num_to_keep : int
             Checkpoints kept per importance key.
         keep_recent : bool

@@ -28,7 +28,6 @@ Authors
  * ast_sb developers 2026
 """
 
-import hashlib
 import json
 import logging
 import math
@@ -43,6 +42,7 @@ from speechbrain.utils.data_pipeline import provides, takes
 
 from ast_sb.audio import AudioLoadError, load_audio
 from ast_sb.prepare_utils import MIN_DURATION
+from ast_sb.seeding import EpochSeeded
 
 __all__ = [
     "ClassificationDataset",
@@ -225,7 +225,7 @@ class SkippedClip:
         return f"SkippedClip({self.utt_id!r}, {self.reason!r})"
 
 
-class ClipLoader:
+class ClipLoader(EpochSeeded):
     """Dynamic item ``(id, wav, start, stop) -> sig``: load, check, crop.
 
     The waveform is loaded with :func:`ast_sb.audio.load_audio` (mono,
@@ -294,21 +294,10 @@ class ClipLoader:
             else int(round(crop_seconds * sample_rate))
         )
         self.random_crop = bool(random_crop)
-        self.seed = int(seed)
+        self.init_seed(seed)
         self.min_duration = float(min_duration)
         self.min_samples = int(math.ceil(min_duration * sample_rate))
         self.on_corrupt = on_corrupt
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Sets the epoch of the random crops.
-
-        Arguments
-        ---------
-        epoch : int
-            The epoch.
-        """
-        self.epoch = int(epoch)
 
     def crop_offset(self, utt_id: str, max_offset: int) -> int:
         """Random crop offset in ``[0, max_offset]`` of a clip this epoch.
@@ -325,9 +314,7 @@ class ClipLoader:
         int
             The offset.
         """
-        key = f"{self.seed}:{self.epoch}:{utt_id}".encode()
-        digest = hashlib.blake2b(key, digest_size=8).digest()
-        return int.from_bytes(digest, "little") % (max_offset + 1)
+        return self.clip_hash(utt_id) % (max_offset + 1)
 
     def load(self, wav: str, start=None, stop=None) -> torch.Tensor:
         """Loads and checks the (segment of the) file; raises if unusable.
@@ -376,12 +363,8 @@ class ClipLoader:
         ---------
         utt_id : str
             Clip id (seeds the random crop).
-        wav : str
-            Audio file.
-        start : float, optional
-            Segment start (seconds).
-        stop : float, optional
-            Segment end (seconds).
+        wav, start, stop : str, float, float
+            Audio file and optional segment (seconds), as in :meth:`load`.
 
         Returns
         -------

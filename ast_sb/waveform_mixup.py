@@ -36,6 +36,8 @@ from typing import Any, Dict, Tuple
 import numpy as np
 import torch
 
+from ast_sb.seeding import EpochSeeded
+
 __all__ = ["WaveformMixupDataset", "mix_waveforms"]
 
 logger = logging.getLogger(__name__)
@@ -80,7 +82,7 @@ def mix_waveforms(
     return lam * wav + (1.0 - lam) * partner
 
 
-class WaveformMixupDataset(torch.utils.data.Dataset):
+class WaveformMixupDataset(EpochSeeded, torch.utils.data.Dataset):
     """A training dataset whose clips are mixed with whole-data-set partners.
 
     Arguments
@@ -138,19 +140,8 @@ class WaveformMixupDataset(torch.utils.data.Dataset):
         self.base = dataset
         self.mixup_prob = float(mixup_prob)
         self.alpha = float(alpha)
-        self.seed = int(seed)
+        self.init_seed(seed)
         self.label_key = label_key
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Sets the epoch of the draws (the Brain calls it every epoch).
-
-        Arguments
-        ---------
-        epoch : int
-            The epoch.
-        """
-        self.epoch = int(epoch)
 
     def draw(self, index: int) -> Tuple[bool, int, float]:
         """The draws of clip ``index`` in the current epoch.

@@ -104,14 +104,9 @@ class AudioSpectrogramTransformerPretrainingBrain(
     ---------
     modules : dict
         The modules listed above.
-    opt_class : callable
-        Optimizer class taking a list of param groups.
-    hparams : dict
-        Hyperparameters (see the module docstring).
-    run_opts : dict
-        SpeechBrain run options.
-    checkpointer : speechbrain.utils.checkpoints.Checkpointer
-        Checkpointer.
+    opt_class, hparams, run_opts, checkpointer
+        As in :class:`AudioSpectrogramTransformerBrain` (hyperparameters:
+        see the module docstring).
 
     Example
     -------
@@ -234,10 +229,8 @@ class AudioSpectrogramTransformerPretrainingBrain(
 
         Arguments
         ---------
-        stage : speechbrain.Stage
-            The stage.
-        epoch : int, optional
-            The epoch.
+        stage, epoch : speechbrain.Stage, int
+            As in :meth:`AudioSpectrogramTransformerBrain.on_stage_start`.
         """
         super().on_stage_start(stage, epoch)
         self.stats = PretrainingStats()
@@ -247,12 +240,8 @@ class AudioSpectrogramTransformerPretrainingBrain(
 
         Arguments
         ---------
-        stage : speechbrain.Stage
-            The stage that ended.
-        stage_loss : float
-            Average loss of the stage.
-        epoch : int, optional
-            The epoch.
+        stage, stage_loss, epoch : speechbrain.Stage, float, int
+            As in :meth:`AudioSpectrogramTransformerBrain.on_stage_end`.
         """
         if stage == sb.Stage.TRAIN:
             self._train_components = self.stats.summarize()

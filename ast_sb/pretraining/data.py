@@ -17,7 +17,6 @@ Authors
  * ast_sb developers 2026
 """
 
-import hashlib
 import os
 from typing import Any, Dict, Optional
 
@@ -25,6 +24,7 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 
 from ast_sb.audio import load_audio
 from ast_sb.data import DatasetError, load_manifest
+from ast_sb.seeding import EpochSeeded
 from ast_sb.sharding import ShardedAudioDataset
 
 __all__ = [
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-class RandomCrop:
+class RandomCrop(EpochSeeded):
     """Crop offsets from a hash of (seed, epoch, clip id).
 
     Arguments
@@ -67,19 +67,8 @@ class RandomCrop:
         if crop_seconds is not None and crop_seconds <= 0:
             raise ValueError(f"crop_seconds must be > 0, got {crop_seconds}.")
         self.crop_seconds = crop_seconds
-        self.seed = int(seed)
+        self.init_seed(seed)
         self.random = random
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Changes the offsets for a new epoch.
-
-        Arguments
-        ---------
-        epoch : int
-            The epoch.
-        """
-        self.epoch = int(epoch)
 
     def fraction(self, clip_id: str) -> float:
         """Uniform number in [0, 1) from (seed, epoch, clip id).
@@ -94,9 +83,7 @@ class RandomCrop:
         float
             The number.
         """
-        key = f"{self.seed}:{self.epoch}:{clip_id}".encode()
-        digest = hashlib.blake2b(key, digest_size=8).digest()
-        return int.from_bytes(digest, "little") / 2.0**64
+        return self.clip_hash(clip_id) / 2.0**64
 
     def offset(self, clip_id: str, seconds: float) -> float:
         """Crop start (seconds) inside a clip of ``seconds``.
