@@ -19,27 +19,31 @@ Authors
 import os
 import sys
 
-from speechbrain.utils.distributed import run_on_main
-
-from ast_sb.recipe import build_datasets, setup_experiment, train_and_evaluate
+from ast_sb.recipe import (
+    build_datasets,
+    prepare_on_main,
+    setup_experiment,
+    train_and_evaluate,
+)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from esc50_prepare import prepare_esc50  # noqa: E402
 
 if __name__ == "__main__":
     hparams, run_opts = setup_experiment(sys.argv[1:])
-    manifests = run_on_main(
+    manifests = prepare_on_main(
         prepare_esc50,
-        kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": hparams["save_folder"],
-            "train_folds": hparams["train_folds"],
-            "valid_folds": hparams["valid_folds"],
-            "test_folds": hparams["test_folds"],
-            "sample_rate": hparams["sample_rate"],
-            "cache_folder": hparams["cache_folder"],
-            "skip_prep": hparams["skip_prep"],
-        },
+        hparams,
+        (
+            "data_folder",
+            "save_folder",
+            "train_folds",
+            "valid_folds",
+            "test_folds",
+            "sample_rate",
+            "cache_folder",
+            "skip_prep",
+        ),
     )
     datasets = build_datasets(hparams, manifests)
     train_and_evaluate(
