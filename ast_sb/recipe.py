@@ -87,6 +87,7 @@ __all__ = [
     "length_quantiles",
     "load_pretrained_weights",
     "prepare_on_main",
+    "run_classification_recipe",
     "setup_experiment",
     "train_and_evaluate",
     "with_waveform_mixup",
@@ -905,3 +906,41 @@ def _write_plots(hparams, targets, predictions, labels) -> None:
         return
     for name, path in written.items():
         logger.info("Plot %s: %s", name, os.path.relpath(path))
+
+
+def run_classification_recipe(
+    argv: Sequence[str],
+    prepare: Callable[..., Mapping[str, Optional[str]]],
+    keys: Sequence[str],
+    results_meta: Optional[
+        Callable[[Dict[str, Any]], Mapping[str, Any]]
+    ] = None,
+) -> AudioSpectrogramTransformerBrain:
+    """The whole ``train.py`` of a recipe whose preparation reads hparams.
+
+    :func:`setup_experiment`, ``prepare`` on the main process with the
+    hyperparameters ``keys`` (:func:`prepare_on_main`),
+    :func:`build_datasets` and :func:`train_and_evaluate`.
+
+    Arguments
+    ---------
+    argv : Sequence[str]
+        ``sys.argv[1:]``.
+    prepare : callable
+        The recipe's preparation, returning the manifest paths.
+    keys : Sequence[str]
+        The hyperparameters handed to ``prepare`` by name.
+    results_meta : callable, optional
+        ``results_meta(hparams) -> dict``: extra entries of the results
+        file (see :func:`train_and_evaluate`).
+
+    Returns
+    -------
+    AudioSpectrogramTransformerBrain
+        The trained Brain.
+    """
+    hparams, run_opts = setup_experiment(argv)
+    manifests = prepare_on_main(prepare, hparams, keys)
+    datasets = build_datasets(hparams, manifests)
+    meta = results_meta(hparams) if results_meta is not None else None
+    return train_and_evaluate(hparams, run_opts, datasets, results_meta=meta)

@@ -19,21 +19,15 @@ Authors
 import os
 import sys
 
-from ast_sb.recipe import (
-    build_datasets,
-    prepare_on_main,
-    setup_experiment,
-    train_and_evaluate,
-)
+from ast_sb.recipe import run_classification_recipe
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from esc50_prepare import prepare_esc50  # noqa: E402
 
 if __name__ == "__main__":
-    hparams, run_opts = setup_experiment(sys.argv[1:])
-    manifests = prepare_on_main(
+    run_classification_recipe(
+        sys.argv[1:],
         prepare_esc50,
-        hparams,
         (
             "data_folder",
             "save_folder",
@@ -44,11 +38,5 @@ if __name__ == "__main__":
             "cache_folder",
             "skip_prep",
         ),
-    )
-    datasets = build_datasets(hparams, manifests)
-    train_and_evaluate(
-        hparams,
-        run_opts,
-        datasets,
-        results_meta={"test_folds": hparams["test_folds"]},
+        results_meta=lambda hparams: {"test_folds": hparams["test_folds"]},
     )

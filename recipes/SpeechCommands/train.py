@@ -18,22 +18,14 @@ Authors
 import os
 import sys
 
-from ast_sb.recipe import (
-    build_datasets,
-    prepare_on_main,
-    setup_experiment,
-    train_and_evaluate,
-)
+from ast_sb.recipe import run_classification_recipe
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from speech_commands_prepare import prepare_speech_commands  # noqa: E402
 
 if __name__ == "__main__":
-    hparams, run_opts = setup_experiment(sys.argv[1:])
-    manifests = prepare_on_main(
+    run_classification_recipe(
+        sys.argv[1:],
         prepare_speech_commands,
-        hparams,
         ("data_folder", "save_folder", "keywords", "skip_prep"),
     )
-    datasets = build_datasets(hparams, manifests)
-    train_and_evaluate(hparams, run_opts, datasets)
