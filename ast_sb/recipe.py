@@ -7,7 +7,7 @@ recipes train, test and export in exactly the same way:
 .. code-block:: python
 
     hparams, run_opts = setup_experiment(sys.argv[1:])
-    manifests = run_on_main(prepare_my_data, kwargs={...})
+    manifests = prepare_on_main(prepare_my_data, hparams, ("data_folder", ...))
     datasets = build_datasets(hparams, manifests)
     train_and_evaluate(hparams, run_opts, datasets)
 
@@ -68,7 +68,7 @@ import yaml
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.sampler import DynamicBatchSampler
-from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from ast_sb.brain import AudioSpectrogramTransformerBrain
 from ast_sb.data import (
@@ -81,10 +81,13 @@ __all__ = [
     "build_brain",
     "build_datasets",
     "check_overrides",
+    "class_counter",
     "count_lines",
     "dataloader_options",
     "length_quantiles",
     "load_pretrained_weights",
+    "prepare_on_main",
+    "run_classification_recipe",
     "setup_experiment",
     "train_and_evaluate",
     "with_waveform_mixup",
@@ -186,6 +189,83 @@ def count_lines(path: str) -> int:
     """
     with open(path, encoding="utf-8") as fin:
         return sum(1 for line in fin if line.strip())
+
+
+def prepare_on_main(
+    prepare: Callable[..., Any],
+    hparams: Mapping[str, Any],
+    keys: Sequence[str],
+    **extra: Any,
+) -> Any:
+    """Runs a recipe's data preparation on the main process.
+
+    Each name in ``keys`` is passed as the keyword argument of that name
+    with the value ``hparams[name]``; ``extra`` keyword arguments are passed
+    as given. Under DDP the other processes wait for the main one.
+
+    Arguments
+    ---------
+    prepare : callable
+        The recipe's preparation function (e.g. ``prepare_esc50``).
+    hparams : Mapping
+        The loaded hyperparameters.
+    keys : Sequence[str]
+        The hyperparameters handed over by name.
+    **extra
+        Further keyword arguments of ``prepare``.
+
+    Returns
+    -------
+    object
+        What ``prepare`` returns (usually the manifest paths).
+
+    Example
+    -------
+    >>> def prepare(save_folder, seed, skip_prep=False):
+    ...     return save_folder, seed, skip_prep
+    >>> hparams = {"save_folder": "out", "seed": 3, "lr": 0.1}
+    >>> prepare_on_main(prepare, hparams, ("save_folder", "seed"))
+    ('out', 3, False)
+    >>> prepare_on_main(prepare, hparams, ("save_folder",), seed=1)
+    ('out', 1, False)
+    """
+    kwargs = {key: hparams[key] for key in keys}
+    kwargs.update(extra)
+    return run_on_main(prepare, kwargs=kwargs)
+
+
+def class_counter(
+    prepare: Callable[[Dict[str, Any]], Any],
+) -> Callable[[Dict[str, Any]], int]:
+    r"""Returns a ``count_classes`` for :func:`setup_experiment`.
+
+    The returned function runs ``prepare(hparams)`` and counts the lines of
+    ``<save_folder>/labels.txt`` that the preparation wrote.
+
+    Arguments
+    ---------
+    prepare : callable
+        ``prepare(hparams)``: the recipe's data preparation.
+
+    Returns
+    -------
+    callable
+        ``count_classes(hparams) -> int``.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmpdir")
+    >>> def prepare(hparams):
+    ...     _ = (tmp / "labels.txt").write_text("cat\ndog\n", "utf-8")
+    >>> class_counter(prepare)({"save_folder": str(tmp)})
+    2
+    """
+
+    def count_classes(hparams: Dict[str, Any]) -> int:
+        prepare(hparams)
+        return count_lines(os.path.join(hparams["save_folder"], "labels.txt"))
+
+    return count_classes
 
 
 def setup_experiment(
@@ -350,8 +430,6 @@ def load_pretrained_weights(hparams: Mapping[str, Any]) -> Optional[Any]:
     path = hparams.get("pretrained_path")
     if not path:
         return None
-    from speechbrain.utils.distributed import run_on_main
-
     from ast_sb.hub import resolve_weights
     from ast_sb.pretrained import load_pretrained
 
@@ -828,3 +906,41 @@ def _write_plots(hparams, targets, predictions, labels) -> None:
         return
     for name, path in written.items():
         logger.info("Plot %s: %s", name, os.path.relpath(path))
+
+
+def run_classification_recipe(
+    argv: Sequence[str],
+    prepare: Callable[..., Mapping[str, Optional[str]]],
+    keys: Sequence[str],
+    results_meta: Optional[
+        Callable[[Dict[str, Any]], Mapping[str, Any]]
+    ] = None,
+) -> AudioSpectrogramTransformerBrain:
+    """The whole ``train.py`` of a recipe whose preparation reads hparams.
+
+    :func:`setup_experiment`, ``prepare`` on the main process with the
+    hyperparameters ``keys`` (:func:`prepare_on_main`),
+    :func:`build_datasets` and :func:`train_and_evaluate`.
+
+    Arguments
+    ---------
+    argv : Sequence[str]
+        ``sys.argv[1:]``.
+    prepare : callable
+        The recipe's preparation, returning the manifest paths.
+    keys : Sequence[str]
+        The hyperparameters handed to ``prepare`` by name.
+    results_meta : callable, optional
+        ``results_meta(hparams) -> dict``: extra entries of the results
+        file (see :func:`train_and_evaluate`).
+
+    Returns
+    -------
+    AudioSpectrogramTransformerBrain
+        The trained Brain.
+    """
+    hparams, run_opts = setup_experiment(argv)
+    manifests = prepare_on_main(prepare, hparams, keys)
+    datasets = build_datasets(hparams, manifests)
+    meta = results_meta(hparams) if results_meta is not None else None
+    return train_and_evaluate(hparams, run_opts, datasets, results_meta=meta)

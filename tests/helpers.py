@@ -1,4 +1,5 @@
-"""Helpers shared by the tests: recipe runs and tiny exported models.
+"""Helpers shared by the tests: recipe runs, tiny exported models and
+Brains on the stand-in modules of ``ddp_worker.py``.
 
 Authors
  * ast_sb developers 2026
@@ -7,11 +8,14 @@ Authors
 import os
 import subprocess
 import sys
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
+from speechbrain.utils.checkpoints import Checkpointer
+from speechbrain.utils.epoch_loop import EpochCounter
 
+from ast_sb.brain import AudioSpectrogramTransformerBrain
 from ast_sb.export import export_inference_folder
 from ast_sb.model import (
     AudioSpectrogramTransformerClassifier,
@@ -20,6 +24,54 @@ from ast_sb.model import (
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPES = os.path.join(ROOT, "recipes")
+
+
+def adam(groups) -> torch.optim.Optimizer:
+    """The optimiser of the test Brains: Adam, learning rate 3e-3."""
+    return torch.optim.Adam(groups, lr=3e-3)
+
+
+def make_brain(
+    ckpt_dir: Optional[str] = None,
+    epochs: int = 3,
+    multi_label: bool = False,
+    brain_class: type = AudioSpectrogramTransformerBrain,
+    run_opts: Optional[Dict[str, Any]] = None,
+    **hparams: Any,
+) -> Tuple[AudioSpectrogramTransformerBrain, EpochCounter]:
+    """A Brain on the stand-in modules of ``ddp_worker.py`` (CPU).
+
+    With ``ckpt_dir`` a Checkpointer keeps the embedding model, the
+    classifier and the epoch counter there; ``hparams`` override
+    ``ddp_worker.make_hparams`` and ``run_opts`` the CPU run options.
+    Returns the Brain and its epoch counter.
+    """
+    import ddp_worker  # tests/ is on sys.path wherever helpers is imported
+
+    modules = ddp_worker.make_modules(multi_label=multi_label)
+    counter = EpochCounter(epochs)
+    checkpointer = None
+    if ckpt_dir is not None:
+        checkpointer = Checkpointer(
+            ckpt_dir,
+            recoverables={
+                "embedding_model": modules["embedding_model"],
+                "classifier": modules["classifier"],
+                "counter": counter,
+            },
+        )
+    opts = {"device": "cpu", "noprogressbar": True}
+    opts.update(run_opts or {})
+    brain = brain_class(
+        modules=modules,
+        opt_class=adam,
+        hparams=ddp_worker.make_hparams(
+            multi_label, epoch_counter=counter, **hparams
+        ),
+        run_opts=opts,
+        checkpointer=checkpointer,
+    )
+    return brain, counter
 
 
 def recipe_env() -> Dict[str, str]:

@@ -9,14 +9,12 @@ import sys
 
 import pytest
 import torch
-from speechbrain.utils.checkpoints import Checkpointer
-from speechbrain.utils.epoch_loop import EpochCounter
 
 from ast_sb.averaging import end_of_epoch_checkpoints
-from ast_sb.brain import AudioSpectrogramTransformerBrain
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ddp_worker  # noqa: E402
+from helpers import make_brain  # noqa: E402
 
 LOADER_KW = {
     "train_loader_kwargs": {"batch_size": 8, "shuffle": True},
@@ -26,24 +24,7 @@ LOADER_KW = {
 
 def _brain(ckpt_dir, epochs, **hparams):
     torch.set_num_threads(1)
-    modules = ddp_worker.make_modules()
-    counter = EpochCounter(epochs)
-    checkpointer = Checkpointer(
-        ckpt_dir,
-        recoverables={
-            "embedding_model": modules["embedding_model"],
-            "classifier": modules["classifier"],
-            "counter": counter,
-        },
-    )
-    brain = AudioSpectrogramTransformerBrain(
-        modules=modules,
-        opt_class=lambda groups: torch.optim.Adam(groups, lr=3e-3),
-        hparams=ddp_worker.make_hparams(epoch_counter=counter, **hparams),
-        run_opts={"device": "cpu", "noprogressbar": True},
-        checkpointer=checkpointer,
-    )
-    return brain, counter
+    return make_brain(ckpt_dir, epochs, **hparams)
 
 
 @pytest.mark.parametrize("with_valid", [True, False])

@@ -14,22 +14,17 @@ import sys
 
 import pytest
 import torch
-from speechbrain.utils.checkpoints import Checkpointer
-from speechbrain.utils.epoch_loop import EpochCounter
 
 from ast_sb.brain import AudioSpectrogramTransformerBrain
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ddp_worker  # noqa: E402
+from helpers import adam, make_brain  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_KW = {"batch_size": 8, "shuffle": True}
 VALID_KW = {"batch_size": 8}
 LOADER_KW = {"train_loader_kwargs": TRAIN_KW, "valid_loader_kwargs": VALID_KW}
-
-
-def _adam(groups):
-    return torch.optim.Adam(groups, lr=3e-3)
 
 
 class Interrupted(Exception):
@@ -45,40 +40,6 @@ class InterruptingBrain(AudioSpectrogramTransformerBrain):
         super().on_fit_batch_end(batch, outputs, loss, should_step)
         if self.interrupt_at == (self._epoch, self.step):
             raise Interrupted()
-
-
-def _make_brain(
-    ckpt_dir=None,
-    epochs=3,
-    multi_label=False,
-    brain_class=AudioSpectrogramTransformerBrain,
-    run_opts=None,
-    **hparams,
-):
-    modules = ddp_worker.make_modules(multi_label=multi_label)
-    counter = EpochCounter(epochs)
-    checkpointer = None
-    if ckpt_dir is not None:
-        checkpointer = Checkpointer(
-            ckpt_dir,
-            recoverables={
-                "embedding_model": modules["embedding_model"],
-                "classifier": modules["classifier"],
-                "counter": counter,
-            },
-        )
-    opts = {"device": "cpu", "noprogressbar": True}
-    opts.update(run_opts or {})
-    brain = brain_class(
-        modules=modules,
-        opt_class=_adam,
-        hparams=ddp_worker.make_hparams(
-            multi_label, epoch_counter=counter, **hparams
-        ),
-        run_opts=opts,
-        checkpointer=checkpointer,
-    )
-    return brain, counter
 
 
 def _state(brain):
@@ -132,7 +93,7 @@ def data():
 
 def test_single_label_learns_and_evaluates(data, tmp_path):
     per_class = tmp_path / "per_class.txt"
-    brain, counter = _make_brain(
+    brain, counter = make_brain(
         tmp_path / "save", epochs=6, per_class_stats_file=str(per_class)
     )
     brain.fit(counter, data["train"], data["valid"], **LOADER_KW)
@@ -154,7 +115,7 @@ def test_single_label_learns_and_evaluates(data, tmp_path):
 
 
 def test_multi_label_map(data, tmp_path):
-    brain, counter = _make_brain(tmp_path / "save", epochs=6, multi_label=True)
+    brain, counter = make_brain(tmp_path / "save", epochs=6, multi_label=True)
     brain.fit(counter, data["train_multi"], data["valid_multi"], **LOADER_KW)
     stats = brain.valid_stats
     assert {"loss", "mAP", "AUC", "d_prime"} <= set(stats)
@@ -194,11 +155,11 @@ def test_clipping_covers_all_param_groups():
 @pytest.mark.parametrize("with_valid", [True, False])
 def test_resume_end_of_epoch_is_exact(data, tmp_path, with_valid):
     valid = data["valid"] if with_valid else None
-    reference, counter = _make_brain(tmp_path / "ref", epochs=3)
+    reference, counter = make_brain(tmp_path / "ref", epochs=3)
     reference.fit(counter, data["train"], valid, **LOADER_KW)
-    first, counter = _make_brain(tmp_path / "run", epochs=2)
+    first, counter = make_brain(tmp_path / "run", epochs=2)
     first.fit(counter, data["train"], valid, **LOADER_KW)
-    resumed, counter = _make_brain(tmp_path / "run", epochs=3)
+    resumed, counter = make_brain(tmp_path / "run", epochs=3)
     resumed.fit(counter, data["train"], valid, **LOADER_KW)
     assert counter.current == 3
     _assert_same_state(_state(reference), _state(resumed))
@@ -208,9 +169,9 @@ def test_resume_end_of_epoch_is_exact(data, tmp_path, with_valid):
 
 def test_resume_intra_epoch_is_exact(data, tmp_path):
     opts = {"ckpt_interval_steps": 2}
-    reference, counter = _make_brain(tmp_path / "ref", epochs=3, run_opts=opts)
+    reference, counter = make_brain(tmp_path / "ref", epochs=3, run_opts=opts)
     reference.fit(counter, data["train"], data["valid"], **LOADER_KW)
-    first, counter = _make_brain(
+    first, counter = make_brain(
         tmp_path / "run",
         epochs=3,
         run_opts=opts,
@@ -222,7 +183,7 @@ def test_resume_intra_epoch_is_exact(data, tmp_path):
     latest = first.checkpointer.find_checkpoint()
     assert latest.meta["end-of-epoch"] is False
 
-    resumed, counter = _make_brain(tmp_path / "run", epochs=3, run_opts=opts)
+    resumed, counter = make_brain(tmp_path / "run", epochs=3, run_opts=opts)
     resumed.checkpointer.recover_if_possible()
     assert resumed.step == 4 and counter.current == 1  # epoch 2 is redone
     resumed.fit(counter, data["train"], data["valid"], **LOADER_KW)
@@ -231,7 +192,7 @@ def test_resume_intra_epoch_is_exact(data, tmp_path):
 
 
 def test_bf16_and_no_augmentation(data, tmp_path):
-    brain, counter = _make_brain(
+    brain, counter = make_brain(
         tmp_path / "save",
         epochs=1,
         run_opts={"precision": "bf16"},
@@ -258,7 +219,7 @@ def test_real_ast_encoder(tmp_path):
     modules["classifier"] = classifier
     brain = AudioSpectrogramTransformerBrain(
         modules=modules,
-        opt_class=_adam,
+        opt_class=adam,
         hparams=ddp_worker.make_hparams(False),
         run_opts={"device": "cpu", "noprogressbar": True},
     )

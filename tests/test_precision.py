@@ -8,13 +8,12 @@ import os
 import sys
 
 import torch
-from speechbrain.utils.checkpoints import Checkpointer
-from speechbrain.utils.epoch_loop import EpochCounter
 
 from ast_sb.brain import AudioSpectrogramTransformerBrain
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ddp_worker  # noqa: E402
+from helpers import make_brain  # noqa: E402
 
 LOADER_KW = {
     "train_loader_kwargs": {"batch_size": 8, "shuffle": True},
@@ -35,24 +34,13 @@ class RecordingBrain(AudioSpectrogramTransformerBrain):
 
 def _brain(ckpt_dir, epochs, run_opts=None, **hparams):
     torch.set_num_threads(1)
-    modules = ddp_worker.make_modules()
-    counter = EpochCounter(epochs)
-    checkpointer = Checkpointer(
+    return make_brain(
         ckpt_dir,
-        recoverables={
-            "embedding_model": modules["embedding_model"],
-            "classifier": modules["classifier"],
-            "counter": counter,
-        },
+        epochs,
+        brain_class=RecordingBrain,
+        run_opts=run_opts,
+        **hparams,
     )
-    brain = RecordingBrain(
-        modules=modules,
-        opt_class=lambda groups: torch.optim.Adam(groups, lr=3e-3),
-        hparams=ddp_worker.make_hparams(epoch_counter=counter, **hparams),
-        run_opts={"device": "cpu", "noprogressbar": True, **(run_opts or {})},
-        checkpointer=checkpointer,
-    )
-    return brain, counter
 
 
 def test_fp16_trains_with_a_grad_scaler_and_resumes_exactly(tmp_path):

@@ -12,8 +12,6 @@ import pytest
 import speechbrain as sb
 import torch
 from speechbrain.dataio.batch import PaddedBatch
-from speechbrain.utils.checkpoints import Checkpointer
-from speechbrain.utils.epoch_loop import EpochCounter
 
 from ast_sb.augment import Mixup
 from ast_sb.brain import AudioSpectrogramTransformerBrain
@@ -23,6 +21,7 @@ from ast_sb.waveform_mixup import WaveformMixupDataset, mix_waveforms
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ddp_worker  # noqa: E402
+from helpers import make_brain  # noqa: E402
 
 
 def _signals():
@@ -143,24 +142,7 @@ def test_brain_turns_partner_labels_into_soft_targets(multi_label):
 
 def _brain(ckpt_dir, epochs):
     torch.set_num_threads(1)
-    modules = ddp_worker.make_modules()
-    counter = EpochCounter(epochs)
-    checkpointer = Checkpointer(
-        ckpt_dir,
-        recoverables={
-            "embedding_model": modules["embedding_model"],
-            "classifier": modules["classifier"],
-            "counter": counter,
-        },
-    )
-    brain = AudioSpectrogramTransformerBrain(
-        modules=modules,
-        opt_class=lambda groups: torch.optim.Adam(groups, lr=3e-3),
-        hparams=ddp_worker.make_hparams(epoch_counter=counter, mixup=None),
-        run_opts={"device": "cpu", "noprogressbar": True},
-        checkpointer=checkpointer,
-    )
-    return brain, counter
+    return make_brain(ckpt_dir, epochs, mixup=None)
 
 
 class EpochRecorder(WaveformMixupDataset):

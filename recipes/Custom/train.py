@@ -26,11 +26,10 @@ Authors
 import os
 import sys
 
-from speechbrain.utils.distributed import run_on_main
-
 from ast_sb.recipe import (
     build_datasets,
-    count_lines,
+    class_counter,
+    prepare_on_main,
     setup_experiment,
     train_and_evaluate,
 )
@@ -45,53 +44,38 @@ def prepare(hparams):
     Arguments
     ---------
     hparams : dict
-        The loaded hyperparameters.
+        The recipe's hyperparameters: the data source (``manifest`` or
+        ``data_folder``), labels, split and bad-audio options.
 
     Returns
     -------
     dict
         The "train", "valid" and "test" manifest paths.
     """
-    return run_on_main(
+    return prepare_on_main(
         prepare_custom,
-        kwargs=dict(
-            save_folder=hparams["save_folder"],
-            manifest=hparams["manifest"],
-            data_folder=hparams["data_folder"],
-            multi_label=hparams["multi_label"],
-            label_separator=hparams["label_separator"],
-            allowed_labels=hparams["allowed_labels"],
-            split_ratio=hparams["split_ratio"],
-            seed=hparams["seed"],
-            on_missing=hparams["on_missing"],
-            on_corrupt=hparams["on_corrupt"],
-            min_duration=hparams["min_duration"],
-            skip_prep=hparams["skip_prep"],
-            group_column=hparams.get("group_column"),
-            wav_column=hparams.get("wav_column", "wav"),
+        hparams,
+        (
+            "save_folder",
+            "manifest",
+            "data_folder",
+            "multi_label",
+            "label_separator",
+            "allowed_labels",
+            "split_ratio",
+            "seed",
+            "on_missing",
+            "on_corrupt",
+            "min_duration",
+            "skip_prep",
         ),
+        group_column=hparams.get("group_column"),
+        wav_column=hparams.get("wav_column", "wav"),
     )
 
 
-def count_classes(hparams):
-    """Prepares the data and returns its number of classes.
-
-    Arguments
-    ---------
-    hparams : dict
-        The loaded hyperparameters.
-
-    Returns
-    -------
-    int
-        The number of labels in ``save_folder/labels.txt``.
-    """
-    prepare(hparams)
-    return count_lines(os.path.join(hparams["save_folder"], "labels.txt"))
-
-
 if __name__ == "__main__":
-    hparams, run_opts = setup_experiment(sys.argv[1:], count_classes)
+    hparams, run_opts = setup_experiment(sys.argv[1:], class_counter(prepare))
     datasets = build_datasets(hparams, prepare(hparams))
     meta = {"multi_label": bool(hparams["multi_label"])}
     train_and_evaluate(hparams, run_opts, datasets, results_meta=meta)

@@ -19,32 +19,24 @@ Authors
 import os
 import sys
 
-from speechbrain.utils.distributed import run_on_main
-
-from ast_sb.recipe import build_datasets, setup_experiment, train_and_evaluate
+from ast_sb.recipe import run_classification_recipe
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from esc50_prepare import prepare_esc50  # noqa: E402
 
 if __name__ == "__main__":
-    hparams, run_opts = setup_experiment(sys.argv[1:])
-    manifests = run_on_main(
+    run_classification_recipe(
+        sys.argv[1:],
         prepare_esc50,
-        kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": hparams["save_folder"],
-            "train_folds": hparams["train_folds"],
-            "valid_folds": hparams["valid_folds"],
-            "test_folds": hparams["test_folds"],
-            "sample_rate": hparams["sample_rate"],
-            "cache_folder": hparams["cache_folder"],
-            "skip_prep": hparams["skip_prep"],
-        },
-    )
-    datasets = build_datasets(hparams, manifests)
-    train_and_evaluate(
-        hparams,
-        run_opts,
-        datasets,
-        results_meta={"test_folds": hparams["test_folds"]},
+        (
+            "data_folder",
+            "save_folder",
+            "train_folds",
+            "valid_folds",
+            "test_folds",
+            "sample_rate",
+            "cache_folder",
+            "skip_prep",
+        ),
+        results_meta=lambda hparams: {"test_folds": hparams["test_folds"]},
     )

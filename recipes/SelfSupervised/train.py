@@ -21,10 +21,8 @@ Authors
 import os
 import sys
 
-from speechbrain.utils.distributed import run_on_main
-
 from ast_sb.pretraining.recipe import build_pretraining_datasets, pretrain
-from ast_sb.recipe import setup_experiment
+from ast_sb.recipe import prepare_on_main, setup_experiment
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from unlabelled_prepare import prepare_unlabelled  # noqa: E402
@@ -36,7 +34,8 @@ def prepare(hparams):
     Arguments
     ---------
     hparams : dict
-        The loaded hyperparameters.
+        The pretraining hyperparameters: ``shards``, ``data_folder`` or
+        ``manifest``, ``valid_manifest`` and the segmenting options.
 
     Returns
     -------
@@ -47,18 +46,19 @@ def prepare(hparams):
         hparams["data_folder"] or hparams["manifest"]
     ):
         return {"train": None, "valid": hparams["valid_manifest"]}
-    manifests = run_on_main(
+    manifests = prepare_on_main(
         prepare_unlabelled,
-        kwargs=dict(
-            save_folder=hparams["save_folder"],
-            data_folder=hparams["data_folder"],
-            manifest=hparams["manifest"],
-            segment_seconds=hparams["segment_seconds"],
-            valid_ratio=hparams["valid_ratio"],
-            seed=hparams["seed"],
-            on_missing=hparams["on_missing"],
-            on_corrupt=hparams["on_corrupt"],
-            skip_prep=hparams["skip_prep"],
+        hparams,
+        (
+            "save_folder",
+            "data_folder",
+            "manifest",
+            "segment_seconds",
+            "valid_ratio",
+            "seed",
+            "on_missing",
+            "on_corrupt",
+            "skip_prep",
         ),
     )
     if hparams["valid_manifest"]:

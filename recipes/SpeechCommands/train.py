@@ -18,23 +18,14 @@ Authors
 import os
 import sys
 
-from speechbrain.utils.distributed import run_on_main
-
-from ast_sb.recipe import build_datasets, setup_experiment, train_and_evaluate
+from ast_sb.recipe import run_classification_recipe
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from speech_commands_prepare import prepare_speech_commands  # noqa: E402
 
 if __name__ == "__main__":
-    hparams, run_opts = setup_experiment(sys.argv[1:])
-    manifests = run_on_main(
+    run_classification_recipe(
+        sys.argv[1:],
         prepare_speech_commands,
-        kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": hparams["save_folder"],
-            "keywords": hparams["keywords"],
-            "skip_prep": hparams["skip_prep"],
-        },
+        ("data_folder", "save_folder", "keywords", "skip_prep"),
     )
-    datasets = build_datasets(hparams, manifests)
-    train_and_evaluate(hparams, run_opts, datasets)
