@@ -2,7 +2,8 @@
 
 Lobes (Kaldi-compatible fbank front end, AST encoder on timm blocks,
 classification head), pretrained-weight loading (timm ImageNet DeiT/ViT,
-original AST and HF checkpoints, from local files), training and recipes.
+original AST and HF checkpoints, from local files or, online, from hub ids,
+release URLs and aliases), training and recipes.
 
 Example
 -------
