@@ -110,7 +110,7 @@ def test_fbank_buffers_not_persistent():
 
 
 def test_fbank_other_windows(clips):
-    for window in ["povey", "hamming"]:
+    for window in ["povey", "hamming", "rectangular", "blackman"]:
         out = KaldiFbank(window=window)(clips[0])[0]
         ref = ta_kaldi.fbank(
             clips[0].unsqueeze(0),
