@@ -18,10 +18,12 @@ Authors
 """
 
 from functools import partial
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from timm.models import checkpoint
+from timm.models._features import feature_take_indices
 from timm.models.vision_transformer import Block
 from torch import nn
 
@@ -235,6 +237,17 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         AST adapts a checkpoint to another length), so SpeechBrain front ends
         that do not cut (e.g. 5 s ESC-50 clips) work at any length; "error"
         raises a ``ValueError`` naming ``target_length``.
+    grad_checkpointing : bool
+        Recompute each block's activations in the backward pass instead of
+        keeping them (see :meth:`set_grad_checkpointing`); saves memory in
+        training (base384 at 1024 frames on small GPUs), same gradients.
+
+    The forward is split as in timm's ViT: :meth:`forward_features`
+    (all tokens after the final LayerNorm), :meth:`forward_head` (mean of
+    the cls and distillation tokens) and :meth:`forward_intermediates`
+    (block outputs, for probing). :meth:`no_weight_decay` and
+    :meth:`group_matcher` tell an optimizer which parameters get no weight
+    decay and which layer each parameter belongs to (layer-wise lr decay).
 
     The constructor arguments are kept in ``constructor_args`` (a dict) for
     export. The encoder deliberately has no ``config`` attribute: SpeechBrain
@@ -280,6 +293,7 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         patchout_time: float = 0.0,
         patchout_freq: float = 0.0,
         long_inputs: str = "interpolate",
+        grad_checkpointing: bool = False,
     ):
         super().__init__()
         if long_inputs not in self.LONG_INPUTS:
@@ -360,6 +374,8 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             for i in range(depth)
         )
         self.norm = nn.LayerNorm(embed_dim, eps=layer_norm_eps)
+        self.grad_checkpointing = False
+        self.set_grad_checkpointing(grad_checkpointing)
         self.register_state_dict_post_hook(record_position_grid)
         self.reset_parameters()
 
@@ -374,6 +390,78 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             elif isinstance(module, nn.LayerNorm):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
+
+    def no_weight_decay(self) -> Set[str]:
+        """Parameters that get no weight decay (as timm's ViT): the
+        position embedding and the cls and distillation tokens (1-d
+        parameters are left out of weight decay by the optimizer setup
+        anyway, see :mod:`ast_sb.param_groups`).
+
+        Returns
+        -------
+        set of str
+            Parameter names.
+
+        Example
+        -------
+        >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
+        >>> sorted(enc.no_weight_decay())
+        ['cls_token', 'dist_token', 'pos_embed']
+        """
+        return {"pos_embed", "cls_token", "dist_token"}
+
+    def group_matcher(self, coarse: bool = False) -> Dict[str, object]:
+        """Regular expressions grouping the parameters by layer, in timm's
+        format (``timm.models.group_parameters``): the embedding (patch
+        embedding, position embedding, cls and distillation tokens) is the
+        first layer, then one layer per block, then the final LayerNorm.
+
+        Arguments
+        ---------
+        coarse : bool
+            Unused (kept for timm's interface: the blocks are always
+            grouped one by one).
+
+        Returns
+        -------
+        dict
+            ``{"stem": regex, "blocks": [(regex, suffix), ...]}``.
+
+        Example
+        -------
+        >>> from timm.models import group_parameters
+        >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=2)
+        >>> layers = group_parameters(enc, enc.group_matcher(), reverse=True)
+        >>> [layers[n] for n in ("pos_embed", "blocks.1.mlp.fc1.weight", "norm.bias")]
+        [0, 2, 3]
+        """
+        return {
+            "stem": r"^cls_token|^dist_token|^pos_embed|^patch_embed",
+            "blocks": [(r"^blocks\.(\d+)", None), (r"^norm", (99999,))],
+        }
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Turns gradient checkpointing of the blocks on or off.
+
+        With it, a block's activations are not kept for the backward pass
+        but recomputed there (``torch.utils.checkpoint``, non-reentrant,
+        with the RNG state of the forward, so dropout and drop path draw the
+        same): less memory, the same gradients, about one more forward of
+        the blocks per step. Only forwards that need gradients are affected.
+
+        Arguments
+        ---------
+        enable : bool
+            True to checkpoint.
+
+        Example
+        -------
+        >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
+        >>> enc.set_grad_checkpointing()
+        >>> enc.grad_checkpointing
+        True
+        """
+        self.grad_checkpointing = bool(enable)
 
     @property
     def grid_size(self) -> Tuple[int, int]:
@@ -541,6 +629,135 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             key_mask = key_mask.gather(1, idx)
         return tokens, key_mask
 
+    def _run_blocks(
+        self,
+        tokens: torch.Tensor,
+        key_mask: Optional[torch.Tensor],
+        take: Sequence[int] = (),
+        n_blocks: Optional[int] = None,
+    ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """Runs the first ``n_blocks`` blocks (default all); returns the
+        last output and the outputs of the blocks in ``take``."""
+        attn_mask = None if key_mask is None else key_mask[:, None, None, :]
+        recompute = self.grad_checkpointing and torch.is_grad_enabled()
+        taken = []
+        for i, block in enumerate(self.blocks[:n_blocks]):
+            if recompute:
+                tokens = checkpoint(
+                    block, tokens, attn_mask=attn_mask, use_reentrant=False
+                )
+            else:
+                tokens = block(tokens, attn_mask=attn_mask)
+            if i in take:
+                taken.append(tokens)
+        return tokens, taken
+
+    def forward_features(
+        self, feats: torch.Tensor, lengths: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """All tokens after the blocks and the final LayerNorm.
+
+        Arguments
+        ---------
+        feats : torch.Tensor
+            Normalised fbank features [B, T, F].
+        lengths : torch.Tensor, optional
+            Relative lengths [B] (used with ``use_padding_mask``).
+
+        Returns
+        -------
+        torch.Tensor
+            [B, 2 + P, D]: the cls and distillation tokens, then the P patch
+            tokens in (frequency, time) order. With the padding mask the
+            tokens of padded time columns are included (they attended to
+            the clip but nothing attended to them).
+
+        Example
+        -------
+        >>> enc = AudioSpectrogramTransformerEncoder(
+        ...     "tiny224", target_length=64, depth=1
+        ... )
+        >>> enc.forward_features(torch.randn(2, 64, 128)).shape
+        torch.Size([2, 62, 192])
+        """
+        tokens, key_mask = self.embed(feats, lengths)
+        tokens, _ = self._run_blocks(tokens, key_mask)
+        return self.norm(tokens)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Pools :meth:`forward_features` into the utterance embedding.
+
+        Arguments
+        ---------
+        features : torch.Tensor
+            [B, N, D] output of :meth:`forward_features`.
+
+        Returns
+        -------
+        torch.Tensor
+            Mean of the cls and distillation tokens, [B, 1, D] (the
+            classifier is a separate module,
+            :class:`AudioSpectrogramTransformerClassifier`).
+        """
+        return features[:, :NUM_PREFIX_TOKENS].mean(dim=1, keepdim=True)
+
+    def forward_intermediates(
+        self,
+        feats: torch.Tensor,
+        lengths: Optional[torch.Tensor] = None,
+        indices: Optional[Union[int, List[int]]] = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        intermediates_only: bool = False,
+    ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
+        """Outputs of chosen blocks, e.g. for linear probing (the
+        arguments follow timm's ViT ``forward_intermediates``).
+
+        Arguments
+        ---------
+        feats : torch.Tensor
+            Normalised fbank features [B, T, F].
+        lengths : torch.Tensor, optional
+            Relative lengths [B] (used with ``use_padding_mask``).
+        indices : int or list of int, optional
+            The last n blocks (int), the blocks listed (negative counts from
+            the end), or every block (None).
+        norm : bool
+            Apply the final LayerNorm to each intermediate output.
+        stop_early : bool
+            Do not run the blocks after the last one taken.
+        intermediates_only : bool
+            Return only the list of intermediate outputs.
+
+        Returns
+        -------
+        features : torch.Tensor
+            :meth:`forward_features` (not with ``intermediates_only``).
+        intermediates : list of torch.Tensor
+            [B, 2 + P, D] token sequences (prefix tokens first), in block
+            order.
+
+        Example
+        -------
+        >>> enc = AudioSpectrogramTransformerEncoder(
+        ...     "tiny224", target_length=64, depth=3
+        ... )
+        >>> out = enc.forward_intermediates(
+        ...     torch.randn(1, 64, 128), indices=2, intermediates_only=True
+        ... )
+        >>> [tuple(t.shape) for t in out]
+        [(1, 62, 192), (1, 62, 192)]
+        """
+        take, last = feature_take_indices(len(self.blocks), indices)
+        tokens, key_mask = self.embed(feats, lengths)
+        n_blocks = last + 1 if stop_early else None
+        tokens, taken = self._run_blocks(tokens, key_mask, take, n_blocks)
+        if norm:
+            taken = [self.norm(t) for t in taken]
+        if intermediates_only:
+            return taken
+        return self.norm(tokens), taken
+
     def forward(
         self, feats: torch.Tensor, lengths: Optional[torch.Tensor] = None
     ) -> torch.Tensor:
@@ -560,12 +777,7 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         torch.Tensor
             Mean of the cls and distillation outputs, [B, 1, D].
         """
-        tokens, key_mask = self.embed(feats, lengths)
-        attn_mask = None if key_mask is None else key_mask[:, None, None, :]
-        for block in self.blocks:
-            tokens = block(tokens, attn_mask=attn_mask)
-        tokens = self.norm(tokens[:, :NUM_PREFIX_TOKENS])
-        return tokens.mean(dim=1, keepdim=True)
+        return self.forward_head(self.forward_features(feats, lengths))
 
 
 class AudioSpectrogramTransformerClassifier(nn.Module):
