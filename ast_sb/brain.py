@@ -12,9 +12,9 @@ the ``ast_sb`` module contracts, see ``docs/DESIGN.md``) for
 
 On top of ``speechbrain.Brain`` it adds AST-style SpecAugment and mixup in
 training, one optimizer with a separate (``head_lr_multiplier`` times larger)
-learning rate for the classifier, gradient clipping of *all* param groups
-(SpeechBrain only clips group 0), a per-batch / per-epoch
-``WarmupDecayScheduler``, metrics gathered across DDP ranks, and per-batch
+learning rate for the classifier (and optional layer-wise lr decay),
+gradient clipping of *all* param groups (SpeechBrain only clips group 0),
+a per-batch / per-epoch ``WarmupDecayScheduler``, metrics gathered across DDP ranks, and per-batch
 reseeding of the random number generator so that resuming from any
 checkpoint (end-of-epoch or intra-epoch) reproduces the uninterrupted run.
 
@@ -34,12 +34,18 @@ Hyperparameters read (all optional except the modules):
   normalisation);
 * ``head_lr_multiplier`` (float, 1.0), ``lr_scheduler``
   (``WarmupDecayScheduler`` or None);
+* ``layer_decay`` (float in (0, 1] or None): timm's layer-wise lr decay of
+  the encoder (:mod:`ast_sb.param_groups`);
+* ``grad_checkpointing`` (bool or None): the embedding model's
+  ``set_grad_checkpointing`` (recompute the blocks in the backward pass);
 * ``seed`` (int, 0), ``reseed_every_batch`` (bool, True);
 * ``average_last_n_epochs`` (int or None): test and export the average
   weights of the last N epochs (the last N end-of-epoch checkpoints are
   kept for it);
 * ``train_logger``, ``per_class_stats_file`` (path), ``label_encoder``;
-* run options such as ``max_grad_norm``, ``precision``,
+* run options such as ``max_grad_norm`` (0: no clipping),
+  ``remove_vector_weight_decay`` (weight decay 0 for 1-d parameters and the
+  encoder's ``no_weight_decay()``), ``precision``,
   ``ckpt_interval_minutes`` / ``ckpt_interval_steps`` may also live in the
   hparams (SpeechBrain's own mechanism).
 
@@ -58,6 +64,7 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
+import math
 import os
 import random
 from typing import Dict, List, Optional, Tuple
@@ -79,6 +86,7 @@ from ast_sb.checkpoints import make_crash_safe
 from ast_sb.data import collate_clips
 from ast_sb.features import sample_counts
 from ast_sb.metrics import AccuracyStats, MultiLabelStats
+from ast_sb.param_groups import parameter_groups, unwrap
 from ast_sb.pipeline import accepts_lengths
 from ast_sb.validation import check_relative_lengths, check_waveforms
 from ast_sb.windows import (
@@ -241,6 +249,8 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         # the running stage and for the whole run (per stage name)
         self._stage_skipped: Dict[str, str] = {}
         self.skipped_clips: Dict[str, Dict[str, str]] = {}
+        self._clip_norm: Optional[float] = None  # see optimizers_step
+        self._set_grad_checkpointing()
         scheduler = self._hp("lr_scheduler")
         if scheduler is not None and self.checkpointer is not None:
             registered = self.checkpointer.recoverables.values()
@@ -274,6 +284,20 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
             self.eval_precision = "fp16"
             self.evaluation_ctx = TorchAutocast(
                 device_type="cpu", dtype=torch.float16
+            )
+
+    def _set_grad_checkpointing(self) -> None:
+        """Applies hparam ``grad_checkpointing`` to the embedding model."""
+        enable = self._hp("grad_checkpointing")
+        if enable is None or "embedding_model" not in self.modules:
+            return
+        encoder = unwrap(self.modules["embedding_model"])
+        if hasattr(encoder, "set_grad_checkpointing"):
+            encoder.set_grad_checkpointing(bool(enable))
+        elif enable:
+            raise ValueError(
+                "grad_checkpointing: True needs an embedding_model with "
+                f"set_grad_checkpointing(); {type(encoder).__name__} has none."
             )
 
     # ------------------------------------------------------------------
@@ -597,91 +621,66 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
     # ------------------------------------------------------------------
     # optimisation
     def init_optimizers(self):
-        """One optimizer, encoder and head (``classifier``) param groups.
+        """One optimizer with encoder and head (``classifier``) param groups
+        (:func:`ast_sb.param_groups.parameter_groups`).
 
-        The head group's lr is ``head_lr_multiplier`` times the optimizer's
-        default lr. With ``remove_vector_weight_decay`` each group is split
-        into a no-weight-decay group (1-D params) and the rest.
+        The head's lr is ``head_lr_multiplier`` times the optimizer's
+        default lr; with hparam ``layer_decay`` the encoder's layers get
+        timm's layer-wise lr decay; with SpeechBrain's
+        ``remove_vector_weight_decay`` the 1-d parameters and the modules'
+        ``no_weight_decay()`` (position embedding, cls and distillation
+        tokens) get weight decay 0. The optimizer's step pre-hook clips the
+        gradients (:meth:`optimizers_step`).
         """
         if self.opt_class is None:
             super().init_optimizers()
             return
-        head_ids = set()
-        head_params, encoder_params = [], []
-        for name in _HEAD_MODULES:
-            if name in self.modules:
-                for p in self.modules[name].parameters():
-                    if p.requires_grad and id(p) not in head_ids:
-                        head_ids.add(id(p))
-                        head_params.append(p)
-        seen = set()
-        for p in self.modules.parameters():
-            if p.requires_grad and id(p) not in head_ids and id(p) not in seen:
-                seen.add(id(p))
-                encoder_params.append(p)
-
-        groups = []
-        for group_name, params in (
-            ("encoder", encoder_params),
-            ("head", head_params),
-        ):
-            if self.remove_vector_weight_decay:
-                vectors = [p for p in params if p.dim() == 1]
-                others = [p for p in params if p.dim() != 1]
-                if vectors:
-                    groups.append(
-                        {
-                            "params": vectors,
-                            "weight_decay": 0.0,
-                            "name": f"{group_name}_no_decay",
-                        }
-                    )
-                if others:
-                    groups.append({"params": others, "name": group_name})
-            elif params:
-                groups.append({"params": params, "name": group_name})
-
+        groups, lr_scales = parameter_groups(
+            self.modules,
+            _HEAD_MODULES,
+            remove_vector_weight_decay=self.remove_vector_weight_decay,
+            layer_decay=self._hp("layer_decay"),
+            head_lr_scale=float(self._hp("head_lr_multiplier", 1.0)),
+        )
         self.optimizer = self.opt_class(groups)
-        multiplier = float(self._hp("head_lr_multiplier", 1.0))
-        for group in self.optimizer.param_groups:
-            if group.get("name", "").startswith("head"):
-                group["lr"] = group["lr"] * multiplier
+        for group, scale in zip(self.optimizer.param_groups, lr_scales):
+            group["lr"] = group["lr"] * scale
+        self.optimizer.register_step_pre_hook(self._clip_gradients)
         self.optimizers_dict = {"opt_class": self.optimizer}
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("optimizer", self.optimizer)
 
     def optimizers_step(self):
-        """Unscales, clips *all* param groups to ``max_grad_norm``, steps.
+        """SpeechBrain's step, with *all* param groups clipped together.
 
-        SpeechBrain's default only clips ``param_groups[0]``; here the total
-        norm over every parameter of each optimizer is clipped.
+        SpeechBrain 1.1.2 clips only ``param_groups[0]`` of each optimizer
+        to ``max_grad_norm`` (and zeroes every gradient when it is 0). Its
+        clip is made a no-op here (``max_grad_norm`` is infinite while
+        SpeechBrain's ``optimizers_step`` runs); the optimizer's step
+        pre-hook (:meth:`_clip_gradients`), called by the step after the
+        gradients were unscaled, clips the total norm of every group
+        instead (``max_grad_norm`` 0 or None: no clipping).
         """
-        if self.optimizers_dict is not None:
-            valid_optimizers = self.freeze_optimizers(self.optimizers_dict)
-        elif self.opt_class is not None:
-            valid_optimizers = {"optimizer": self.optimizer}
-        else:
+        self._clip_norm, self.max_grad_norm = self.max_grad_norm, math.inf
+        try:
+            super().optimizers_step()
+        finally:
+            self.max_grad_norm, self._clip_norm = self._clip_norm, None
+
+    def _clip_gradients(self, optimizer, args, kwargs) -> None:
+        """Optimizer step pre-hook: clips all of the optimizer's gradients
+        to the ``max_grad_norm`` of the running :meth:`optimizers_step`."""
+        max_norm = getattr(self, "_clip_norm", None)
+        if not max_norm or max_norm <= 0:
             return
-        for opt in valid_optimizers.values():
-            self.scaler.unscale_(opt)
-        if self.max_grad_norm is not None and self.max_grad_norm > 0:
-            for opt in valid_optimizers.values():
-                params = [
-                    p
-                    for group in opt.param_groups
-                    for p in group["params"]
-                    if p.grad is not None
-                ]
-                if params:
-                    torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
-        if not self.scaler.is_enabled() and self.skip_nonfinite_grads:
-            self.check_gradients()
-        for opt in valid_optimizers.values():
-            self.scaler.step(opt)
-        self.scaler.update()
-        for opt in valid_optimizers.values():
-            opt.zero_grad(set_to_none=True)
-        self.optimizer_step += 1
+        params = [
+            p
+            for group in optimizer.param_groups
+            for p in group["params"]
+            if p.grad is not None
+        ]
+        if params:
+            torch.nn.utils.clip_grad_norm_(params, max_norm)
 
     def fit_batch(self, batch):
         """Trains on one batch with the RNG seeded from the batch position.

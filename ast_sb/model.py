@@ -433,7 +433,7 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=2)
         >>> layers = group_parameters(enc, enc.group_matcher(), reverse=True)
         >>> [layers[n] for n in ("pos_embed", "blocks.1.mlp.fc1.weight", "norm.bias")]
-        [0, 2, 3]
+        [0, 2, 2]
         """
         return {
             "stem": r"^cls_token|^dist_token|^pos_embed|^patch_embed",
