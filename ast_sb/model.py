@@ -414,7 +414,8 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         """Regular expressions grouping the parameters by layer, in timm's
         format (``timm.models.group_parameters``): the embedding (patch
         embedding, position embedding, cls and distillation tokens) is the
-        first layer, then one layer per block, then the final LayerNorm.
+        first layer, then one layer per block; the final LayerNorm joins
+        the last block's layer (timm's ``MATCH_PREV_GROUP``).
 
         Arguments
         ---------
