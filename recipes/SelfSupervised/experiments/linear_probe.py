@@ -37,10 +37,8 @@ def embed(encoder, wavs, target_length):
     fbank = KaldiFbank(target_length=target_length)
     norm = AudioSpectrogramNormalizer()
     feats = norm(fbank(torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True)))
-    tokens, _ = encoder.embed(feats)
-    for block in encoder.blocks:
-        tokens = block(tokens)
-    return encoder.norm(tokens[:, NUM_PREFIX_TOKENS:]).mean(dim=1).numpy()
+    tokens = encoder.forward_features(feats)
+    return tokens[:, NUM_PREFIX_TOKENS:].mean(dim=1).numpy()
 
 
 def probe(train_x, train_y, test_x, test_y):
