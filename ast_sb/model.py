@@ -653,6 +653,14 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
                 taken.append(tokens)
         return tokens, taken
 
+    def _encode(
+        self, feats: torch.Tensor, lengths: Optional[torch.Tensor]
+    ) -> torch.Tensor:
+        """Tokens [B, N, D] after the last block (before the final norm)."""
+        tokens, key_mask = self.embed(feats, lengths)
+        tokens, _ = self._run_blocks(tokens, key_mask)
+        return tokens
+
     def forward_features(
         self, feats: torch.Tensor, lengths: Optional[torch.Tensor] = None
     ) -> torch.Tensor:
@@ -681,9 +689,7 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         >>> enc.forward_features(torch.randn(2, 64, 128)).shape
         torch.Size([2, 62, 192])
         """
-        tokens, key_mask = self.embed(feats, lengths)
-        tokens, _ = self._run_blocks(tokens, key_mask)
-        return self.norm(tokens)
+        return self.norm(self._encode(feats, lengths))
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         """Pools :meth:`forward_features` into the utterance embedding.
@@ -778,7 +784,11 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         torch.Tensor
             Mean of the cls and distillation outputs, [B, 1, D].
         """
-        return self.forward_head(self.forward_features(feats, lengths))
+        tokens = self._encode(feats, lengths)
+        # ``forward_head(forward_features(...))``, with the final norm on
+        # the pooled tokens only (the same values, less work, and the norm
+        # weight's gradient summed over the same rows as always)
+        return self.forward_head(self.norm(tokens[:, :NUM_PREFIX_TOKENS]))
 
 
 class AudioSpectrogramTransformerClassifier(nn.Module):
