@@ -135,3 +135,24 @@ def test_group_matcher_orders_stem_blocks_norm():
     assert set(layers) == {n for n, _ in enc.named_parameters()}
     coarse = group_parameters(enc, enc.group_matcher(coarse=True))
     assert len(coarse) == 1 + 3
+
+
+def test_unstructured_patchout_drops_padding_patches_first():
+    """The contract timm's PatchDropout does not meet (docs/DESIGN.md): with
+    the padding mask, a short clip keeps all its real patches while the
+    padding ones are dropped; L - int(L * p) patches are kept."""
+    enc = encoder(
+        target_length=256,
+        use_padding_mask=True,
+        patchout="unstructured",
+        patchout_time=0.5,
+    ).train()
+    feats = torch.randn(2, 256, 128)
+    lengths = torch.tensor([1.0, 0.3])
+    real = 12 * enc.valid_time_patches(lengths, 256)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        tokens, key_mask = enc.embed(feats, lengths)
+        assert tokens.shape[1] == NUM_PREFIX_TOKENS + 300 - int(300 * 0.5)
+        kept_real = key_mask[:, NUM_PREFIX_TOKENS:].sum(dim=1)
+        assert kept_real.tolist() == [150, int(real[1])]
