@@ -169,3 +169,24 @@ def test_corrupt_sample_and_errors(manifest, tmp_path):
         ShardedAudioDataset(str(tmp_path / "none" / "*.tar"))
     with pytest.raises(ValueError, match="Bad rank"):
         list(ShardedAudioDataset([str(tar_path)], rank=2, world_size=2))
+
+
+def test_errors_name_the_shard(shard_dir, tmp_path, caplog):
+    """A truncated shard or an undecodable sample names its tar file."""
+    good = sorted(shard_dir.glob("*.tar"))[0]
+    cut = tmp_path / "cut-000000.tar"
+    cut.write_bytes(good.read_bytes()[:1000])  # inside the first member
+    with pytest.raises(Exception, match="cut-000000.tar"):
+        list(ShardedAudioDataset([str(cut)], rank=0, world_size=1))
+    bad = tmp_path / "bad-000000.tar"
+    with tarfile.open(bad, "w") as tar:
+        for name, payload in [("k1.wav", b"garbage"), ("k1.json", b"{}")]:
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    data = ShardedAudioDataset(
+        [str(bad)], rank=0, world_size=1, on_error="skip"
+    )
+    with caplog.at_level("WARNING", logger="ast_sb.sharding"):
+        assert list(data) == []
+    assert "k1" in caplog.text and "bad-000000.tar" in caplog.text
