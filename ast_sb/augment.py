@@ -4,9 +4,9 @@ Two augmentations used by the original AST training recipes (Gong et al.,
 "AST: Audio Spectrogram Transformer", Interspeech 2021):
 
 * ``SpecAugment``: frequency and time masking on fbank features, with masks
-  drawn independently for every example (like torchaudio's
-  ``FrequencyMasking`` / ``TimeMasking`` with ``iid_masks=True``), fully
-  vectorised over the batch.
+  drawn independently for every example by torchaudio's
+  ``mask_along_axis_iid`` (``FrequencyMasking`` / ``TimeMasking`` with
+  ``iid_masks=True``); time masks stay inside each clip's own frames.
 * ``Mixup``: with probability ``mixup_prob`` an example is mixed with another
   example of the batch (fbank features, unlike the original's waveform
   mixup, see ``ast_sb.waveform_mixup``), ``x = lam * x1 + (1 - lam) * x2`` with
@@ -25,67 +25,22 @@ from typing import Optional, Tuple
 
 import torch
 from torch import nn
+from torchaudio.functional import mask_along_axis_iid
 
 
-def _mask_along_axis(
-    feats: torch.Tensor,
-    mask_param: int,
-    n_masks: int,
-    axis: int,
-    mask_value: float,
-    valid_sizes: Optional[torch.Tensor] = None,
+def _mask_iid(
+    feats: torch.Tensor, mask_param: int, n_masks: int, axis: int, value: float
 ) -> torch.Tensor:
-    """Applies ``n_masks`` iid masks per example along ``axis`` of [B, T, F].
+    """``n_masks`` masks per example along ``axis`` (1: time, 2: frequency).
 
-    The width of each mask is ``floor(u * mask_param)`` with ``u ~ U[0, 1)``
-    (so an integer in ``[0, mask_param)``) and its start is uniform over the
-    positions where the mask fits, as in ``torchaudio.functional.
-    mask_along_axis_iid``.
-
-    Arguments
-    ---------
-    feats : torch.Tensor
-        Features [B, T, F].
-    mask_param : int
-        Upper bound (exclusive) of the mask width.
-    n_masks : int
-        Number of masks per example.
-    axis : int
-        1 for time, 2 for frequency.
-    mask_value : float
-        Value written in the masked region.
-    valid_sizes : torch.Tensor, optional
-        [B] number of valid positions along ``axis`` for every example
-        (masks are drawn inside it); the full size when None.
-
-    Returns
-    -------
-    torch.Tensor
-        The masked features (a new tensor).
+    torchaudio's ``mask_along_axis_iid`` (what ``FrequencyMasking`` /
+    ``TimeMasking`` with ``iid_masks=True`` call), with the width bound
+    clamped to the axis length.
     """
-    batch = feats.shape[0]
-    size = feats.shape[axis]
-    device = feats.device
-    if valid_sizes is None:
-        valid_sizes = torch.full((batch,), float(size), device=device)
-    valid_sizes = valid_sizes.to(device=device, dtype=torch.float32)
-    param = torch.clamp(valid_sizes, max=float(mask_param))  # [B]
-    u_width = torch.rand(batch, n_masks, device=device)
-    u_start = torch.rand(batch, n_masks, device=device)
-    width = (u_width * param[:, None]).floor()
-    start = (u_start * (valid_sizes[:, None] - width)).floor()
-    end = start + width
-    pos = torch.arange(size, device=device, dtype=torch.float32)
-    # [B, n_masks, size] -> [B, size]
-    mask = (pos[None, None, :] >= start[..., None]) & (
-        pos[None, None, :] < end[..., None]
-    )
-    mask = mask.any(dim=1)
-    if axis == 1:
-        mask = mask[:, :, None]
-    else:
-        mask = mask[:, None, :]
-    return feats.masked_fill(mask, mask_value)
+    mask_param = min(mask_param, feats.shape[axis])
+    for _ in range(n_masks):
+        feats = mask_along_axis_iid(feats, mask_param, value, axis)
+    return feats
 
 
 class SpecAugment(nn.Module):
@@ -166,23 +121,31 @@ class SpecAugment(nn.Module):
                 f"SpecAugment expects [B, T, F] features, got {feats.shape}."
             )
         if self.freq_mask > 0 and self.n_freq_masks > 0:
-            feats = _mask_along_axis(
+            feats = _mask_iid(
                 feats, self.freq_mask, self.n_freq_masks, 2, self.mask_value
             )
-        if self.time_mask > 0 and self.n_time_masks > 0:
-            valid = None
-            if lengths is not None:
-                valid = torch.round(lengths.float() * feats.shape[1]).clamp(
-                    0, feats.shape[1]
-                )
-            feats = _mask_along_axis(
-                feats,
-                self.time_mask,
-                self.n_time_masks,
-                1,
-                self.mask_value,
-                valid,
+        if self.time_mask <= 0 or self.n_time_masks <= 0:
+            return feats
+        n_frames = feats.shape[1]
+        valid = [n_frames] * feats.shape[0]
+        if lengths is not None:
+            valid = torch.round(lengths.float() * n_frames).clamp(0, n_frames)
+            valid = valid.long().tolist()
+        if all(n == n_frames for n in valid):
+            return _mask_iid(
+                feats, self.time_mask, self.n_time_masks, 1, self.mask_value
             )
+        # masks only inside each clip's own frames (never in the padding)
+        feats = feats.clone()
+        for i, n in enumerate(valid):
+            if n > 0:
+                feats[i, :n] = _mask_iid(
+                    feats[i : i + 1, :n],
+                    self.time_mask,
+                    self.n_time_masks,
+                    1,
+                    self.mask_value,
+                )[0]
         return feats
 
     def extra_repr(self) -> str:

@@ -24,6 +24,7 @@ import csv
 from typing import List, Sequence, Union
 
 import torch
+from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.processing.signal_processing import (
     compute_amplitude,
     dB_to_amplitude,
@@ -153,8 +154,8 @@ class BackgroundNoise(torch.nn.Module):
             self._load()
         batch, n_samples = wavs.shape
         samples = torch.round(lengths * n_samples).long()
-        mask = (
-            torch.arange(n_samples, device=wavs.device)[None] < samples[:, None]
+        mask = length_to_mask(
+            samples, n_samples, dtype=wavs.dtype, device=wavs.device
         )
         noise = torch.stack([self._excerpt(n_samples) for _ in range(batch)])
         noise = noise.to(wavs.device) * mask

@@ -19,6 +19,8 @@ from typing import Dict, Iterable, Optional, Tuple, Union
 
 import torch
 import torchaudio.compliance.kaldi as ta_kaldi
+from speechbrain.dataio.dataio import length_to_mask
+from speechbrain.utils.autocast import fwd_default_precision
 
 from ast_sb.validation import (
     check_finite_features,
@@ -427,6 +429,7 @@ class KaldiFbank(torch.nn.Module):
                 )
         return wavs
 
+    @fwd_default_precision(cast_inputs=torch.float32)
     def forward(
         self, wavs: torch.Tensor, lengths: Optional[torch.Tensor] = None
     ) -> torch.Tensor:
@@ -465,13 +468,12 @@ class KaldiFbank(torch.nn.Module):
         """
         wavs = self._check_input(wavs)
         check_relative_lengths(lengths, wavs.shape[0])
-        with torch.autocast(device_type=wavs.device.type, enabled=False):
-            n_frames = None
-            if lengths is not None:
-                n_frames = self.valid_frames(lengths, wavs.shape[-1])
-            feats = self.log_mel(
-                wavs, blocked=wavs.device.type == "cpu", n_frames=n_frames
-            )
+        n_frames = None
+        if lengths is not None:
+            n_frames = self.valid_frames(lengths, wavs.shape[-1])
+        feats = self.log_mel(
+            wavs, blocked=wavs.device.type == "cpu", n_frames=n_frames
+        )
         check_finite_features(feats, wavs)
         return feats
 
@@ -737,8 +739,7 @@ def compute_dataset_stats(
         if lengths is not None:
             n_t = feats.shape[1]
             valid = torch.round(lengths.double().cpu() * n_t).long()
-            mask = torch.arange(n_t)[None, :] < valid[:, None]
-            mask = mask.to(feats.device)
+            mask = length_to_mask(valid, n_t, torch.bool, feats.device)
             feats = feats[mask]  # [n_valid_frames, F]
         if not bool(torch.isfinite(feats).all()):
             raise ValueError("Features contain NaN or inf values")

@@ -2,11 +2,10 @@
 
 SpeechBrain has no average-precision metric, so this module provides:
 
-* ``average_precision``: per-class average precision, identical to
-  scikit-learn's ``average_precision_score`` (step-wise interpolation,
-  tied scores form a single threshold), vectorised over classes.
-* ``roc_auc``: per-class ROC AUC from the Mann-Whitney U statistic with
-  average ranks for ties (identical to scikit-learn's ``roc_auc_score``).
+* ``average_precision`` and ``roc_auc``: scikit-learn's
+  ``average_precision_score`` / ``roc_auc_score`` per class, with NaN for
+  the classes where they are undefined (no positive; for the AUC also no
+  negative), so that means can skip them.
 * ``d_prime``: ``sqrt(2) * Phi^-1(AUC)``, as reported by AST.
 * ``MultiLabelStats`` and ``AccuracyStats``: SpeechBrain ``MetricStats``-style
   accumulators (``append`` / ``summarize`` / ``write_stats`` / ``clear``).
@@ -23,7 +22,8 @@ from typing import Dict, List, Optional, Sequence, TextIO, Tuple, Union
 
 import numpy as np
 import torch
-from scipy.stats import norm, rankdata
+from scipy.stats import norm
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 ArrayLike = Union[torch.Tensor, np.ndarray, Sequence]
 
@@ -40,13 +40,31 @@ def _as_2d_float64(x: ArrayLike) -> np.ndarray:
     return x
 
 
+def _binarised(scores: ArrayLike, targets: ArrayLike):
+    """Scores [N, C] float64 and targets [N, C] binarised with ``> 0.5``."""
+    s = _as_2d_float64(scores)
+    y = _as_2d_float64(targets) > 0.5
+    if s.shape != y.shape:
+        raise ValueError(f"scores {s.shape} and targets {y.shape} differ.")
+    return s, y
+
+
+def _per_class(metric, s: np.ndarray, y: np.ndarray, defined) -> np.ndarray:
+    """``metric`` of every column where ``defined``, NaN elsewhere."""
+    out = np.full(s.shape[1], np.nan)
+    for c in np.flatnonzero(defined):
+        out[c] = metric(y[:, c], s[:, c])
+    return out
+
+
 def average_precision(scores: ArrayLike, targets: ArrayLike) -> np.ndarray:
     """Average precision of every class (column).
 
+    scikit-learn's ``average_precision_score`` per class:
     ``AP = sum_n (R_n - R_{n-1}) P_n`` over the distinct score thresholds in
-    decreasing order, as scikit-learn's ``average_precision_score``: examples
-    with equal scores enter together. Targets are binarised with ``> 0.5``.
-    Classes without any positive example get NaN.
+    decreasing order (examples with equal scores enter together). Targets
+    are binarised with ``> 0.5``. Classes without any positive example get
+    NaN (scikit-learn would return 0 with a warning).
 
     Arguments
     ---------
@@ -67,40 +85,16 @@ def average_precision(scores: ArrayLike, targets: ArrayLike) -> np.ndarray:
     >>> print(f"{ap[0]:.4f}")
     0.8333
     """
-    s = _as_2d_float64(scores)
-    y = _as_2d_float64(targets) > 0.5
-    if s.shape != y.shape:
-        raise ValueError(f"scores {s.shape} and targets {y.shape} differ.")
-    n = s.shape[0]
-    if n == 0:
-        return np.full(s.shape[1], np.nan)
-    order = np.argsort(-s, axis=0, kind="stable")
-    s_sorted = np.take_along_axis(s, order, axis=0)
-    y_sorted = np.take_along_axis(y, order, axis=0).astype(np.float64)
-    tp = np.cumsum(y_sorted, axis=0)
-    rank = np.arange(1, n + 1, dtype=np.float64)[:, None]
-    precision = tp / rank
-    # last position of every group of tied scores = a threshold
-    is_end = np.ones_like(y_sorted, dtype=bool)
-    is_end[:-1] = s_sorted[1:] != s_sorted[:-1]
-    tp_at_end = np.where(is_end, tp, 0.0)
-    prev_tp = np.zeros_like(tp)
-    prev_tp[1:] = np.maximum.accumulate(tp_at_end, axis=0)[:-1]
-    contrib = np.where(is_end, (tp - prev_tp) * precision, 0.0)
-    n_pos = y_sorted.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ap = contrib.sum(axis=0) / n_pos
-    ap[n_pos == 0] = np.nan
-    return ap
+    s, y = _binarised(scores, targets)
+    return _per_class(average_precision_score, s, y, y.any(axis=0))
 
 
 def roc_auc(scores: ArrayLike, targets: ArrayLike) -> np.ndarray:
-    """Area under the ROC curve of every class (column), rank based.
+    """Area under the ROC curve of every class (column).
 
-    ``AUC = (sum of the ranks of the positives - P (P + 1) / 2) / (P N)``
-    with average ranks for tied scores (a tie between a positive and a
-    negative counts 1/2). Targets are binarised with ``> 0.5``. Classes
-    with no positive or no negative example get NaN.
+    scikit-learn's ``roc_auc_score`` per class (a tie between a positive and
+    a negative counts 1/2). Targets are binarised with ``> 0.5``. Classes
+    with no positive or no negative example get NaN (scikit-learn raises).
 
     Arguments
     ---------
@@ -120,20 +114,9 @@ def roc_auc(scores: ArrayLike, targets: ArrayLike) -> np.ndarray:
     >>> print(f"{auc[0]:.2f}")
     0.75
     """
-    s = _as_2d_float64(scores)
-    y = _as_2d_float64(targets) > 0.5
-    if s.shape != y.shape:
-        raise ValueError(f"scores {s.shape} and targets {y.shape} differ.")
-    if s.shape[0] == 0:
-        return np.full(s.shape[1], np.nan)
-    ranks = rankdata(s, axis=0)  # average ranks for ties
-    n_pos = y.sum(axis=0).astype(np.float64)
-    n_neg = s.shape[0] - n_pos
-    rank_sum = np.where(y, ranks, 0.0).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        auc = (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
-    auc[(n_pos == 0) | (n_neg == 0)] = np.nan
-    return auc
+    s, y = _binarised(scores, targets)
+    defined = y.any(axis=0) & ~y.all(axis=0)
+    return _per_class(roc_auc_score, s, y, defined)
 
 
 def d_prime(auc: Union[float, np.ndarray]) -> Union[float, np.ndarray]:

@@ -917,8 +917,12 @@ def forward_flops(
 ) -> float:
     """Forward FLOPs (2 per multiply-add) of the encoder at ``n_frames``.
 
-    Counts the patch convolution, the QKV/projection/MLP matmuls and the two
-    attention matmuls; norms and softmax are ignored.
+    Counted by ``torch.utils.flop_counter.FlopCounterMode`` on a forward
+    pass with meta tensors (no computation, no copy of the weights): the
+    patch convolution, the QKV/projection/MLP matmuls and the two attention
+    matmuls, in eval mode (no patchout; fused attention is switched off
+    during the count so that its matmuls are seen); norms and softmax are
+    not counted.
 
     Arguments
     ---------
@@ -938,16 +942,23 @@ def forward_flops(
     >>> round(forward_flops(enc, 1024) / 1e9)
     261
     """
-    cfg = encoder.constructor_args
-    patch_shape = tuple(cfg.get("patch_shape", (PATCH_SIZE, PATCH_SIZE)))
-    f_dim, t_dim = patch_grid_size(
-        cfg["n_mels"], n_frames, cfg["fstride"], cfg["tstride"], patch_shape
-    )
-    n_patches = f_dim * t_dim
-    n_tokens = n_patches + NUM_PREFIX_TOKENS
-    dim = cfg["embed_dim"]
-    hidden = int(dim * cfg["mlp_ratio"])
-    conv = 2 * n_patches * dim * patch_shape[0] * patch_shape[1]
-    linear = 2 * n_tokens * (3 * dim * dim + dim * dim + 2 * dim * hidden)
-    attention = 2 * 2 * n_tokens * n_tokens * dim
-    return conv + cfg["depth"] * (linear + attention)
+    from torch.func import functional_call
+    from torch.utils.flop_counter import FlopCounterMode
+
+    state = dict(encoder.named_parameters())
+    state.update(encoder.named_buffers())
+    state = {k: torch.empty_like(v, device="meta") for k, v in state.items()}
+    feats = torch.empty(1, n_frames, encoder.constructor_args["n_mels"])
+    fused = [block.attn.fused_attn for block in encoder.blocks]
+    training = encoder.training
+    try:
+        encoder.eval()  # no patchout
+        for block in encoder.blocks:
+            block.attn.fused_attn = False
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            functional_call(encoder, state, (feats.to("meta"),))
+    finally:
+        encoder.train(training)
+        for block, value in zip(encoder.blocks, fused):
+            block.attn.fused_attn = value
+    return float(counter.get_total_flops())

@@ -43,6 +43,7 @@ import warnings
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
+from speechbrain.dataio.dataio import length_to_mask
 from torch import nn
 
 from ast_sb.atomic_folder import atomic_folder, check_output_folder
@@ -542,7 +543,7 @@ def export_model(
         lens = torch.rand(batch, generator=generator) * 0.7 + 0.3
         lens[0] = 1.0
         n = torch.round(lens.double() * shape[0]).long()
-        x = x * (torch.arange(shape[0])[None, :] < n[:, None])
+        x = x * length_to_mask(n, shape[0], dtype=x.dtype)
         return x, (n.double() / shape[0]).float()
 
     example = rand(2)

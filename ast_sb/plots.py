@@ -26,6 +26,7 @@ import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import sklearn.metrics
 
 __all__ = [
     "confusion_matrix",
@@ -91,9 +92,17 @@ def confusion_matrix(
         raise ValueError(
             f"{len(targets)} targets but {len(predictions)} predictions"
         )
-    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(matrix, (targets, predictions), 1)
-    return matrix
+    outside = (targets < 0) | (targets >= n_classes)
+    outside |= (predictions < 0) | (predictions >= n_classes)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise ValueError(
+            f"example {i}: target {targets[i]} or prediction "
+            f"{predictions[i]} is not a class index in [0, {n_classes})"
+        )
+    return sklearn.metrics.confusion_matrix(
+        targets, predictions, labels=np.arange(n_classes)
+    ).astype(np.int64)
 
 
 def plot_confusion_matrix(

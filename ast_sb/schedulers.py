@@ -2,16 +2,19 @@
 
 ``WarmupDecayScheduler`` computes a multiplicative factor from the number of
 optimizer steps and completed epochs and applies it to *every* param group
-relative to that group's own base learning rate, so a classification head
-with a 10x learning rate keeps its ratio to the encoder throughout training
-(SpeechBrain's schedulers set one value for all groups). Its state is saved
-and restored by SpeechBrain's ``Checkpointer``, so resuming is exact.
+relative to that group's own base learning rate through torch's
+``LambdaLR``, so a classification head with a 10x learning rate keeps its
+ratio to the encoder throughout training (SpeechBrain's schedulers set one
+value for all groups). Its state (the two counters and the base learning
+rates) is saved and restored by SpeechBrain's ``Checkpointer``, so resuming
+is exact.
 
 Authors
  * ast_sb developers 2026
 """
 
 import math
+import warnings
 from typing import Dict, List, Optional
 
 import torch
@@ -20,6 +23,7 @@ from speechbrain.utils.checkpoints import (
     mark_as_saver,
     register_checkpoint_hooks,
 )
+from torch.optim.lr_scheduler import LambdaLR
 
 _DECAYS = ("step", "cosine", "constant")
 
@@ -126,6 +130,7 @@ class WarmupDecayScheduler:
         self.n_steps = 0
         self.n_epochs = 0
         self.base_lrs: Optional[List[float]] = None
+        self.lr_scheduler: Optional[LambdaLR] = None
 
     # ------------------------------------------------------------------
     def _warmup_factor(self, n_steps: int) -> float:
@@ -191,7 +196,8 @@ class WarmupDecayScheduler:
 
         Call it once the optimizer exists and after a checkpoint was
         recovered (``AudioSpectrogramTransformerBrain`` does it in
-        ``on_fit_start``).
+        ``on_fit_start``). The lrs are set by a ``torch.optim.lr_scheduler.
+        LambdaLR`` whose factor is :meth:`get_factor` (``lr_scheduler``).
 
         Arguments
         ---------
@@ -208,16 +214,20 @@ class WarmupDecayScheduler:
             )
         for group, base_lr in zip(groups, self.base_lrs):
             group["initial_lr"] = base_lr
-        self._apply(optimizer)
+        # LambdaLR sets lr = initial_lr * factor at once (its initial step)
+        self.lr_scheduler = LambdaLR(optimizer, lambda _: self.get_factor())
 
     def _apply(self, optimizer: torch.optim.Optimizer):
         """Sets every group's lr to its base lr times the current factor."""
-        if self.base_lrs is None:
+        if self.lr_scheduler is None or self.lr_scheduler.optimizer is not (
+            optimizer
+        ):
             self.attach(optimizer)
             return
-        factor = self.get_factor()
-        for group, base_lr in zip(optimizer.param_groups, self.base_lrs):
-            group["lr"] = base_lr * factor
+        with warnings.catch_warnings():
+            # the step counters are ours; torch's order check does not apply
+            warnings.filterwarnings("ignore", "Detected call of")
+            self.lr_scheduler.step()
 
     def on_batch_end(self, optimizer: torch.optim.Optimizer):
         """Counts one optimizer update and updates the lrs.
@@ -227,8 +237,6 @@ class WarmupDecayScheduler:
         optimizer : torch.optim.Optimizer
             The scheduled optimizer.
         """
-        if self.base_lrs is None:
-            self.attach(optimizer)
         self.n_steps += 1
         self._apply(optimizer)
 
@@ -244,8 +252,6 @@ class WarmupDecayScheduler:
         optimizer : torch.optim.Optimizer
             The scheduled optimizer.
         """
-        if self.base_lrs is None:
-            self.attach(optimizer)
         self.n_epochs = int(epoch)
         self._apply(optimizer)
 
@@ -289,6 +295,7 @@ class WarmupDecayScheduler:
         self.n_epochs = int(state["n_epochs"])
         base = state.get("base_lrs")
         self.base_lrs = None if base is None else [float(x) for x in base]
+        self.lr_scheduler = None  # rebuilt from these base lrs when applied
 
     @mark_as_saver
     def save(self, path):

@@ -6,14 +6,14 @@ from network storage. :func:`write_shards` packs a manifest (see
 sample is a group of consecutive members sharing a key,
 ``<key>.wav`` (or ``.flac``) with the audio bytes and ``<key>.json`` with
 the manifest entry (labels, duration, weight, ..., plus the original
-``id``). Only Python's ``tarfile`` is used; the shards are also readable by
-the ``webdataset`` package. A ``shards.json`` index lists the shards and
-their sample counts.
+``id``), written with ``webdataset.ShardWriter``. A ``shards.json`` index
+lists the shards and their sample counts.
 
 :class:`ShardedAudioDataset` streams the shards back as an
 ``IterableDataset``: the shard list is shuffled per epoch (same order on
 every process), split across DDP ranks and DataLoader workers, read
-sequentially, mixed through a shuffle buffer, decoded with soundfile,
+sequentially with ``webdataset.tarfile_samples``, mixed through
+``webdataset.shuffle`` (seeded per epoch and reader), decoded with soundfile,
 downmixed to mono and resampled. With ``epoch_length`` every rank yields
 the same number of samples per epoch (cycling over its shards), which keeps
 DDP ranks in step.
@@ -24,13 +24,13 @@ Authors
 
 import glob
 import io
+import itertools
 import json
 import logging
 import math
 import os
 import random
 import re
-import tarfile
 from pathlib import Path
 from typing import (
     Any,
@@ -48,6 +48,8 @@ from typing import (
 import numpy as np
 import soundfile as sf
 import torch
+import webdataset
+from braceexpand import braceexpand
 from torch.utils.data import IterableDataset, get_worker_info
 
 __all__ = [
@@ -64,7 +66,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 INDEX_NAME = "shards.json"
-_BRACES = re.compile(r"\{(\d+)\.\.(\d+)\}")
 
 
 def _safe_key(key: str) -> str:
@@ -86,15 +87,6 @@ def _audio_bytes(path: str, audio_format: str) -> Tuple[bytes, str]:
     return buffer.getvalue(), target
 
 
-def _add_member(tar: tarfile.TarFile, name: str, payload: bytes):
-    """Adds a file member with deterministic metadata."""
-    info = tarfile.TarInfo(name)
-    info.size = len(payload)
-    info.mode = 0o644
-    info.mtime = 0
-    tar.addfile(info, io.BytesIO(payload))
-
-
 def write_shards(
     manifest: Union[str, "os.PathLike[str]", Mapping[str, Mapping[str, Any]]],
     output_folder: Union[str, "os.PathLike[str]"],
@@ -107,6 +99,10 @@ def write_shards(
 ) -> List[str]:
     """Packs the clips of a manifest into WebDataset tar shards.
 
+    Written with ``webdataset.ShardWriter``; each shard is written to
+    ``<name>.tmp`` and renamed when complete, so an interrupted run leaves
+    no truncated ``.tar``.
+
     Arguments
     ---------
     manifest : str, os.PathLike or Mapping
@@ -116,7 +112,8 @@ def write_shards(
     max_samples_per_shard : int
         Maximum number of samples in a shard.
     max_bytes_per_shard : int, optional
-        Start a new shard when this many audio bytes are reached.
+        Start a new shard when this many bytes (audio and JSON members)
+        are reached.
     audio_format : str
         "keep" (copy .wav / .flac bytes unchanged, re-encode other formats
         to FLAC), "wav" (float32 WAV) or "flac" (16-bit FLAC).
@@ -144,6 +141,7 @@ def write_shards(
     >>> shards = write_shards(manifest, tmp / "shards", max_samples_per_shard=2)
     >>> [os.path.basename(s) for s in shards]
     ['shard-000000.tar', 'shard-000001.tar', 'shard-000002.tar']
+    >>> import tarfile
     >>> sorted(tarfile.open(shards[0]).getnames())  # doctest: +ELLIPSIS
     ['clip_....json', 'clip_....wav', 'clip_....json', 'clip_....wav']
     """
@@ -164,51 +162,49 @@ def write_shards(
 
     shards: List[str] = []
     counts: List[int] = []
+    files: List[Any] = []
+
+    def _open(name: str):
+        files.append(open(name + ".tmp", "wb"))
+        return files[-1]
+
+    def _commit(name: str):
+        files.pop().close()
+        os.replace(name + ".tmp", name)
+        shards.append(name)
+        counts.append(writer.count)
+
     used_keys: Dict[str, int] = {}
-    tar: Optional[tarfile.TarFile] = None
-    tmp_path = ""
-    n_samples = n_bytes = 0
     weight_sum: Optional[float] = 0.0
-
-    def _close():
-        if tar is not None:
-            tar.close()
-            os.replace(tmp_path, shards[-1])
-            counts.append(n_samples)
-
-    for utt_id in ids:
-        entry = dict(manifest[utt_id])
-        wav = entry.pop("wav")
-        payload, ext = _audio_bytes(wav, audio_format)
-        if (
-            tar is None
-            or n_samples >= max_samples_per_shard
-            or (
-                max_bytes_per_shard is not None
-                and n_bytes >= max_bytes_per_shard
-            )
-        ):
-            _close()
-            shards.append(str(out / f"{prefix}-{len(shards):06d}.tar"))
-            tmp_path = shards[-1] + ".tmp"
-            tar = tarfile.open(tmp_path, "w", format=tarfile.PAX_FORMAT)
-            n_samples = n_bytes = 0
-        key = _safe_key(str(utt_id))
-        if key in used_keys:
-            used_keys[key] += 1
-            key = f"{key}_{used_keys[key]}"
-        used_keys.setdefault(key, 0)
-        entry["id"] = str(utt_id)
-        if weight_sum is not None and "weight" in entry:
-            weight_sum += float(entry["weight"])
-        else:
-            weight_sum = None
-        meta = json.dumps(entry, ensure_ascii=False).encode("utf-8")
-        _add_member(tar, f"{key}.{ext}", payload)
-        _add_member(tar, f"{key}.json", meta)
-        n_samples += 1
-        n_bytes += len(payload)
-    _close()
+    if ids:
+        writer = webdataset.ShardWriter(
+            str(out / f"{prefix}-%06d.tar"),
+            maxcount=max_samples_per_shard,
+            maxsize=max_bytes_per_shard or float("inf"),
+            post=_commit,
+            opener=_open,
+            verbose=0,
+            encoder=False,
+            mtime=0,
+            mode=0o644,
+            format="PAX_FORMAT",
+        )
+        with writer:
+            for utt_id in ids:
+                entry = dict(manifest[utt_id])
+                payload, ext = _audio_bytes(entry.pop("wav"), audio_format)
+                key = _safe_key(str(utt_id))
+                if key in used_keys:
+                    used_keys[key] += 1
+                    key = f"{key}_{used_keys[key]}"
+                used_keys.setdefault(key, 0)
+                entry["id"] = str(utt_id)
+                if weight_sum is not None and "weight" in entry:
+                    weight_sum += float(entry["weight"])
+                else:
+                    weight_sum = None
+                meta = json.dumps(entry, ensure_ascii=False).encode("utf-8")
+                writer.write({"__key__": key, ext: payload, "json": meta})
     index = {
         "num_samples": sum(counts),
         "shards": [
@@ -265,14 +261,8 @@ def expand_shard_spec(
         return shards, index.get("num_samples")
     if os.path.isdir(spec):
         return sorted(str(p) for p in Path(spec).glob("*.tar")), None
-    match = _BRACES.search(spec)
-    if match:
-        first, last = match.group(1), match.group(2)
-        width = len(first)
-        return [
-            spec[: match.start()] + f"{i:0{width}d}" + spec[match.end() :]
-            for i in range(int(first), int(last) + 1)
-        ], None
+    if "{" in spec:
+        return list(braceexpand(spec)), None
     if any(c in spec for c in "*?["):
         return sorted(glob.glob(spec)), None
     return [spec], None
@@ -282,7 +272,8 @@ def iterate_tar_samples(path: str) -> Iterator[Dict[str, bytes]]:
     """Yields the samples of a WebDataset tar as ``{ext: bytes}`` dicts.
 
     Members are grouped by key (file name up to the first dot), which must
-    be consecutive, as WebDataset requires. Each dict also has ``__key__``.
+    be consecutive, by ``webdataset.tarfile_samples``. Each dict also has
+    ``__key__``.
 
     Arguments
     ---------
@@ -302,24 +293,12 @@ def iterate_tar_samples(path: str) -> Iterator[Dict[str, bytes]]:
     >>> sorted(next(iterate_tar_samples(shards[0])))
     ['__key__', 'json', 'wav']
     """
-    current: Dict[str, Any] = {}
-    with tarfile.open(path, mode="r|*") as tar:
-        for member in tar:
-            if not member.isfile():
-                continue
-            name = os.path.basename(member.name)
-            if name.startswith("."):
-                continue
-            key, _, ext = name.partition(".")
-            prefix = os.path.dirname(member.name)
-            key = f"{prefix}/{key}" if prefix else key
-            if current and current["__key__"] != key:
-                yield current
-                current = {}
-            current["__key__"] = key
-            current[ext.lower()] = tar.extractfile(member).read()
-    if current:
-        yield current
+    for sample in webdataset.tarfile_samples([{"url": os.fspath(path)}]):
+        yield {
+            k: v
+            for k, v in sample.items()
+            if k == "__key__" or not k.startswith("__")
+        }
 
 
 class ShardedAudioDataset(IterableDataset):
@@ -470,53 +449,47 @@ class ShardedAudioDataset(IterableDataset):
         worker, n_workers = (info.id, info.num_workers) if info else (0, 1)
         return rank * n_workers + worker, world_size * n_workers, n_workers
 
-    def _shard_order(self, cycle: int) -> List[str]:
-        shards = list(self.shards)
-        if self.shuffle:
-            random.Random(f"{self.seed}-{self.epoch}-{cycle}").shuffle(shards)
-        return shards
+    def _shard_urls(self, consumer: int, n_consumers: int, cycles: bool):
+        """This consumer's shards, as ``{"url": path}``, cycled if asked.
 
-    def _raw_samples(self, consumer: int, n_consumers: int, cycles: bool):
-        """Raw samples of this consumer's shards (cycled if asked)."""
+        The shard list is permuted with ``(seed, epoch, cycle)``, the same
+        on every process, and consumer ``c`` takes every
+        ``n_consumers``-th shard from position ``c`` (node then worker
+        split in one slice, from the explicit or detected rank).
+        """
         cycle = 0
         while True:
-            shards = self._shard_order(cycle)
+            shards = list(self.shards)
+            if self.shuffle:
+                seed = f"{self.seed}-{self.epoch}-{cycle}"
+                random.Random(seed).shuffle(shards)
             if len(shards) >= n_consumers:
-                mine, stride = shards[consumer::n_consumers], 1
-            else:
-                if cycle == 0 and consumer == 0:
-                    logger.warning(
-                        "%d shards for %d readers: every reader reads every "
-                        "shard; write more shards",
-                        len(shards),
-                        n_consumers,
-                    )
-                mine, stride = shards, n_consumers
-            position = 0
-            for shard in mine:
-                for sample in iterate_tar_samples(shard):
-                    if stride == 1 or position % stride == consumer:
-                        yield sample
-                    position += 1
+                shards = shards[consumer::n_consumers]
+            for shard in shards:
+                yield {"url": shard}
             if not cycles:
                 return
             cycle += 1
 
-    def _shuffled(self, samples, rng: random.Random):
-        """Shuffle buffer over raw samples."""
-        if not self.shuffle or self.shuffle_buffer <= 1:
-            yield from samples
-            return
-        buffer: List[Dict[str, bytes]] = []
-        for sample in samples:
-            if len(buffer) < self.shuffle_buffer:
-                buffer.append(sample)
-                continue
-            index = rng.randrange(len(buffer))
-            yield buffer[index]
-            buffer[index] = sample
-        rng.shuffle(buffer)
-        yield from buffer
+    def _raw_samples(self, consumer: int, n_consumers: int, cycles: bool):
+        """Raw samples (``{ext: bytes}``) of this consumer's shards."""
+        handler = (
+            webdataset.reraise_exception
+            if self.on_error == "raise"
+            else webdataset.warn_and_continue
+        )
+        urls = self._shard_urls(consumer, n_consumers, cycles)
+        samples = webdataset.tarfile_samples(urls, handler=handler)
+        if len(self.shards) >= n_consumers:
+            return samples
+        if consumer == 0:
+            logger.warning(
+                "%d shards for %d readers: every reader reads every "
+                "shard; write more shards",
+                len(self.shards),
+                n_consumers,
+            )
+        return itertools.islice(samples, consumer, None, n_consumers)
 
     def _decode(self, sample: Dict[str, bytes]) -> Dict[str, Any]:
         """Builds the item (metadata + waveform) of a raw sample."""
@@ -554,16 +527,22 @@ class ShardedAudioDataset(IterableDataset):
             limit += int(worker < self.epoch_length % n_workers)
             if limit == 0:
                 return
-        rng = random.Random(f"{self.seed}-{self.epoch}-{consumer}")
-        raw = self._raw_samples(consumer, n_consumers, limit is not None)
+        samples = self._raw_samples(consumer, n_consumers, limit is not None)
+        if self.shuffle and self.shuffle_buffer > 1:
+            rng = random.Random(f"{self.seed}-{self.epoch}-{consumer}")
+            samples = webdataset.shuffle(
+                self.shuffle_buffer, initial=self.shuffle_buffer, rng=rng
+            )(samples)
         produced = 0
-        for sample in self._shuffled(raw, rng):
+        for sample in samples:
             try:
                 item = self._decode(sample)
             except Exception as err:
+                where = f"sample {sample['__key__']} of {sample['__url__']}"
                 if self.on_error == "raise":
+                    logger.error("Cannot read %s: %s", where, err)
                     raise
-                logger.warning("Skipping sample %s: %s", sample["__key__"], err)
+                logger.warning("Skipping %s: %s", where, err)
                 continue
             if self.transform is not None:
                 item = self.transform(item)

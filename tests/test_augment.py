@@ -121,3 +121,18 @@ def test_mixup_beta_and_probability():
     assert torch.equal(mixed, x) and float(lam) == 1.0
     with pytest.raises(ValueError):
         Mixup(mixup_prob=1.5)
+
+
+def test_specaugment_draws_torchaudio_iid_masks():
+    """Full-length clips get exactly torchaudio's iid masks (same seed)."""
+    import torchaudio
+
+    x = torch.randn(16, 60, 32)
+    torch.manual_seed(5)
+    out = SpecAugment(freq_mask=12, time_mask=20, n_time_masks=2)(x)
+    torch.manual_seed(5)
+    ref = x.transpose(1, 2)[:, None]  # torchaudio layout [B, 1, F, T]
+    ref = torchaudio.transforms.FrequencyMasking(12, iid_masks=True)(ref)
+    for _ in range(2):
+        ref = torchaudio.transforms.TimeMasking(20, iid_masks=True)(ref)
+    assert torch.equal(out, ref[:, 0].transpose(1, 2))

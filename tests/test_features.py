@@ -326,3 +326,13 @@ def test_more_clips_than_target_frames():
     out = fbank(wavs)
     assert out.shape == (20, 16, 128)
     assert torch.equal(out[19:], fbank(wavs[19:]))
+
+
+def test_fbank_runs_in_float32_under_autocast(clips):
+    """bf16 autocast around the front end changes no bit of the features."""
+    fbank = KaldiFbank(target_length=200)
+    wavs, lengths = _pad_batch(clips[:2])
+    ref = fbank(wavs, lengths)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = fbank(wavs, lengths)
+    assert out.dtype == torch.float32 and torch.equal(out, ref)

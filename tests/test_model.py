@@ -138,6 +138,33 @@ def test_classifier_outputs():
     assert not torch.allclose(logits.exp().sum(-1), torch.ones(3, 1))
 
 
+def closed_form_flops(encoder, n_frames):
+    """The former hand count: patch conv + QKV/proj/MLP + attention matmuls."""
+    cfg = encoder.constructor_args
+    f_dim, t_dim = patch_grid_size(
+        cfg["n_mels"], n_frames, cfg["fstride"], cfg["tstride"], (16, 16)
+    )
+    n_patches = f_dim * t_dim
+    n_tokens = n_patches + 2
+    dim = cfg["embed_dim"]
+    hidden = int(dim * cfg["mlp_ratio"])
+    conv = 2 * n_patches * dim * 16 * 16
+    linear = 2 * n_tokens * (3 * dim * dim + dim * dim + 2 * dim * hidden)
+    attention = 2 * 2 * n_tokens * n_tokens * dim
+    return conv + cfg["depth"] * (linear + attention)
+
+
+@pytest.mark.parametrize("n_frames", [100, 256, 1024])
+def test_forward_flops_equal_the_former_closed_form(n_frames):
+    encoder = small_encoder(fstride=10, tstride=12).train()
+    assert forward_flops(encoder, n_frames) == closed_form_flops(
+        encoder, n_frames
+    )
+    # the encoder is left as it was: weights on their device, fused attention
+    assert all(block.attn.fused_attn for block in encoder.blocks)
+    assert encoder.pos_embed.device.type == "cpu" and encoder.training
+
+
 def test_forward_flops_counts_match_flop_counter():
     from torch.utils.flop_counter import FlopCounterMode
 

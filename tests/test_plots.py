@@ -75,6 +75,8 @@ def test_test_results_plots(tmp_path):
     assert all(is_png(p) for p in out.values())
     with pytest.raises(ValueError, match="predictions"):
         plots.confusion_matrix([0, 1], [0], 2)
+    with pytest.raises(ValueError, match="prediction 5 is not a class"):
+        plots.confusion_matrix([0, 1], [0, 5], 2)
 
 
 def test_training_curves_from_speechbrain_log(tmp_path):

@@ -153,3 +153,76 @@ def test_state_dict_and_checkpointer_round_trip(tmp_path):
     new_sched.on_epoch_end(2, new_opt)
     assert _lrs(new_opt) == pytest.approx(_lrs(opt))
     assert "WarmupDecayScheduler(" in repr(new_sched)
+
+
+def _former_factor(n_steps, n_epochs, warmup, decay, gamma, start, step, **kw):
+    """The closed form of the hand-written scheduler (before LambdaLR)."""
+    warm = 1.0 if warmup <= 0 else min(1.0, (n_steps + 1) / warmup)
+    if decay == "constant":
+        return warm
+    if decay == "step":
+        if n_epochs < start:
+            return warm
+        return warm * gamma ** ((n_epochs - start) // step + 1)
+    floor = kw["min_lr_ratio"]
+    if kw.get("total_steps") is not None:
+        progress = (n_steps - warmup) / max(1, kw["total_steps"] - warmup)
+    else:
+        progress = (n_epochs - start) / max(1, kw["total_epochs"] - start)
+    progress = min(1.0, max(0.0, progress))
+    cos = 0.5 * (1.0 + math.cos(math.pi * progress))
+    return warm * (floor + (1.0 - floor) * cos)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        dict(warmup=0, decay="step", gamma=0.85, start=5, step=1),
+        dict(warmup=7, decay="step", gamma=0.5, start=2, step=3),
+        dict(warmup=4, decay="constant", gamma=1.0, start=0, step=1),
+        dict(
+            warmup=5,
+            decay="cosine",
+            gamma=1.0,
+            start=0,
+            step=1,
+            total_steps=30,
+            min_lr_ratio=0.1,
+        ),
+        dict(
+            warmup=3,
+            decay="cosine",
+            gamma=1.0,
+            start=1,
+            step=1,
+            total_epochs=6,
+            min_lr_ratio=0.0,
+        ),
+    ],
+)
+def test_lr_sequence_unchanged(config):
+    """Every lr of a run is bit-identical to the former closed form."""
+    base = (3e-5, 3e-4)
+    opt = _optimizer(base)
+    sched = WarmupDecayScheduler(
+        warmup_steps=config["warmup"],
+        decay=config["decay"],
+        gamma=config["gamma"],
+        decay_start=config["start"],
+        step_epochs=config["step"],
+        total_epochs=config.get("total_epochs"),
+        total_steps=config.get("total_steps"),
+        min_lr_ratio=config.get("min_lr_ratio", 0.0),
+    )
+    sched.attach(opt)
+    n_steps = 0
+    for epoch in range(1, 9):
+        for _ in range(5):
+            factor = _former_factor(n_steps, epoch - 1, **config)
+            assert _lrs(opt) == [lr * factor for lr in base]
+            opt.step()
+            sched.on_batch_end(opt)
+            n_steps += 1
+        sched.on_epoch_end(epoch, opt)
+        factor = _former_factor(n_steps, epoch, **config)
+        assert _lrs(opt) == [lr * factor for lr in base]

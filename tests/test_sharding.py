@@ -48,6 +48,16 @@ def shard_dir(manifest, tmp_path_factory):
     return out
 
 
+def _garbage_tar(path):
+    """A shard with one sample whose audio member is not audio."""
+    with tarfile.open(path, "w") as tar:
+        for name, payload in [("k1.wav", b"garbage"), ("k1.json", b"{}")]:
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    return path
+
+
 def _ids(items):
     return [item["id"] for item in items]
 
@@ -151,12 +161,7 @@ def test_epoch_length_and_set_epoch(shard_dir):
 
 
 def test_corrupt_sample_and_errors(manifest, tmp_path):
-    tar_path = tmp_path / "bad.tar"
-    with tarfile.open(tar_path, "w") as tar:
-        for name, payload in [("k1.wav", b"garbage"), ("k1.json", b"{}")]:
-            info = tarfile.TarInfo(name)
-            info.size = len(payload)
-            tar.addfile(info, io.BytesIO(payload))
+    tar_path = _garbage_tar(tmp_path / "bad.tar")
     with pytest.raises(sf.LibsndfileError):
         list(ShardedAudioDataset([str(tar_path)], rank=0, world_size=1))
     data = ShardedAudioDataset(
@@ -169,3 +174,19 @@ def test_corrupt_sample_and_errors(manifest, tmp_path):
         ShardedAudioDataset(str(tmp_path / "none" / "*.tar"))
     with pytest.raises(ValueError, match="Bad rank"):
         list(ShardedAudioDataset([str(tar_path)], rank=2, world_size=2))
+
+
+def test_errors_name_the_shard(shard_dir, tmp_path, caplog):
+    """A truncated shard or an undecodable sample names its tar file."""
+    good = sorted(shard_dir.glob("*.tar"))[0]
+    cut = tmp_path / "cut-000000.tar"
+    cut.write_bytes(good.read_bytes()[:1000])  # inside the first member
+    with pytest.raises(Exception, match="cut-000000.tar"):
+        list(ShardedAudioDataset([str(cut)], rank=0, world_size=1))
+    bad = _garbage_tar(tmp_path / "bad-000000.tar")
+    data = ShardedAudioDataset(
+        [str(bad)], rank=0, world_size=1, on_error="skip"
+    )
+    with caplog.at_level("WARNING", logger="ast_sb.sharding"):
+        assert list(data) == []
+    assert "k1" in caplog.text and "bad-000000.tar" in caplog.text
