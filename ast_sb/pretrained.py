@@ -108,6 +108,36 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the model."""
 
 
+SIZE_OF_WIDTH: Dict[int, str] = {
+    192: "tiny224",
+    384: "small224",
+    768: "base384",
+}
+"""The DeiT size AST uses for each transformer width (768: ``base384``, the
+size of every released AST checkpoint)."""
+
+
+def size_of_width(embed_dim: int) -> Optional[str]:
+    """The DeiT size name (:data:`ast_sb.model.MODEL_SIZES`) of a width.
+
+    Arguments
+    ---------
+    embed_dim : int
+        Transformer width of a checkpoint.
+
+    Returns
+    -------
+    str or None
+        ``tiny224``, ``small224`` or ``base384``; None for another width.
+
+    Example
+    -------
+    >>> size_of_width(384), size_of_width(256)
+    ('small224', None)
+    """
+    return SIZE_OF_WIDTH.get(int(embed_dim))
+
+
 def saved_position_grid(state: StateDict) -> Optional[Tuple[int, int]]:
     """The position grid an ast_sb encoder wrote into a state dict's metadata.
 
@@ -694,7 +724,8 @@ def build_from_hf(
     hidden = config.get("hidden_size", 768)
     eps = config.get("layer_norm_eps", 1e-12)
     encoder = AudioSpectrogramTransformerEncoder(
-        size="base384",
+        # another width keeps the base384 name; its dimensions are explicit
+        size=size_of_width(hidden) or "base384",
         n_mels=config.get("num_mel_bins", 128),
         target_length=config.get("max_length", 1024),
         fstride=config.get("frequency_stride", 10),
