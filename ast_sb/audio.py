@@ -17,6 +17,8 @@ import soundfile as sf
 import torch
 import torchaudio
 
+from ast_sb.errors import AudioSpectrogramTransformerError
+
 __all__ = [
     "AudioLoadError",
     "load_audio",
@@ -28,7 +30,7 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-class AudioLoadError(ValueError):
+class AudioLoadError(AudioSpectrogramTransformerError, ValueError):
     """Raised when an audio file is missing, unreadable, empty or invalid.
 
     The message always names the offending file.

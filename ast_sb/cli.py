@@ -28,12 +28,14 @@ import pickle
 import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ast_sb.errors import AudioSpectrogramTransformerError
+
 __all__ = ["build_parser", "main", "read_labels"]
 
 logger = logging.getLogger(__name__)
 
 
-class CLIError(Exception):
+class CLIError(AudioSpectrogramTransformerError):
     """An error reported as ``ast-sb: error: ...`` with exit status 1."""
 
 

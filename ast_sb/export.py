@@ -44,6 +44,7 @@ import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
 from ast_sb.atomic_folder import atomic_folder
+from ast_sb.errors import AudioSpectrogramTransformerError
 from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
 from ast_sb.pipeline import (
     WaveformEncoder,
@@ -77,7 +78,7 @@ CKPT_FILES = {
 }
 
 
-class ExportError(ValueError):
+class ExportError(AudioSpectrogramTransformerError, ValueError):
     """Raised when a module cannot be exported or a folder loads wrongly."""
 
 

@@ -46,6 +46,7 @@ import torch
 from torch import nn
 
 from ast_sb.atomic_folder import atomic_folder, check_output_folder
+from ast_sb.errors import AudioSpectrogramTransformerError
 
 __all__ = [
     "ExportableClassifier",
@@ -65,7 +66,7 @@ INPUT_TYPES = ("features", "waveform")
 FILE_NAMES = {"torchscript": "model.torchscript.pt", "onnx": "model.onnx"}
 
 
-class ModelExportError(RuntimeError):
+class ModelExportError(AudioSpectrogramTransformerError, RuntimeError):
     """An export that is impossible here or whose outputs differ."""
 
 

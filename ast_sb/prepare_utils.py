@@ -48,6 +48,7 @@ import numpy as np
 import soundfile as sf
 
 from ast_sb.audio import read_error_message
+from ast_sb.errors import AudioSpectrogramTransformerError
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -94,7 +95,7 @@ DECODE_BLOCK = 1 << 16
 MANIFEST_FORMAT_VERSION = 1
 
 
-class DataPreparationError(ValueError):
+class DataPreparationError(AudioSpectrogramTransformerError, ValueError):
     """Base class of the data-preparation errors (bad layout, bad values).
 
     Example

@@ -37,6 +37,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 import torch
 
+from ast_sb.errors import AudioSpectrogramTransformerError
 from ast_sb.hub import find_published, resolve_weights
 from ast_sb.model import (
     NUM_PREFIX_TOKENS,
@@ -104,7 +105,7 @@ IMAGENET_CLASSES = 1000
 the original AST checkpoints carry from their timm DeiT backbone."""
 
 
-class CheckpointError(ValueError):
+class CheckpointError(AudioSpectrogramTransformerError, ValueError):
     """A checkpoint that cannot be read or does not fit the model."""
 
 
