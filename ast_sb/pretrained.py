@@ -748,6 +748,120 @@ def build_from_hf(
     return encoder, classifier, labels
 
 
+def build_from_original(
+    path: str,
+    size: Optional[str] = None,
+    n_mels: int = 128,
+    target_length: Optional[int] = None,
+    fstride: Optional[int] = None,
+    tstride: Optional[int] = None,
+    output: str = "logits",
+    revision: Optional[str] = None,
+    sha256: Optional[str] = None,
+) -> Tuple[
+    AudioSpectrogramTransformerEncoder, AudioSpectrogramTransformerClassifier
+]:
+    """Builds and loads an encoder + head from an original AST checkpoint.
+
+    Width, depth and number of classes come from the weights (the head is
+    found by :func:`convert_original`); the patch geometry from the
+    arguments, by default the published checkpoint's (:mod:`ast_sb.hub`) or
+    AudioSet's (1024 frames, strides 10), and it must give the
+    checkpoint's position-embedding grid.
+
+    Arguments
+    ---------
+    path : str
+        Original AST ``.pth`` (``module.v.*``, ``module.mlp_head.*``), or a
+        published source (alias, release URL).
+    size : str, optional
+        DeiT size name; default: the size of the weights' width
+        (:func:`size_of_width`).
+    n_mels : int
+        Mel bins of the input.
+    target_length : int, optional
+        Input frames (default: the published checkpoint's, else 1024).
+    fstride : int, optional
+        Frequency stride (default: the published checkpoint's, else 10).
+    tstride : int, optional
+        Time stride (default: the published checkpoint's, else 10).
+    output : str
+        Head output: "logits" or "log_softmax".
+    revision : str, optional
+        Hugging Face branch, tag or commit of a hub id.
+    sha256 : str, optional
+        Expected SHA-256 of a downloaded file.
+
+    Returns
+    -------
+    encoder : AudioSpectrogramTransformerEncoder
+    classifier : AudioSpectrogramTransformerClassifier
+
+    Example
+    -------
+    >>> enc = AudioSpectrogramTransformerEncoder(
+    ...     "tiny224", target_length=128, depth=1
+    ... )
+    >>> head = AudioSpectrogramTransformerClassifier(192, 3, "logits")
+    >>> path = str(getfixture("tmpdir") / "ast.pth")
+    >>> torch.save(export_original(enc, head), path)
+    >>> enc2, head2 = build_from_original(path, target_length=128)
+    >>> enc2.constructor_args["size"], enc2.constructor_args["depth"]
+    ('tiny224', 1)
+    >>> head2.n_classes
+    3
+    """
+    published = None if os.path.exists(path) else find_published(path)
+    geometry = {"target_length": 1024, "fstride": 10, "tstride": 10}
+    given = {"target_length": target_length, "fstride": fstride}
+    given["tstride"] = tstride
+    for name, default in geometry.items():
+        value = given[name]
+        if value is None:
+            value = getattr(published, name, default)
+        geometry[name] = int(value)
+    local = resolve_weights(path, revision=revision, sha256=sha256)
+    state, _ = read_state_dict(local)
+    enc_state, head_state = convert_original(state)
+    del state
+    if "cls_token" not in enc_state or "pos_embed" not in enc_state:
+        raise CheckpointError(
+            f"{local} is not an original AST checkpoint (no v.cls_token)."
+        )
+    if "linear.weight" not in head_state:
+        raise CheckpointError(
+            f"{local} has no classification head (mlp_head.*)."
+        )
+    embed_dim = int(enc_state["cls_token"].shape[-1])
+    depth = 1 + max(
+        int(k.split(".")[1]) for k in enc_state if k.startswith("blocks.")
+    )
+    if size is None:
+        size = size_of_width(embed_dim)
+        if size is None:
+            raise CheckpointError(
+                f"Unknown AST width {embed_dim} in {local}; pass --size."
+            )
+    encoder = AudioSpectrogramTransformerEncoder(
+        size=size, n_mels=n_mels, embed_dim=embed_dim, depth=depth, **geometry
+    )
+    n_patches = enc_state["pos_embed"].shape[1] - NUM_PREFIX_TOKENS
+    f_dim, t_dim = encoder.grid_size
+    if n_patches != f_dim * t_dim:
+        raise CheckpointError(
+            f"The checkpoint has {n_patches} patch positions but "
+            f"--n-mels {n_mels} --target-length {geometry['target_length']} "
+            f"--fstride {geometry['fstride']} --tstride {geometry['tstride']}"
+            f" give {f_dim}x{t_dim} = {f_dim * t_dim}; pass the geometry the "
+            "model was trained with (e.g. --target-length 512 for ESC-50 AST)."
+        )
+    classifier = AudioSpectrogramTransformerClassifier(
+        embed_dim, int(head_state["linear.weight"].shape[0]), output=output
+    )
+    load_pretrained(encoder, local, classifier)
+    return encoder, classifier
+
+
 def export_original(
     encoder: AudioSpectrogramTransformerEncoder,
     classifier: Optional[AudioSpectrogramTransformerClassifier] = None,
