@@ -18,7 +18,7 @@ Authors
  * ast_sb developers 2026
 """
 
-__all__ = ["AudioSpectrogramTransformerError"]
+__all__ = ["AudioSpectrogramTransformerError", "DataPreparationError"]
 
 
 class AudioSpectrogramTransformerError(Exception):
@@ -32,4 +32,16 @@ class AudioSpectrogramTransformerError(Exception):
     ... except AudioSpectrogramTransformerError as err:
     ...     print(type(err).__name__, err)
     CheckpointError model.pth has no encoder weights
+    """
+
+
+class DataPreparationError(AudioSpectrogramTransformerError, ValueError):
+    """Base class of the data-preparation errors (bad layout, bad values).
+
+    Example
+    -------
+    >>> raise DataPreparationError("bad layout")
+    Traceback (most recent call last):
+    ...
+    ast_sb.errors.DataPreparationError: bad layout
     """
