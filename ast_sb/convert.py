@@ -22,6 +22,7 @@ Authors
  * ast_sb developers 2026
 """
 
+import json
 import logging
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -90,8 +91,6 @@ def hf_preprocessor_stats(folder: str) -> Optional[Dict[str, float]]:
     >>> hf_preprocessor_stats("model.pth") is None
     True
     """
-    import json
-
     preproc = os.path.join(folder, "preprocessor_config.json")
     if not folder or not os.path.isfile(preproc):
         return None
