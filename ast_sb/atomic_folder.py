@@ -21,12 +21,14 @@ import secrets
 import shutil
 from typing import Iterator, Union
 
+from ast_sb.errors import AudioSpectrogramTransformerError
+
 __all__ = ["FolderExistsError", "atomic_folder", "check_output_folder"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-class FolderExistsError(FileExistsError):
+class FolderExistsError(AudioSpectrogramTransformerError, FileExistsError):
     """The output folder exists and is not empty (and overwrite is off)."""
 
 

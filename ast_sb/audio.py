@@ -17,6 +17,8 @@ import soundfile as sf
 import torch
 import torchaudio
 
+from ast_sb.errors import AudioSpectrogramTransformerError
+
 __all__ = [
     "AudioLoadError",
     "load_audio",
@@ -28,7 +30,7 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-class AudioLoadError(ValueError):
+class AudioLoadError(AudioSpectrogramTransformerError, ValueError):
     """Raised when an audio file is missing, unreadable, empty or invalid.
 
     The message always names the offending file.
@@ -40,7 +42,20 @@ class AudioLoadError(ValueError):
     ... except AudioLoadError as err:
     ...     print(err)
     Audio file not found: /nonexistent/clip.wav
+
+    Arguments
+    ---------
+    message : str
+        The message (naming the file).
+    reason : str, optional
+        What is wrong, without the file name ("file not found", "is a
+        directory", "unreadable or corrupt (...)"), for callers that name
+        the file their own way (:class:`ast_sb.audio_checks.AudioFileError`).
     """
+
+    def __init__(self, message: str, reason: Optional[str] = None):
+        super().__init__(message)
+        self.reason = reason
 
 
 def open_audio_file(path: PathLike) -> sf.SoundFile:
@@ -66,13 +81,20 @@ def open_audio_file(path: PathLike) -> sf.SoundFile:
     """
     path_str = os.fspath(path)
     if not os.path.exists(path_str):
-        raise AudioLoadError(f"Audio file not found: {path_str}")
+        raise AudioLoadError(
+            f"Audio file not found: {path_str}", "file not found"
+        )
     if os.path.isdir(path_str):
-        raise AudioLoadError(f"Audio path is a directory: {path_str}")
+        raise AudioLoadError(
+            f"Audio path is a directory: {path_str}", "is a directory"
+        )
     try:
         return sf.SoundFile(path_str)
     except Exception as err:  # libsndfile / format errors
-        raise AudioLoadError(read_error_message(path_str, err)) from err
+        message = read_error_message(path_str, err)
+        raise AudioLoadError(
+            message, f"unreadable or corrupt ({message})"
+        ) from err
 
 
 def read_error_message(path: PathLike, err: Exception) -> str:

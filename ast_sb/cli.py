@@ -26,14 +26,16 @@ import logging
 import os
 import pickle
 import sys
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
+
+from ast_sb.errors import AudioSpectrogramTransformerError
 
 __all__ = ["build_parser", "main", "read_labels"]
 
 logger = logging.getLogger(__name__)
 
 
-class CLIError(Exception):
+class CLIError(AudioSpectrogramTransformerError):
     """An error reported as ``ast-sb: error: ...`` with exit status 1."""
 
 
@@ -249,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="multi_label",
         action="store_true",
         default=None,
-        help="sigmoid outputs (default when there are 527 classes)",
+        help="sigmoid outputs (default: what the checkpoint says, HF "
+        "problem_type or the published dataset; else 527 classes)",
     )
     group.add_argument(
         "--single-label", dest="multi_label", action="store_false"
@@ -404,97 +407,6 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
-def model_info(model: Any) -> Dict[str, Any]:
-    """Size, parameter counts per component and set-up of a loaded model.
-
-    Arguments
-    ---------
-    model : AudioSpectrogramTransformerInterface
-        Loaded model.
-
-    Returns
-    -------
-    dict
-        JSON-friendly description.
-    """
-    from ast_sb.model import count_parameters, forward_flops
-
-    mods = model.mods
-    components = {
-        "compute_features": model.features,
-        "mean_var_norm": model.normalizer,
-        "embedding_model": model.encoder,
-        "classifier": model.head,
-    }
-    params: Dict[str, Any] = {}
-    total = 0
-    for name, module in components.items():
-        n = count_parameters(module)
-        total += n
-        entry: Dict[str, Any] = {"total": n}
-        if name == "embedding_model":
-            parts: Dict[str, int] = {}
-            for child, sub in module.named_children():
-                parts[child] = count_parameters(sub)
-            own = sum(p.numel() for p in module.parameters(recurse=False))
-            if own:
-                parts["tokens_and_pos_embed"] = own
-            entry["parts"] = {k: v for k, v in parts.items() if v}
-        params[name] = entry
-    n_bytes = sum(
-        t.numel() * t.element_size()
-        for m in mods.values()
-        for t in list(m.parameters()) + list(m.buffers())
-    )
-    feats = model.features
-    encoder = model.encoder
-    enc_cfg = dict(getattr(encoder, "constructor_args", {}))
-    info: Dict[str, Any] = {
-        "folder": getattr(model, "folder", None),
-        "n_classes": model.n_classes,
-        "multi_label": model.multi_label,
-        "head_output": getattr(model.head, "output", None),
-        "labels_preview": model.labels[:10],
-        "sample_rate": model.sample_rate,
-        "features": {
-            "type": type(feats).__name__,
-            "n_mels": getattr(feats, "n_mels", None),
-            "frame_length": getattr(feats, "frame_length", None),
-            "frame_shift": getattr(feats, "frame_shift", None),
-            "target_length": getattr(feats, "target_length", None),
-        },
-        "normalization": {
-            "mean": getattr(model.normalizer, "mean", None),
-            "std": getattr(model.normalizer, "std", None),
-        },
-        "max_clip_seconds": round(model.max_duration, 3),
-        "windows": model.window_settings,
-        "encoder": enc_cfg,
-        "parameters": params,
-        "total_parameters": total,
-        "size_mb": round(n_bytes / 2**20, 2),
-    }
-    grid = getattr(encoder, "grid_size", None)
-    if grid is not None:
-        info["encoder"]["patch_grid"] = list(grid)
-        info["encoder"]["n_patches"] = int(grid[0] * grid[1])
-    if enc_cfg:
-        try:
-            info["gflops_per_clip"] = round(
-                forward_flops(encoder, model.max_frames) / 1e9, 2
-            )
-        except (KeyError, ValueError):
-            pass
-    folder = info["folder"]
-    if folder:
-        info["files_mb"] = {
-            f: round(os.path.getsize(os.path.join(folder, f)) / 2**20, 2)
-            for f in sorted(os.listdir(folder))
-            if os.path.isfile(os.path.join(folder, f))
-        }
-    return info
-
-
 def _windows_text(windows: Dict[str, Any]) -> str:
     if windows.get("window") is None:
         return "whole clip (no grid)"
@@ -546,336 +458,40 @@ def _info_text(info: Dict[str, Any]) -> str:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Runs ``ast-sb info``."""
+    from ast_sb.model_info import model_info
+
     info = model_info(_load(args))
     _emit(info, args.json, _info_text(info), None)
     return 0
 
 
-def _hf_preprocessor_stats(source: str) -> Optional[Dict[str, float]]:
-    """mean/std of an HF folder's ``preprocessor_config.json``, if any."""
-    preproc = os.path.join(source, "preprocessor_config.json")
-    if not source or not os.path.isfile(preproc):
-        return None
-    with open(preproc, encoding="utf-8") as fin:
-        cfg = json.load(fin)
-    if "mean" in cfg and "std" in cfg:
-        return {"mean": float(cfg["mean"]), "std": float(cfg["std"])}
-    return None
-
-
-def _source_scores(
-    source: str,
-    fmt: str,
-    encoder: Any,
-    classifier: Any,
-    stats: Dict[str, float],
-    n_mels: int,
-    target_length: int,
-    wavs: Any,
-) -> Tuple[Any, float]:
-    """Scores of the source checkpoint, computed without the converted folder.
-
-    HF folders run through ``transformers`` (``ASTFeatureExtractor`` with the
-    folder's ``preprocessor_config.json``, ``ASTForAudioClassification``)
-    when it is installed; otherwise, and for original ``.pth`` files, the
-    weights loaded from the source run behind a fresh ``KaldiFbank`` and the
-    source's statistics. Returns the scores in the folder's output space
-    (log-probabilities or logits) and the tolerance of the comparison.
-    """
-    import torch
-
-    if fmt == "hf":
-        try:
-            import transformers
-        except ImportError:
-            transformers = None
-        if transformers is not None:
-            extractor = transformers.ASTFeatureExtractor(
-                num_mel_bins=n_mels, max_length=target_length, **stats
-            )
-            model = transformers.ASTForAudioClassification.from_pretrained(
-                source
-            ).eval()
-            inputs = extractor(
-                [w.numpy() for w in wavs],
-                sampling_rate=16000,
-                return_tensors="pt",
-            )
-            with torch.no_grad():
-                logits = model(**inputs).logits
-            if classifier.output == "log_softmax":
-                logits = torch.log_softmax(logits, dim=-1)
-            return logits, 1e-4
-    from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
-
-    fbank = KaldiFbank(n_mels=n_mels, target_length=target_length)
-    norm = AudioSpectrogramNormalizer(**stats)
-    with torch.no_grad():
-        scores = classifier(encoder(norm(fbank(wavs)))).squeeze(1)
-    return scores, 1e-5
-
-
-def _normalizer_stats(
-    args: argparse.Namespace, n_classes: int, source: str
-) -> Dict[str, float]:
-    from ast_sb.features import DATASET_STATS, AudioSpectrogramNormalizer
-
-    if (args.mean is None) != (args.std is None):
-        raise CLIError("--mean and --std must be given together.")
-    if args.mean is not None:
-        return {"mean": args.mean, "std": args.std}
-    if args.dataset:
-        try:
-            norm = AudioSpectrogramNormalizer.from_dataset(args.dataset)
-        except ValueError as err:
-            raise CLIError(str(err)) from err
-        return {"mean": norm.mean, "std": norm.std}
-    stats = _hf_preprocessor_stats(source)
-    if stats is not None:
-        return stats
-    guess = {527: "audioset", 50: "esc50", 35: "speechcommands"}.get(
-        n_classes, "audioset"
-    )
-    logger.warning(
-        "No normalisation stats given: using the %s stats (set --dataset or "
-        "--mean/--std).",
-        guess,
-    )
-    mean, std = DATASET_STATS[guess]
-    return {"mean": mean, "std": std}
-
-
-def _geometry_defaults(args: argparse.Namespace, published) -> None:
-    """Fills the unset geometry (and stats) of ``convert`` from a published
-    checkpoint (``ast_sb.hub.PublishedCheckpoint``) or the AudioSet ones."""
-    defaults = {"target_length": 1024, "fstride": 10, "tstride": 10}
-    for name, value in defaults.items():
-        if getattr(args, name, None) is None:
-            setattr(args, name, getattr(published, name, value))
-    no_stats = args.dataset is None and args.mean is None
-    if published is not None and no_stats:
-        args.dataset = published.dataset
-
-
-def _original_encoder(state: Dict[str, Any], args: argparse.Namespace):
-    """Builds the encoder of an original AST state dict.
-
-    Width and depth come from the weights; the patch geometry from the
-    arguments, and it must give the checkpoint's position-embedding grid.
-    """
-    from ast_sb.model import (
-        MODEL_SIZES,
-        NUM_PREFIX_TOKENS,
-        AudioSpectrogramTransformerEncoder,
-    )
-
-    state = {k.replace("module.", "", 1): v for k, v in state.items()}
-    if "v.cls_token" not in state or "v.pos_embed" not in state:
-        raise CLIError("Not an original AST checkpoint (no v.cls_token).")
-    embed_dim = int(state["v.cls_token"].shape[-1])
-    depth = 1 + max(
-        int(k.split(".")[2]) for k in state if k.startswith("v.blocks.")
-    )
-    size = args.size
-    if size is None:
-        size = next(
-            (
-                name
-                for name in ("tiny224", "small224", "base384")
-                if MODEL_SIZES[name]["embed_dim"] == embed_dim
-            ),
-            None,
-        )
-        if size is None:
-            raise CLIError(f"Unknown AST width {embed_dim}; pass --size.")
-    encoder = AudioSpectrogramTransformerEncoder(
-        size=size,
-        n_mels=args.n_mels,
-        target_length=args.target_length,
-        fstride=args.fstride,
-        tstride=args.tstride,
-        embed_dim=embed_dim,
-        depth=depth,
-    )
-    n_patches = state["v.pos_embed"].shape[1] - NUM_PREFIX_TOKENS
-    f_dim, t_dim = encoder.grid_size
-    if n_patches != f_dim * t_dim:
-        raise CLIError(
-            f"The checkpoint has {n_patches} patch positions but "
-            f"--n-mels {args.n_mels} --target-length {args.target_length} "
-            f"--fstride {args.fstride} --tstride {args.tstride} give "
-            f"{f_dim}x{t_dim} = {f_dim * t_dim}; pass the geometry the model "
-            "was trained with (e.g. --target-length 512 for ESC-50 AST)."
-        )
-    return encoder
-
-
-def convert_checkpoint_folder(args: argparse.Namespace) -> Dict[str, Any]:
-    """Converts an HF / original AST checkpoint into an inference folder.
-
-    Arguments
-    ---------
-    args : argparse.Namespace
-        Parsed ``convert`` arguments.
-
-    Returns
-    -------
-    dict
-        Summary: ``out``, ``format``, ``n_classes``, ``multi_label``,
-        ``max_abs_diff`` (reload check, or None).
-    """
-    import torch
-    from speechbrain.dataio.encoder import CategoricalEncoder
-
-    from ast_sb.atomic_folder import check_output_folder
-    from ast_sb.export import export_inference_folder
-    from ast_sb.hub import ChecksumError, find_published, resolve_weights
-    from ast_sb.model import AudioSpectrogramTransformerClassifier
-    from ast_sb.pretrained import (
-        CheckpointError,
-        build_from_hf,
-        detect_format,
-        load_pretrained,
-        read_state_dict,
-    )
-
-    try:  # fail before any download or conversion work
-        check_output_folder(args.out, args.overwrite)
-    except (FileExistsError, NotADirectoryError) as err:
-        raise CLIError(str(err)) from err
-    try:
-        source = resolve_weights(
-            args.source, revision=args.revision, sha256=args.sha256
-        )
-    except (FileNotFoundError, ChecksumError, ValueError) as err:
-        raise CLIError(str(err)) from err
-    # a published checkpoint (alias, id, URL or release file name) brings
-    # its geometry (strides, frames) and normalisation
-    _geometry_defaults(args, find_published(args.source))
-    try:
-        state, config = read_state_dict(source)
-        fmt = args.format if args.format != "auto" else detect_format(state)
-    except CheckpointError as err:
-        raise CLIError(str(err)) from err
-    if fmt not in ("hf", "original"):
-        raise CLIError(
-            f"{source} is a {fmt!r} checkpoint; convert takes HF AST folders "
-            "or original AST .pth files (with a classification head)."
-        )
-    labels: Optional[List[str]] = None
-    try:
-        if fmt == "hf":
-            if config is None:
-                raise CLIError(
-                    f"{source} has no config.json: not an HF folder."
-                )
-            encoder, classifier, labels = build_from_hf(source, "logits")
-            target_length = encoder.target_length
-            n_mels = encoder.n_mels
-        else:
-            head = state.get("module.mlp_head.1.weight")
-            if head is None:
-                head = state.get("mlp_head.1.weight")
-            if head is None:
-                raise CLIError(
-                    f"{source} has no classification head (mlp_head.*)."
-                )
-            encoder = _original_encoder(state, args)
-            classifier = AudioSpectrogramTransformerClassifier(
-                encoder.embed_dim, int(head.shape[0]), output="logits"
-            )
-            load_pretrained(encoder, source, classifier)
-            target_length, n_mels = args.target_length, args.n_mels
-    except (CheckpointError, ValueError) as err:
-        raise CLIError(f"Cannot convert {source}: {err}") from err
-    del state
-    n_classes = classifier.n_classes
-    if args.labels:
-        labels = read_labels(args.labels)
-    if labels is None:
-        labels = [f"LABEL_{i}" for i in range(n_classes)]
-        logger.warning("No --labels given: classes are named LABEL_<i>.")
-    if len(labels) != n_classes:
-        raise CLIError(
-            f"{len(labels)} labels for a model with {n_classes} classes."
-        )
-    if len(set(labels)) != len(labels):
-        raise CLIError("Class names must be unique.")
-    multi_label = args.multi_label
-    if multi_label is None:
-        multi_label = n_classes == 527
-    if not multi_label:
-        classifier.output = "log_softmax"
-        classifier.constructor_args["output"] = "log_softmax"
-    encoder.eval()
-    classifier.eval()
-    label_encoder = CategoricalEncoder()
-    label_encoder.update_from_iterable(labels)
-    label_encoder.expect_len(n_classes)
-    norm = _normalizer_stats(args, n_classes, source if fmt == "hf" else "")
-    export_inference_folder(
-        args.out,
-        encoder,
-        classifier,
-        label_encoder,
-        compute_features={"n_mels": n_mels, "target_length": target_length},
-        mean_var_norm=norm,
-        multi_label=multi_label,
-        extra_hparams={
-            "converted_from": os.path.abspath(source)
-            if source == args.source
-            else args.source
-        },
-        overwrite=args.overwrite,
-    )
-    summary = {
-        "out": args.out,
-        "format": fmt,
-        "n_classes": n_classes,
-        "multi_label": multi_label,
-        "normalization": norm,
-        "max_abs_diff": None,
-    }
-    if args.check:
-        from ast_sb.inference import AudioSpectrogramTransformerInterface
-
-        model = AudioSpectrogramTransformerInterface.from_folder(args.out)
-        wavs = torch.randn(2, 16000, generator=torch.Generator().manual_seed(0))
-        wavs = wavs * 0.1
-        source_stats = (
-            _hf_preprocessor_stats(source) if fmt == "hf" else None
-        ) or norm
-        expected, tolerance = _source_scores(
-            source,
-            fmt,
-            encoder,
-            classifier,
-            source_stats,
-            n_mels,
-            target_length,
-            wavs,
-        )
-        got = model.classify_batch(wavs)[0]
-        diff = float((got - expected).abs().max())
-        summary["max_abs_diff"] = diff
-        if not diff <= tolerance:
-            stats_note = ""
-            if source_stats != norm:
-                stats_note = (
-                    f" The source normalises with {source_stats}, the "
-                    f"folder with {norm}."
-                )
-            raise CLIError(
-                f"The converted folder gives other outputs than the source "
-                f"{source} (max diff {diff:.3g}).{stats_note} Pass --no-check "
-                "to keep it anyway."
-            )
-    return summary
-
-
 def cmd_convert(args: argparse.Namespace) -> int:
     """Runs ``ast-sb convert``."""
-    summary = convert_checkpoint_folder(args)
+    from ast_sb.convert import ConversionError, convert_to_folder
+
+    labels = read_labels(args.labels) if args.labels else None
+    try:
+        summary = convert_to_folder(
+            args.source,
+            args.out,
+            fmt=args.format,
+            labels=labels,
+            multi_label=args.multi_label,
+            dataset=args.dataset,
+            mean=args.mean,
+            std=args.std,
+            size=args.size,
+            n_mels=args.n_mels,
+            target_length=args.target_length,
+            fstride=args.fstride,
+            tstride=args.tstride,
+            revision=args.revision,
+            sha256=args.sha256,
+            check=args.check,
+            overwrite=args.overwrite,
+        )
+    except ConversionError as err:
+        raise CLIError(str(err)) from err
     text = (
         f"wrote {summary['out']} ({summary['format']} checkpoint, "
         f"{summary['n_classes']} classes, "

@@ -41,7 +41,8 @@ from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.data_pipeline import provides, takes
 
 from ast_sb.audio import AudioLoadError, load_audio
-from ast_sb.prepare_utils import MIN_DURATION
+from ast_sb.audio_checks import MIN_DURATION
+from ast_sb.errors import AudioSpectrogramTransformerError
 from ast_sb.seeding import EpochSeeded
 
 __all__ = [
@@ -63,7 +64,7 @@ logger = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "test")
 
 
-class DatasetError(ValueError):
+class DatasetError(AudioSpectrogramTransformerError, ValueError):
     """Raised for an invalid manifest: unknown labels, missing files, ...
 
     Example

@@ -22,9 +22,8 @@ so that, offline::
 
 The Pretrainer fetches every file as ``<source>/<name>.ckpt``, so the folder
 can be moved or uploaded to the HF hub as is. The constructor arguments of the
-``ast_sb`` modules are taken from their ``constructor_args`` dict (AST
-encoder and head) or derived from their attributes and checked by rebuilding
-the module; other modules (SpeechBrain lobes, ...) are written as the
+``ast_sb`` modules are taken from their ``constructor_args`` dict (every
+ast_sb lobe keeps one) and checked by rebuilding the module; other modules (SpeechBrain lobes, ...) are written as the
 recipe's YAML defines them (:func:`export_from_hparams`).
 Because SpeechBrain's Pretrainer loads weights with ``strict=False``,
 :func:`load_encoder_classifier` loads a folder and checks that every weight
@@ -45,6 +44,7 @@ import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
 from ast_sb.atomic_folder import atomic_folder
+from ast_sb.errors import AudioSpectrogramTransformerError
 from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
 from ast_sb.pipeline import (
     WaveformEncoder,
@@ -78,7 +78,7 @@ CKPT_FILES = {
 }
 
 
-class ExportError(ValueError):
+class ExportError(AudioSpectrogramTransformerError, ValueError):
     """Raised when a module cannot be exported or a folder loads wrongly."""
 
 
@@ -125,10 +125,11 @@ def _scalar(value: Any) -> bool:
 def module_config(module: torch.nn.Module) -> Dict[str, Any]:
     """Returns the constructor arguments that rebuild ``module``.
 
-    Uses the module's ``constructor_args`` dict when it has one (AST encoder and head);
-    otherwise reads the attributes named like the constructor's arguments
-    (plus ``<name>_type`` and, for :class:`~ast_sb.features.KaldiFbank`,
-    frame length/shift in ms). The result is checked by building a new
+    ``ast_sb`` lobes keep them in their ``constructor_args`` dict (the one
+    convention of the package); an ``ast_sb`` module without one raises. For
+    a module of another package (SpeechBrain's ``Fbank``, ...) the
+    attributes named like the constructor's arguments (or
+    ``<name>_type``) are read. The result is checked by building a new
     module and comparing all buffers and parameters shapes.
 
     Arguments
@@ -143,35 +144,22 @@ def module_config(module: torch.nn.Module) -> Dict[str, Any]:
 
     Example
     -------
-    >>> cfg = module_config(KaldiFbank(n_mels=64, target_length=100))
-    >>> cfg["n_mels"], cfg["target_length"], cfg["window"]
-    (64, 100, 'hanning')
+    >>> cfg = module_config(KaldiFbank(n_mels=64, low_freq=50.0))
+    >>> cfg["n_mels"], cfg["low_freq"], cfg["window"]
+    (64, 50.0, 'hanning')
     >>> module_config(AudioSpectrogramNormalizer(-6.6268077, 5.358466))
     {'mean': -6.6268077, 'std': 5.358466}
     """
     config = getattr(module, "constructor_args", None)
     if isinstance(config, Mapping):
         kwargs = dict(config)
+    elif _is_own(module):
+        raise ExportError(
+            f"{_class_path(module)} keeps no constructor_args dict; every "
+            "ast_sb lobe must (see docs/DESIGN.md)."
+        )
     else:
-        params = inspect.signature(type(module).__init__).parameters
-        kwargs = {}
-        for name in list(params)[1:]:
-            if params[name].kind in (
-                params[name].VAR_POSITIONAL,
-                params[name].VAR_KEYWORD,
-            ):
-                continue
-            for attr in (name, name + "_type"):
-                value = getattr(module, attr, inspect.Parameter.empty)
-                if value is not inspect.Parameter.empty and _scalar(value):
-                    kwargs[name] = value
-                    break
-        if isinstance(module, KaldiFbank):
-            for name, samples in (
-                ("frame_length_ms", module.frame_length),
-                ("frame_shift_ms", module.frame_shift),
-            ):
-                kwargs.setdefault(name, samples * 1000.0 / module.sample_rate)
+        kwargs = _attribute_arguments(module)
     bad = {k: v for k, v in kwargs.items() if not _scalar(v)}
     if bad:
         raise ExportError(
@@ -179,6 +167,24 @@ def module_config(module: torch.nn.Module) -> Dict[str, Any]:
             f"{_class_path(module)} to YAML (not scalars)."
         )
     _check_rebuild(module, kwargs)
+    return kwargs
+
+
+def _attribute_arguments(module: torch.nn.Module) -> Dict[str, Any]:
+    """Constructor arguments of a foreign module read from its attributes."""
+    params = inspect.signature(type(module).__init__).parameters
+    kwargs = {}
+    for name in list(params)[1:]:
+        if params[name].kind in (
+            params[name].VAR_POSITIONAL,
+            params[name].VAR_KEYWORD,
+        ):
+            continue
+        for attr in (name, name + "_type"):
+            value = getattr(module, attr, inspect.Parameter.empty)
+            if value is not inspect.Parameter.empty and _scalar(value):
+                kwargs[name] = value
+                break
     return kwargs
 
 

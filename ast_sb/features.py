@@ -253,6 +253,9 @@ class KaldiFbank(torch.nn.Module):
     remove_dc_offset : bool
         Whether to subtract each frame's mean.
 
+    Like every ast_sb lobe, the module keeps its constructor arguments in
+    ``constructor_args`` (a dict), which export writes to YAML.
+
     Example
     -------
     >>> fbank = KaldiFbank()
@@ -292,6 +295,18 @@ class KaldiFbank(torch.nn.Module):
             raise ValueError(
                 f"preemphasis must be in [0, 1], got {preemphasis}"
             )
+        self.constructor_args = {
+            "sample_rate": sample_rate,
+            "n_mels": n_mels,
+            "frame_length_ms": frame_length_ms,
+            "frame_shift_ms": frame_shift_ms,
+            "window": window,
+            "target_length": target_length,
+            "low_freq": low_freq,
+            "high_freq": high_freq,
+            "preemphasis": preemphasis,
+            "remove_dc_offset": remove_dc_offset,
+        }
         self.sample_rate = sample_rate
         self.n_mels = n_mels
         self.target_length = target_length
@@ -625,6 +640,26 @@ class AudioSpectrogramNormalizer(torch.nn.Module):
 
     def __init__(self, mean: float = -4.2677393, std: float = 4.5689974):
         super().__init__()
+        self.set_statistics(mean, std)
+
+    def set_statistics(self, mean: float, std: float) -> None:
+        """Sets the statistics (and ``constructor_args``, so an export
+        writes the new ones).
+
+        Arguments
+        ---------
+        mean : float
+            Dataset mean of the fbank features.
+        std : float
+            Dataset standard deviation of the fbank features (> 0).
+
+        Example
+        -------
+        >>> norm = AudioSpectrogramNormalizer()
+        >>> norm.set_statistics(-6.5, 5.25)
+        >>> norm.constructor_args
+        {'mean': -6.5, 'std': 5.25}
+        """
         if not (math.isfinite(mean) and math.isfinite(std)) or std <= 0:
             raise ValueError(
                 f"mean must be finite and std finite and > 0, got "
@@ -632,6 +667,7 @@ class AudioSpectrogramNormalizer(torch.nn.Module):
             )
         self.mean = float(mean)
         self.std = float(std)
+        self.constructor_args = {"mean": self.mean, "std": self.std}
 
     @classmethod
     def from_dataset(cls, name: str) -> "AudioSpectrogramNormalizer":

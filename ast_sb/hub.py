@@ -48,6 +48,8 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from ast_sb.errors import AudioSpectrogramTransformerError
+
 __all__ = [
     "ChecksumError",
     "PUBLISHED_CHECKPOINTS",
@@ -69,7 +71,9 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
-class WeightsUnavailableError(FileNotFoundError):
+class WeightsUnavailableError(
+    AudioSpectrogramTransformerError, FileNotFoundError
+):
     """Weights that are neither cached nor downloadable (offline, no network).
 
     Example
@@ -81,7 +85,7 @@ class WeightsUnavailableError(FileNotFoundError):
     """
 
 
-class ChecksumError(ValueError):
+class ChecksumError(AudioSpectrogramTransformerError, ValueError):
     """A downloaded or cached file whose SHA-256 is not the expected one.
 
     Example
@@ -93,7 +97,9 @@ class ChecksumError(ValueError):
     """
 
 
-class CheckpointNotInRepoError(FileNotFoundError):
+class CheckpointNotInRepoError(
+    AudioSpectrogramTransformerError, FileNotFoundError
+):
     """A Hugging Face repository without a weights file.
 
     Example

@@ -40,13 +40,14 @@ import io
 import json
 import os
 import warnings
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 import torch
 from speechbrain.dataio.dataio import length_to_mask
 from torch import nn
 
 from ast_sb.atomic_folder import atomic_folder, check_output_folder
+from ast_sb.errors import AudioSpectrogramTransformerError
 
 __all__ = [
     "ExportableClassifier",
@@ -66,7 +67,7 @@ INPUT_TYPES = ("features", "waveform")
 FILE_NAMES = {"torchscript": "model.torchscript.pt", "onnx": "model.onnx"}
 
 
-class ModelExportError(RuntimeError):
+class ModelExportError(AudioSpectrogramTransformerError, RuntimeError):
     """An export that is impossible here or whose outputs differ."""
 
 
@@ -212,16 +213,18 @@ class ExportableClassifier(nn.Module):
         return self.classifier(self.encoder(feats)).squeeze(1)
 
 
-def _quiet():
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
     """Context silencing the expected tracer / deprecation warnings."""
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-    warnings.filterwarnings("ignore", message=".*jit.*deprecated.*")
-    warnings.filterwarnings("ignore", message=".*legacy TorchScript-based.*")
-    warnings.filterwarnings("ignore", message=".*will be removed.*")
-    warnings.filterwarnings("ignore", message=".*axis name.*")
-    return ctx
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=".*jit.*deprecated.*")
+        warnings.filterwarnings(
+            "ignore", message=".*legacy TorchScript-based.*"
+        )
+        warnings.filterwarnings("ignore", message=".*will be removed.*")
+        warnings.filterwarnings("ignore", message=".*axis name.*")
+        yield
 
 
 def _as_tuple(example) -> tuple:
@@ -248,17 +251,14 @@ def export_torchscript(module: nn.Module, example, path: str) -> str:
     str
         ``path``.
     """
-    ctx = _quiet()
     try:
-        with torch.no_grad():
+        with _quiet(), torch.no_grad():
             traced = torch.jit.trace(
                 module.eval(), _as_tuple(example), check_trace=False
             )
         traced.save(path)
     except Exception as err:
         raise ModelExportError(f"TorchScript tracing failed: {err}") from err
-    finally:
-        ctx.__exit__(None, None, None)
     return path
 
 
@@ -320,10 +320,13 @@ def export_onnx(
             **{name: {0: "batch"} for name in names},
             "scores": {0: "batch"},
         }
-    ctx = _quiet()
     try:
         # the legacy exporter prints the whole graph on failure
-        with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+        with (
+            _quiet(),
+            torch.no_grad(),
+            contextlib.redirect_stdout(io.StringIO()),
+        ):
             torch.onnx.export(
                 module.eval(),
                 example,
@@ -343,8 +346,6 @@ def export_onnx(
         raise ModelExportError(
             f"ONNX export failed ({type(err).__name__}: {first}).{hint}"
         ) from err
-    finally:
-        ctx.__exit__(None, None, None)
     return path
 
 

@@ -120,5 +120,5 @@ def apply_norm_stats(
             json.dump(stats, fout, indent=2)
         logger.info("Normalisation stats of the training set: %s", stats)
     norm = hparams["mean_var_norm"]
-    norm.mean, norm.std = float(stats["mean"]), float(stats["std"])
+    norm.set_statistics(float(stats["mean"]), float(stats["std"]))
     return stats

@@ -37,6 +37,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 import torch
 
+from ast_sb.errors import AudioSpectrogramTransformerError
 from ast_sb.hub import find_published, resolve_weights
 from ast_sb.model import (
     NUM_PREFIX_TOKENS,
@@ -104,8 +105,38 @@ IMAGENET_CLASSES = 1000
 the original AST checkpoints carry from their timm DeiT backbone."""
 
 
-class CheckpointError(ValueError):
+class CheckpointError(AudioSpectrogramTransformerError, ValueError):
     """A checkpoint that cannot be read or does not fit the model."""
+
+
+SIZE_OF_WIDTH: Dict[int, str] = {
+    192: "tiny224",
+    384: "small224",
+    768: "base384",
+}
+"""The DeiT size AST uses for each transformer width (768: ``base384``, the
+size of every released AST checkpoint)."""
+
+
+def size_of_width(embed_dim: int) -> Optional[str]:
+    """The DeiT size name (:data:`ast_sb.model.MODEL_SIZES`) of a width.
+
+    Arguments
+    ---------
+    embed_dim : int
+        Transformer width of a checkpoint.
+
+    Returns
+    -------
+    str or None
+        ``tiny224``, ``small224`` or ``base384``; None for another width.
+
+    Example
+    -------
+    >>> size_of_width(384), size_of_width(256)
+    ('small224', None)
+    """
+    return SIZE_OF_WIDTH.get(int(embed_dim))
 
 
 def saved_position_grid(state: StateDict) -> Optional[Tuple[int, int]]:
@@ -694,7 +725,8 @@ def build_from_hf(
     hidden = config.get("hidden_size", 768)
     eps = config.get("layer_norm_eps", 1e-12)
     encoder = AudioSpectrogramTransformerEncoder(
-        size="base384",
+        # another width keeps the base384 name; its dimensions are explicit
+        size=size_of_width(hidden) or "base384",
         n_mels=config.get("num_mel_bins", 128),
         target_length=config.get("max_length", 1024),
         fstride=config.get("frequency_stride", 10),
@@ -714,6 +746,120 @@ def build_from_hf(
     id2label = config.get("id2label") or {}
     labels = [id2label.get(str(i), f"LABEL_{i}") for i in range(n_classes)]
     return encoder, classifier, labels
+
+
+def build_from_original(
+    path: str,
+    size: Optional[str] = None,
+    n_mels: int = 128,
+    target_length: Optional[int] = None,
+    fstride: Optional[int] = None,
+    tstride: Optional[int] = None,
+    output: str = "logits",
+    revision: Optional[str] = None,
+    sha256: Optional[str] = None,
+) -> Tuple[
+    AudioSpectrogramTransformerEncoder, AudioSpectrogramTransformerClassifier
+]:
+    """Builds and loads an encoder + head from an original AST checkpoint.
+
+    Width, depth and number of classes come from the weights (the head is
+    found by :func:`convert_original`); the patch geometry from the
+    arguments, by default the published checkpoint's (:mod:`ast_sb.hub`) or
+    AudioSet's (1024 frames, strides 10), and it must give the
+    checkpoint's position-embedding grid.
+
+    Arguments
+    ---------
+    path : str
+        Original AST ``.pth`` (``module.v.*``, ``module.mlp_head.*``), or a
+        published source (alias, release URL).
+    size : str, optional
+        DeiT size name; default: the size of the weights' width
+        (:func:`size_of_width`).
+    n_mels : int
+        Mel bins of the input.
+    target_length : int, optional
+        Input frames (default: the published checkpoint's, else 1024).
+    fstride : int, optional
+        Frequency stride (default: the published checkpoint's, else 10).
+    tstride : int, optional
+        Time stride (default: the published checkpoint's, else 10).
+    output : str
+        Head output: "logits" or "log_softmax".
+    revision : str, optional
+        Hugging Face branch, tag or commit of a hub id.
+    sha256 : str, optional
+        Expected SHA-256 of a downloaded file.
+
+    Returns
+    -------
+    encoder : AudioSpectrogramTransformerEncoder
+    classifier : AudioSpectrogramTransformerClassifier
+
+    Example
+    -------
+    >>> enc = AudioSpectrogramTransformerEncoder(
+    ...     "tiny224", target_length=128, depth=1
+    ... )
+    >>> head = AudioSpectrogramTransformerClassifier(192, 3, "logits")
+    >>> path = str(getfixture("tmpdir") / "ast.pth")
+    >>> torch.save(export_original(enc, head), path)
+    >>> enc2, head2 = build_from_original(path, target_length=128)
+    >>> enc2.constructor_args["size"], enc2.constructor_args["depth"]
+    ('tiny224', 1)
+    >>> head2.n_classes
+    3
+    """
+    published = None if os.path.exists(path) else find_published(path)
+    geometry = {"target_length": 1024, "fstride": 10, "tstride": 10}
+    given = {"target_length": target_length, "fstride": fstride}
+    given["tstride"] = tstride
+    for name, default in geometry.items():
+        value = given[name]
+        if value is None:
+            value = getattr(published, name, default)
+        geometry[name] = int(value)
+    local = resolve_weights(path, revision=revision, sha256=sha256)
+    state, _ = read_state_dict(local)
+    enc_state, head_state = convert_original(state)
+    del state
+    if "cls_token" not in enc_state or "pos_embed" not in enc_state:
+        raise CheckpointError(
+            f"{local} is not an original AST checkpoint (no v.cls_token)."
+        )
+    if "linear.weight" not in head_state:
+        raise CheckpointError(
+            f"{local} has no classification head (mlp_head.*)."
+        )
+    embed_dim = int(enc_state["cls_token"].shape[-1])
+    depth = 1 + max(
+        int(k.split(".")[1]) for k in enc_state if k.startswith("blocks.")
+    )
+    if size is None:
+        size = size_of_width(embed_dim)
+        if size is None:
+            raise CheckpointError(
+                f"Unknown AST width {embed_dim} in {local}; pass --size."
+            )
+    encoder = AudioSpectrogramTransformerEncoder(
+        size=size, n_mels=n_mels, embed_dim=embed_dim, depth=depth, **geometry
+    )
+    n_patches = enc_state["pos_embed"].shape[1] - NUM_PREFIX_TOKENS
+    f_dim, t_dim = encoder.grid_size
+    if n_patches != f_dim * t_dim:
+        raise CheckpointError(
+            f"The checkpoint has {n_patches} patch positions but "
+            f"--n-mels {n_mels} --target-length {geometry['target_length']} "
+            f"--fstride {geometry['fstride']} --tstride {geometry['tstride']}"
+            f" give {f_dim}x{t_dim} = {f_dim * t_dim}; pass the geometry the "
+            "model was trained with (e.g. --target-length 512 for ESC-50 AST)."
+        )
+    classifier = AudioSpectrogramTransformerClassifier(
+        embed_dim, int(head_state["linear.weight"].shape[0]), output=output
+    )
+    load_pretrained(encoder, local, classifier)
+    return encoder, classifier
 
 
 def export_original(

@@ -59,6 +59,7 @@ from typing import (
     Sequence,
     Tuple,
     Type,
+    Union,
 )
 
 import numpy as np
@@ -86,6 +87,7 @@ __all__ = [
     "dataloader_options",
     "length_quantiles",
     "load_pretrained_weights",
+    "prepare_arguments",
     "prepare_on_main",
     "run_classification_recipe",
     "setup_experiment",
@@ -191,17 +193,64 @@ def count_lines(path: str) -> int:
         return sum(1 for line in fin if line.strip())
 
 
+PrepareKeys = Union[Sequence[str], Mapping[str, str]]
+"""The hyperparameters a recipe hands to its prepare function: names (the
+argument and the hyperparameter are called the same) or a mapping
+``argument -> hyperparameter``."""
+
+
+def prepare_arguments(
+    hparams: Mapping[str, Any],
+    keys: PrepareKeys,
+    optional: Sequence[str] = (),
+) -> Dict[str, Any]:
+    """The keyword arguments of a recipe's prepare function, from hparams.
+
+    This is the one way every recipe maps its hyperparameters to its data
+    preparation (:func:`prepare_on_main`, :func:`run_classification_recipe`).
+
+    Arguments
+    ---------
+    hparams : Mapping
+        The loaded hyperparameters.
+    keys : Sequence[str] or Mapping[str, str]
+        Required arguments: names, or ``argument -> hyperparameter``; a
+        missing hyperparameter raises ``KeyError``.
+    optional : Sequence[str]
+        Arguments passed only when the hyperparameter of that name is
+        defined (otherwise the prepare function's default applies).
+
+    Returns
+    -------
+    dict
+        Keyword arguments.
+
+    Example
+    -------
+    >>> hparams = {"prepare_folder": "out", "seed": 3, "lr": 0.1}
+    >>> prepare_arguments(hparams, {"save_folder": "prepare_folder"})
+    {'save_folder': 'out'}
+    >>> prepare_arguments(hparams, ("seed",), optional=("skip_prep", "lr"))
+    {'seed': 3, 'lr': 0.1}
+    """
+    names = dict(keys) if isinstance(keys, Mapping) else {k: k for k in keys}
+    kwargs = {arg: hparams[key] for arg, key in names.items()}
+    kwargs.update({key: hparams[key] for key in optional if key in hparams})
+    return kwargs
+
+
 def prepare_on_main(
     prepare: Callable[..., Any],
     hparams: Mapping[str, Any],
-    keys: Sequence[str],
+    keys: PrepareKeys,
+    optional: Sequence[str] = (),
     **extra: Any,
 ) -> Any:
     """Runs a recipe's data preparation on the main process.
 
-    Each name in ``keys`` is passed as the keyword argument of that name
-    with the value ``hparams[name]``; ``extra`` keyword arguments are passed
-    as given. Under DDP the other processes wait for the main one.
+    The keyword arguments come from :func:`prepare_arguments` (``keys``
+    and ``optional``); ``extra`` keyword arguments are passed as given.
+    Under DDP the other processes wait for the main one.
 
     Arguments
     ---------
@@ -209,8 +258,10 @@ def prepare_on_main(
         The recipe's preparation function (e.g. ``prepare_esc50``).
     hparams : Mapping
         The loaded hyperparameters.
-    keys : Sequence[str]
-        The hyperparameters handed over by name.
+    keys : Sequence[str] or Mapping[str, str]
+        The hyperparameters handed over (see :func:`prepare_arguments`).
+    optional : Sequence[str]
+        Hyperparameters handed over only when defined.
     **extra
         Further keyword arguments of ``prepare``.
 
@@ -229,7 +280,7 @@ def prepare_on_main(
     >>> prepare_on_main(prepare, hparams, ("save_folder",), seed=1)
     ('out', 1, False)
     """
-    kwargs = {key: hparams[key] for key in keys}
+    kwargs = prepare_arguments(hparams, keys, optional)
     kwargs.update(extra)
     return run_on_main(prepare, kwargs=kwargs)
 
@@ -911,7 +962,7 @@ def _write_plots(hparams, targets, predictions, labels) -> None:
 def run_classification_recipe(
     argv: Sequence[str],
     prepare: Callable[..., Mapping[str, Optional[str]]],
-    keys: Sequence[str],
+    keys: PrepareKeys,
     results_meta: Optional[
         Callable[[Dict[str, Any]], Mapping[str, Any]]
     ] = None,
@@ -928,8 +979,9 @@ def run_classification_recipe(
         ``sys.argv[1:]``.
     prepare : callable
         The recipe's preparation, returning the manifest paths.
-    keys : Sequence[str]
-        The hyperparameters handed to ``prepare`` by name.
+    keys : Sequence[str] or Mapping[str, str]
+        The hyperparameters handed to ``prepare`` (see
+        :func:`prepare_arguments`).
     results_meta : callable, optional
         ``results_meta(hparams) -> dict``: extra entries of the results
         file (see :func:`train_and_evaluate`).

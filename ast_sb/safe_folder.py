@@ -36,6 +36,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from speechbrain.dataio.encoder import CategoricalEncoder
 
+from ast_sb.errors import AudioSpectrogramTransformerError
 from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
 from ast_sb.model import (
     AudioSpectrogramTransformerClassifier,
@@ -108,7 +109,7 @@ def _module_config(slot: str, module: torch.nn.Module) -> Dict[str, Any]:
     return {}
 
 
-class UntrustedModelError(ValueError):
+class UntrustedModelError(AudioSpectrogramTransformerError, ValueError):
     """A model folder cannot be loaded without executing its YAML, or its
     description is invalid."""
 

@@ -16,8 +16,10 @@ import filecmp
 import os
 from typing import Optional
 
+from ast_sb.errors import AudioSpectrogramTransformerError
 
-class StaleSavedirError(RuntimeError):
+
+class StaleSavedirError(AudioSpectrogramTransformerError, RuntimeError):
     """A savedir that holds files of another model than the source."""
 
 

@@ -2,7 +2,7 @@
 
 Full AudioSet (about 2 million 10-s clips) is slow to read as single files
 from network storage. :func:`write_shards` packs a manifest (see
-``ast_sb.prepare_utils``) into tar shards in the WebDataset layout: each
+``ast_sb.manifests``) into tar shards in the WebDataset layout: each
 sample is a group of consecutive members sharing a key,
 ``<key>.wav`` (or ``.flac``) with the audio bytes and ``<key>.json`` with
 the manifest entry (labels, duration, weight, ..., plus the original

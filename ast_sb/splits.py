@@ -10,11 +10,15 @@ Authors
  * ast_sb developers 2026
 """
 
-from typing import List, Sequence
+import random
+from collections import defaultdict
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["group_split"]
+from ast_sb.errors import DataPreparationError
+
+__all__ = ["check_disjoint", "group_split", "stratified_split"]
 
 
 def _holdout(
@@ -116,3 +120,121 @@ def group_split(
         sorted(ids[i] for i in part)
         for part in (train, valid, everything[test_pos])
     ]
+
+
+def _split_sizes(n: int, ratios: Sequence[float]) -> List[int]:
+    """Sizes of consecutive parts of ``n`` items by cumulative rounding."""
+    total = float(sum(ratios))
+    sizes, previous, cumulative = [], 0, 0.0
+    for ratio in ratios:
+        cumulative += ratio
+        boundary = int(round(n * cumulative / total))
+        sizes.append(boundary - previous)
+        previous = boundary
+    return sizes
+
+
+def stratified_split(
+    ids: Sequence[str],
+    strata: Optional[Sequence[str]],
+    ratios: Sequence[float],
+    seed: int = 1234,
+) -> List[List[str]]:
+    """Deterministic random split of ids, stratified by a key.
+
+    Inside each stratum the ids are sorted, shuffled with ``seed`` and cut
+    into consecutive parts with sizes ``round(n * cumulative ratio)``, so
+    every part gets (up to rounding) its share of each stratum. A stratum
+    with a single item goes to the first part.
+
+    Arguments
+    ---------
+    ids : Sequence[str]
+        Items to split (unique).
+    strata : Sequence[str], optional
+        Stratum of each id (e.g. its class); ``None`` for a plain random
+        split.
+    ratios : Sequence[float]
+        Relative part sizes, e.g. ``(0.8, 0.1, 0.1)``; need not sum to 1.
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    List[List[str]]
+        One sorted list of ids per ratio.
+
+    Example
+    -------
+    >>> ids = [f"{c}{i}" for c in "ab" for i in range(10)]
+    >>> train, valid, test = stratified_split(
+    ...     ids, [i[0] for i in ids], (0.8, 0.1, 0.1), seed=0
+    ... )
+    >>> len(train), len(valid), len(test)
+    (16, 2, 2)
+    >>> sorted(i[0] for i in test)
+    ['a', 'b']
+    """
+    if len(ratios) == 0 or any(r < 0 for r in ratios) or sum(ratios) <= 0:
+        raise ValueError(f"ratios must be >= 0 with a positive sum: {ratios}")
+    if strata is None:
+        strata = [""] * len(ids)
+    if len(strata) != len(ids):
+        raise ValueError("ids and strata must have the same length")
+    if len(set(ids)) != len(ids):
+        raise ValueError("ids must be unique")
+    groups: Dict[str, List[str]] = defaultdict(list)
+    for key, stratum in zip(ids, strata):
+        groups[stratum].append(key)
+    parts: List[List[str]] = [[] for _ in ratios]
+    rng = random.Random(seed)
+    for stratum in sorted(groups):
+        members = sorted(groups[stratum])
+        rng.shuffle(members)
+        start = 0
+        for part, size in zip(parts, _split_sizes(len(members), ratios)):
+            part.extend(members[start : start + size])
+            start += size
+    return [sorted(part) for part in parts]
+
+
+def check_disjoint(
+    splits: Mapping[str, Mapping[str, Mapping[str, Any]]], field: str
+):
+    """Checks that no value of ``field`` occurs in two splits (leakage).
+
+    Arguments
+    ---------
+    splits : Mapping[str, Manifest]
+        Split name -> manifest.
+    field : str
+        Entry field that must not be shared (e.g. "speaker", "actor").
+
+    Raises
+    ------
+    DataPreparationError
+        Naming the shared values and the splits.
+
+    Example
+    -------
+    >>> train = {"u1": {"speaker": "s1"}}
+    >>> test = {"u2": {"speaker": "s1"}}
+    >>> check_disjoint({"train": train, "test": {}}, "speaker")
+    >>> check_disjoint({"train": train, "test": test}, "speaker")
+    Traceback (most recent call last):
+    ...
+    ast_sb.errors.DataPreparationError: speaker values shared by splits train and test: ['s1']
+    """
+    values = {
+        name: {entry[field] for entry in manifest.values()}
+        for name, manifest in splits.items()
+    }
+    names = list(values)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            shared = values[first] & values[second]
+            if shared:
+                raise DataPreparationError(
+                    f"{field} values shared by splits {first} and {second}: "
+                    f"{sorted(shared)[:20]}"
+                )

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ast_sb.prepare_utils import AudioFileError, UnknownLabelError
+from ast_sb.audio_checks import AudioFileError
+from ast_sb.labels import UnknownLabelError
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "AudioSet"
 

@@ -28,10 +28,10 @@ from speechbrain.utils.epoch_loop import EpochCounter
 from ast_sb.audio import AudioLoadError, load_audio
 from ast_sb.brain import AudioSpectrogramTransformerBrain
 from ast_sb.cli import main
+from ast_sb.errors import DataPreparationError
 from ast_sb.features import KaldiFbank
 from ast_sb.inference import AudioSpectrogramTransformerInterface
 from ast_sb.model import AudioSpectrogramTransformerEncoder
-from ast_sb.prepare_utils import DataPreparationError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ddp_worker  # noqa: E402

@@ -276,3 +276,48 @@ def test_module_config_round_trip():
     encoder, classifier = _model()
     assert module_config(encoder) == encoder.constructor_args
     assert module_config(classifier) == classifier.constructor_args
+
+
+def test_module_config_keeps_every_kaldi_fbank_argument():
+    # arguments without an attribute of their name (low_freq, high_freq)
+    # were lost by reflection, so such a front end could not be exported
+    fbank = KaldiFbank(
+        n_mels=64, low_freq=50.0, high_freq=-400.0, window="hamming"
+    )
+    cfg = module_config(fbank)
+    assert (cfg["low_freq"], cfg["high_freq"]) == (50.0, -400.0)
+    assert cfg["window"] == "hamming"
+    wav = torch.randn(1, 16000)
+    assert torch.equal(KaldiFbank(**cfg)(wav), fbank(wav))
+    norm = AudioSpectrogramNormalizer(-6.5, 5.25)
+    assert module_config(norm) == norm.constructor_args
+
+
+def test_every_lobe_keeps_its_constructor_args():
+    lobes = [
+        KaldiFbank(low_freq=50.0, target_length=200),
+        AudioSpectrogramNormalizer(-6.5, 5.25),
+        *_model(),
+    ]
+    for lobe in lobes:
+        rebuilt = type(lobe)(**lobe.constructor_args)
+        assert rebuilt.constructor_args == lobe.constructor_args
+        assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {
+            k: v.shape for k, v in lobe.state_dict().items()
+        }
+
+
+def test_kaldi_fbank_low_freq_exports_to_a_folder(tmp_path):
+    encoder, classifier = _model()
+    out = str(tmp_path / "low_freq")
+    export_inference_folder(
+        out,
+        encoder,
+        classifier,
+        _labels(),
+        compute_features=KaldiFbank(
+            n_mels=64, low_freq=50.0, target_length=120
+        ),
+    )
+    with open(os.path.join(out, "hyperparams.yaml"), encoding="utf-8") as f:
+        assert "low_freq: 50.0" in f.read()

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from helpers import randomize_parameters
 
+from ast_sb.features import AudioSpectrogramNormalizer
 from ast_sb.model import (
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
@@ -17,8 +18,10 @@ from ast_sb.model import (
 from ast_sb.position_embedding import resize_position_grid
 from ast_sb.pretrained import (
     CheckpointError,
+    build_from_hf,
     export_original,
     load_pretrained,
+    save_hf_folder,
 )
 
 
@@ -264,3 +267,15 @@ def test_paths_may_be_pathlib_objects(tmp_path):
     target = encoder(depth=1)
     assert load_pretrained(target, path)["format"] == "original"
     assert torch.equal(target.pos_embed, source.pos_embed)
+
+
+@pytest.mark.parametrize("size", ["tiny224", "small224"])
+def test_build_from_hf_records_the_size_of_its_width(tmp_path, size):
+    enc = AudioSpectrogramTransformerEncoder(size, target_length=128, depth=1)
+    head = AudioSpectrogramTransformerClassifier(enc.embed_dim, 3)
+    folder = save_hf_folder(
+        str(tmp_path / "hf"), enc, head, normalizer=AudioSpectrogramNormalizer()
+    )
+    built, _, _ = build_from_hf(folder)
+    assert built.constructor_args["size"] == size
+    assert built.constructor_args == enc.constructor_args

@@ -57,21 +57,18 @@ import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ast_sb.prepare_utils import (
-    AUDIO_EXTENSIONS,
-    DataPreparationError,
-    UnknownLabelError,
-    add_durations,
-    balanced_sample_weights,
-    check_policy,
+from ast_sb.audio_checks import AUDIO_EXTENSIONS, add_durations, check_policy
+from ast_sb.errors import DataPreparationError
+from ast_sb.labels import UnknownLabelError, balanced_sample_weights
+from ast_sb.manifests import (
     is_prepared,
     manifest_paths,
     mark_prepared,
     report_problems,
-    stratified_split,
     write_list,
     write_splits,
 )
+from ast_sb.splits import stratified_split
 
 logger = logging.getLogger(__name__)
 

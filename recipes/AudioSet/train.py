@@ -28,7 +28,12 @@ import sys
 
 from speechbrain.utils.distributed import run_on_main
 
-from ast_sb.recipe import build_datasets, setup_experiment, train_and_evaluate
+from ast_sb.recipe import (
+    build_datasets,
+    prepare_on_main,
+    setup_experiment,
+    train_and_evaluate,
+)
 from ast_sb.sharding import sharded_classification_dataset
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -50,8 +55,7 @@ PREPARE_ARGS = {
 
 if __name__ == "__main__":
     hparams, run_opts = setup_experiment(sys.argv[1:])
-    prepare_kwargs = {arg: hparams[key] for arg, key in PREPARE_ARGS.items()}
-    manifests = run_on_main(prepare_audioset, kwargs=prepare_kwargs)
+    manifests = prepare_on_main(prepare_audioset, hparams, PREPARE_ARGS)
     # all 527 classes in the official order, even those without clips
     run_on_main(
         write_label_encoder,

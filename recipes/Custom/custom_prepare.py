@@ -58,22 +58,23 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from ast_sb.prepare_utils import (
+from ast_sb.audio_checks import (
     AUDIO_EXTENSIONS,
     MIN_DURATION,
-    DataPreparationError,
     add_durations,
-    check_label,
     find_audio_files,
+)
+from ast_sb.errors import DataPreparationError
+from ast_sb.labels import check_label
+from ast_sb.manifests import (
     is_prepared,
     manifest_paths,
     mark_prepared,
     report_problems,
-    stratified_split,
     write_list,
     write_splits,
 )
-from ast_sb.splits import group_split
+from ast_sb.splits import group_split, stratified_split
 
 logger = logging.getLogger(__name__)
 

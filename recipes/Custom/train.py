@@ -69,8 +69,7 @@ def prepare(hparams):
             "min_duration",
             "skip_prep",
         ),
-        group_column=hparams.get("group_column"),
-        wav_column=hparams.get("wav_column", "wav"),
+        optional=("group_column", "wav_column"),
     )
 
 

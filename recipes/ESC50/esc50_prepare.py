@@ -13,7 +13,7 @@ cross-validation) and one JSON manifest per split is written::
                       "label": "dog", "target": 0, "fold": 1}, ...}
 
 Preparation is skipped when the manifests exist and were written with the same
-options (``ast_sb.prepare_utils.is_prepared``).
+options (``ast_sb.manifests.is_prepared``).
 
 Authors
  * ast_sb developers 2026
@@ -30,17 +30,16 @@ import torch
 import torchaudio
 
 from ast_sb.audio import AudioLoadError, load_audio, save_audio
-from ast_sb.prepare_utils import (
-    AudioFileError,
-    DataPreparationError,
-    UnknownLabelError,
-    check_disjoint,
+from ast_sb.audio_checks import AudioFileError, read_duration
+from ast_sb.errors import DataPreparationError
+from ast_sb.labels import UnknownLabelError
+from ast_sb.manifests import (
     is_prepared,
     log_manifest_summary,
     mark_prepared,
-    read_duration,
     write_manifest,
 )
+from ast_sb.splits import check_disjoint
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +95,11 @@ def prepare_esc50(
     ------
     FileNotFoundError
         If the metadata csv is missing.
-    ast_sb.prepare_utils.AudioFileError
+    ast_sb.audio_checks.AudioFileError
         For a missing or corrupt clip (names the file).
-    ast_sb.prepare_utils.UnknownLabelError
+    ast_sb.labels.UnknownLabelError
         When the target <-> category mapping is inconsistent.
-    ast_sb.prepare_utils.DataPreparationError
+    ast_sb.errors.DataPreparationError
         For invalid folds or a malformed csv.
     """
     train_folds = _check_folds("train_folds", train_folds)

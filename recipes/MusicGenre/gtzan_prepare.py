@@ -56,20 +56,18 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from ast_sb.prepare_utils import (
-    AudioFileError,
-    DataPreparationError,
-    UnknownLabelError,
-    add_durations,
-    check_policy,
+from ast_sb.audio_checks import AudioFileError, add_durations, check_policy
+from ast_sb.errors import DataPreparationError
+from ast_sb.labels import UnknownLabelError
+from ast_sb.manifests import (
     is_prepared,
     manifest_paths,
     mark_prepared,
     report_problems,
-    stratified_split,
     write_list,
     write_splits,
 )
+from ast_sb.splits import stratified_split
 
 logger = logging.getLogger(__name__)
 

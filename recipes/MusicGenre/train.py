@@ -20,9 +20,7 @@ Authors
 import os
 import sys
 
-from speechbrain.utils.distributed import run_on_main
-
-from ast_sb.recipe import build_datasets, setup_experiment, train_and_evaluate
+from ast_sb.recipe import run_classification_recipe
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gtzan_prepare import prepare_gtzan  # noqa: E402
@@ -44,6 +42,27 @@ PREPARE_ARGS = (
 )
 
 
+def results_meta(hparams):
+    """The split of a run, written into its results file.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hyperparameters.
+
+    Returns
+    -------
+    dict
+        ``split``, ``test_fold`` and ``split_file``.
+    """
+    split = hparams["split"]
+    return {
+        "split": split,
+        "test_fold": hparams["test_fold"] if split == "fold" else None,
+        "split_file": hparams["split_file"] if split == "file" else None,
+    }
+
+
 def main(argv):
     """Prepares GTZAN, trains, tests and exports (see the module docstring).
 
@@ -52,17 +71,8 @@ def main(argv):
     argv : list of str
         The hparams file, run options and overrides.
     """
-    hparams, run_opts = setup_experiment(argv)
-    prep_kwargs = {name: hparams[name] for name in PREPARE_ARGS}
-    manifests = run_on_main(prepare_gtzan, kwargs=prep_kwargs)
-    split = hparams["split"]
-    meta = {
-        "split": split,
-        "test_fold": hparams["test_fold"] if split == "fold" else None,
-        "split_file": hparams["split_file"] if split == "file" else None,
-    }
-    train_and_evaluate(
-        hparams, run_opts, build_datasets(hparams, manifests), results_meta=meta
+    run_classification_recipe(
+        argv, prepare_gtzan, PREPARE_ARGS, results_meta=results_meta
     )
 
 

@@ -34,11 +34,13 @@ import random
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
-from ast_sb.prepare_utils import (
+from ast_sb.audio_checks import (
     AUDIO_EXTENSIONS,
-    DataPreparationError,
     add_durations,
     find_audio_files,
+)
+from ast_sb.errors import DataPreparationError
+from ast_sb.manifests import (
     is_prepared,
     manifest_paths,
     mark_prepared,
@@ -102,7 +104,7 @@ def prepare_unlabelled(
     ...     save_audio(tmp / "audio" / f"f{i}.wav", torch.zeros(16000 * seconds), 16000)
     >>> out = prepare_unlabelled(str(tmp / "prep"), str(tmp / "audio"),
     ...                          valid_ratio=0.3, seed=0)
-    >>> from ast_sb.prepare_utils import read_manifest
+    >>> from ast_sb.manifests import read_manifest
     >>> sorted(read_manifest(out["train"])), sorted(read_manifest(out["valid"]))
     (['f0', 'f2@0', 'f2@1'], ['f1'])
     >>> read_manifest(out["train"])["f2@1"]["start"]

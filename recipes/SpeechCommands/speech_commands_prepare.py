@@ -29,9 +29,9 @@ import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set
 
-from ast_sb.prepare_utils import (
-    DataPreparationError,
-    add_durations,
+from ast_sb.audio_checks import add_durations
+from ast_sb.errors import DataPreparationError
+from ast_sb.manifests import (
     is_prepared,
     manifest_paths,
     mark_prepared,

@@ -47,20 +47,18 @@ import re
 from pathlib import Path
 from typing import Dict, Optional
 
-from ast_sb.prepare_utils import (
-    DataPreparationError,
-    UnknownLabelError,
-    add_durations,
-    check_disjoint,
-    check_policy,
+from ast_sb.audio_checks import add_durations, check_policy
+from ast_sb.errors import DataPreparationError
+from ast_sb.labels import UnknownLabelError
+from ast_sb.manifests import (
     is_prepared,
     manifest_paths,
     mark_prepared,
     report_problems,
-    stratified_split,
     write_list,
     write_splits,
 )
+from ast_sb.splits import check_disjoint, stratified_split
 
 logger = logging.getLogger(__name__)
 

@@ -33,11 +33,10 @@ import re
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
-from ast_sb.prepare_utils import (
-    DataPreparationError,
-    UnknownLabelError,
-    add_durations,
-    check_disjoint,
+from ast_sb.audio_checks import add_durations
+from ast_sb.errors import DataPreparationError
+from ast_sb.labels import UnknownLabelError
+from ast_sb.manifests import (
     is_prepared,
     manifest_paths,
     mark_prepared,
@@ -45,6 +44,7 @@ from ast_sb.prepare_utils import (
     write_list,
     write_splits,
 )
+from ast_sb.splits import check_disjoint
 
 logger = logging.getLogger(__name__)
 

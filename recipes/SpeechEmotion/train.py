@@ -35,7 +35,12 @@ from typing import Any, Callable, Dict, Mapping, Tuple
 
 from speechbrain.utils.distributed import run_on_main
 
-from ast_sb.recipe import build_datasets, setup_experiment, train_and_evaluate
+from ast_sb.recipe import (
+    build_datasets,
+    prepare_arguments,
+    setup_experiment,
+    train_and_evaluate,
+)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from iemocap_prepare import prepare_iemocap  # noqa: E402
@@ -113,12 +118,11 @@ def prepare_kwargs(
             f"one of {sorted(DATASETS)}"
         )
     prepare, option_keys, meta_keys = DATASETS[name]
-    kwargs = {
-        "data_folder": hparams["data_folder"],
-        "save_folder": hparams["save_folder"],
-        "skip_prep": bool(hparams.get("skip_prep", False)),
-    }
-    kwargs.update({k: hparams[k] for k in option_keys if k in hparams})
+    kwargs = prepare_arguments(
+        hparams,
+        ("data_folder", "save_folder"),
+        optional=("skip_prep", *option_keys),
+    )
     meta = {"dataset": name}
     meta.update({k: hparams[k] for k in meta_keys if hparams.get(k)})
     return prepare, kwargs, meta
