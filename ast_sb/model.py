@@ -26,6 +26,7 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from ast_sb.position_embedding import resize_position_grid, tokens_to_grid
+from ast_sb.token_budget import check_token_budget, select_budget_tokens
 from ast_sb.validation import check_relative_lengths
 
 MODEL_SIZES: Dict[str, Dict[str, int]] = {
@@ -235,6 +236,11 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         AST adapts a checkpoint to another length), so SpeechBrain front ends
         that do not cut (e.g. 5 s ESC-50 clips) work at any length; "error"
         raises a ``ValueError`` naming ``target_length``.
+    token_budget : float
+        Fraction of patch tokens kept at inference (eval mode only), in
+        (0, 1]: whole frequency rows and time columns, evenly spaced and
+        deterministic (:mod:`ast_sb.token_budget`), for less compute on a
+        model trained with structured patchout. 1.0 (default): every patch.
 
     The constructor arguments are kept in ``constructor_args`` (a dict) for
     export. The encoder deliberately has no ``config`` attribute: SpeechBrain
@@ -280,8 +286,10 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         patchout_time: float = 0.0,
         patchout_freq: float = 0.0,
         long_inputs: str = "interpolate",
+        token_budget: float = 1.0,
     ):
         super().__init__()
+        self.token_budget = check_token_budget(token_budget)
         if long_inputs not in self.LONG_INPUTS:
             raise ValueError(
                 f"long_inputs must be one of {self.LONG_INPUTS}, got "
@@ -323,6 +331,8 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         self.long_inputs = long_inputs
         if tuple(patch_shape) != (PATCH_SIZE, PATCH_SIZE):
             self.constructor_args["patch_shape"] = [int(v) for v in patch_shape]
+        if self.token_budget != 1.0:
+            self.constructor_args["token_budget"] = self.token_budget
         self.n_mels = n_mels
         self.target_length = target_length
         self.embed_dim = embed_dim
@@ -498,6 +508,10 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             key_mask = key_mask.flatten(1)
         if self.training and self.patchout == "unstructured":
             tokens, key_mask = self._unstructured_patchout(tokens, key_mask)
+        if not self.training and self.token_budget < 1.0:
+            tokens, key_mask = select_budget_tokens(
+                tokens, (f_dim, t_dim), valid_columns, self.token_budget
+            )
 
         prefix = (
             torch.cat([self.cls_token, self.dist_token], dim=1)
