@@ -157,6 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
             "fewer tokens, less compute (default: the model folder's, 1.0 "
             "unless exported with one)",
         )
+        p.add_argument(
+            "--token-budget-axes",
+            choices=("both", "time", "frequency"),
+            default=None,
+            help="where the budget drops patches: frequency rows and time "
+            "columns (both), columns (time) or rows (frequency); default: "
+            "the model folder's (both)",
+        )
 
     def progress_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -345,6 +353,7 @@ def _load(args: argparse.Namespace):
             device=args.device,
             trust_yaml=args.trust_yaml,
             token_budget=getattr(args, "token_budget", None),
+            token_budget_axes=getattr(args, "token_budget_axes", None),
         )
     except (FileNotFoundError, UntrustedModelError) as err:
         raise CLIError(str(err)) from err

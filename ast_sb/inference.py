@@ -151,6 +151,7 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         check_weights: bool = True,
         trust_yaml: bool = False,
         token_budget: Optional[float] = None,
+        token_budget_axes: Optional[str] = None,
         **kwargs: Any,
     ) -> "AudioSpectrogramTransformerInterface":
         """Loads an exported folder offline.
@@ -185,6 +186,9 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
             Fraction of patch tokens the encoder keeps, in (0, 1] (see
             :attr:`token_budget`); default: the folder's (1.0 unless it was
             exported with one).
+        token_budget_axes : str, optional
+            "both", "time" or "frequency" (see :attr:`token_budget_axes`);
+            default: the folder's ("both" unless exported with another).
         **kwargs : dict
             With ``trust_yaml``: passed to ``from_hparams`` (e.g.
             ``overrides``).
@@ -216,8 +220,7 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
                 modules=modules, hparams=hparams, run_opts={"device": device}
             )
             model.folder = folder
-            if token_budget is not None:
-                model.token_budget = token_budget
+            model._set_budget(token_budget, token_budget_axes)
             return model
         missing = [
             name
@@ -244,8 +247,7 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
 
             verify_loaded_weights(model.mods, folder)
         model.folder = folder
-        if token_budget is not None:
-            model.token_budget = token_budget
+        model._set_budget(token_budget, token_budget_axes)
         return model
 
     # ------------------------------------------------------------------
@@ -273,6 +275,25 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
     @token_budget.setter
     def token_budget(self, value: float) -> None:
         set_token_budget(self.mods.embedding_model, value)
+
+    @property
+    def token_budget_axes(self) -> str:
+        """Where the token budget drops patches: "both" (frequency rows and
+        time columns), "time" (columns) or "frequency" (rows). Settable."""
+        return str(getattr(self.encoder, "token_budget_axes", "both"))
+
+    @token_budget_axes.setter
+    def token_budget_axes(self, value: str) -> None:
+        set_token_budget(self.mods.embedding_model, self.token_budget, value)
+
+    def _set_budget(self, budget: Optional[float], axes: Optional[str]) -> None:
+        """Sets the budget and / or its axes where given."""
+        if budget is not None or axes is not None:
+            set_token_budget(
+                self.mods.embedding_model,
+                self.token_budget if budget is None else budget,
+                axes,
+            )
 
     @property
     def features(self) -> torch.nn.Module:
@@ -900,6 +921,7 @@ def load_interface(
     savedir: Optional[str] = None,
     trust_yaml: bool = False,
     token_budget: Optional[float] = None,
+    token_budget_axes: Optional[str] = None,
 ) -> AudioSpectrogramTransformerInterface:
     """Shortcut for :meth:`AudioSpectrogramTransformerInterface.from_folder`.
 
@@ -915,6 +937,8 @@ def load_interface(
         Load through the folder's ``hyperparams.yaml`` (runs its code).
     token_budget : float, optional
         Fraction of patch tokens kept at inference, in (0, 1].
+    token_budget_axes : str, optional
+        "both", "time" or "frequency".
 
     Returns
     -------
@@ -927,4 +951,5 @@ def load_interface(
         device=device,
         trust_yaml=trust_yaml,
         token_budget=token_budget,
+        token_budget_axes=token_budget_axes,
     )

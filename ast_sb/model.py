@@ -26,7 +26,11 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from ast_sb.position_embedding import resize_position_grid, tokens_to_grid
-from ast_sb.token_budget import check_token_budget, select_budget_tokens
+from ast_sb.token_budget import (
+    check_token_budget,
+    check_token_budget_axes,
+    select_budget_tokens,
+)
 from ast_sb.validation import check_relative_lengths
 
 MODEL_SIZES: Dict[str, Dict[str, int]] = {
@@ -241,6 +245,9 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         (0, 1]: whole frequency rows and time columns, evenly spaced and
         deterministic (:mod:`ast_sb.token_budget`), for less compute on a
         model trained with structured patchout. 1.0 (default): every patch.
+    token_budget_axes : str
+        Where the budget drops patches: "both" (rows and columns, default),
+        "time" (columns) or "frequency" (rows).
 
     The constructor arguments are kept in ``constructor_args`` (a dict) for
     export. The encoder deliberately has no ``config`` attribute: SpeechBrain
@@ -287,9 +294,11 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         patchout_freq: float = 0.0,
         long_inputs: str = "interpolate",
         token_budget: float = 1.0,
+        token_budget_axes: str = "both",
     ):
         super().__init__()
         self.token_budget = check_token_budget(token_budget)
+        self.token_budget_axes = check_token_budget_axes(token_budget_axes)
         if long_inputs not in self.LONG_INPUTS:
             raise ValueError(
                 f"long_inputs must be one of {self.LONG_INPUTS}, got "
@@ -333,6 +342,8 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             self.constructor_args["patch_shape"] = [int(v) for v in patch_shape]
         if self.token_budget != 1.0:
             self.constructor_args["token_budget"] = self.token_budget
+        if self.token_budget_axes != "both":
+            self.constructor_args["token_budget_axes"] = token_budget_axes
         self.n_mels = n_mels
         self.target_length = target_length
         self.embed_dim = embed_dim
@@ -510,7 +521,11 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             tokens, key_mask = self._unstructured_patchout(tokens, key_mask)
         if not self.training and self.token_budget < 1.0:
             tokens, key_mask = select_budget_tokens(
-                tokens, (f_dim, t_dim), valid_columns, self.token_budget
+                tokens,
+                (f_dim, t_dim),
+                valid_columns,
+                self.token_budget,
+                self.token_budget_axes,
             )
 
         prefix = (

@@ -12,6 +12,10 @@ falls roughly linearly with the budget, attention quadratically):
   clip's own ``t`` valid columns (its patch columns fully inside its
   frames), evenly spaced.
 
+That is ``axes="both"`` (default); ``axes="time"`` keeps every frequency
+row and ``round(budget * t)`` columns, ``axes="frequency"`` every valid
+column and ``round(budget * f_dim)`` rows.
+
 The choice is deterministic (no randomness at inference) and depends only
 on the clip's own length, never on its batch neighbours: padded time
 columns are never kept (they are dropped first), clips that keep fewer
@@ -35,8 +39,13 @@ from typing import Any, Optional, Tuple
 import torch
 from torch import nn
 
+TOKEN_BUDGET_AXES = ("both", "time", "frequency")
+"""Where a token budget drops patches: rows and columns, columns, rows."""
+
 __all__ = [
+    "TOKEN_BUDGET_AXES",
     "check_token_budget",
+    "check_token_budget_axes",
     "even_indices",
     "kept_grid",
     "select_budget_tokens",
@@ -82,6 +91,36 @@ def check_token_budget(value: Any) -> float:
     return budget
 
 
+def check_token_budget_axes(value: Any) -> str:
+    """Validates the axes of a token budget (:data:`TOKEN_BUDGET_AXES`).
+
+    Arguments
+    ---------
+    value : str
+        "both", "time" or "frequency".
+
+    Returns
+    -------
+    str
+        The axes.
+
+    Example
+    -------
+    >>> check_token_budget_axes("time")
+    'time'
+    >>> check_token_budget_axes("rows")
+    Traceback (most recent call last):
+    ...
+    ValueError: token_budget_axes must be one of ('both', 'time', 'frequency'), got 'rows'.
+    """
+    if value not in TOKEN_BUDGET_AXES:
+        raise ValueError(
+            f"token_budget_axes must be one of {TOKEN_BUDGET_AXES}, got "
+            f"{value!r}."
+        )
+    return value
+
+
 def even_indices(n: int, keep: int) -> torch.Tensor:
     """``keep`` of ``n`` positions, evenly spaced (centres of ``keep``
     equal bins), in integer arithmetic.
@@ -108,7 +147,9 @@ def even_indices(n: int, keep: int) -> torch.Tensor:
     return (2 * torch.arange(keep) + 1) * n // (2 * keep)
 
 
-def kept_grid(f_dim: int, t_dim: int, budget: float) -> Tuple[int, int]:
+def kept_grid(
+    f_dim: int, t_dim: int, budget: float, axes: str = "both"
+) -> Tuple[int, int]:
     """Frequency rows and time columns kept of an ``f_dim x t_dim`` grid.
 
     Arguments
@@ -119,6 +160,9 @@ def kept_grid(f_dim: int, t_dim: int, budget: float) -> Tuple[int, int]:
         Valid time columns of the clip.
     budget : float
         Fraction of patches kept, in (0, 1].
+    axes : str
+        "both" (rows and columns), "time" (columns only) or "frequency"
+        (rows only).
 
     Returns
     -------
@@ -133,7 +177,13 @@ def kept_grid(f_dim: int, t_dim: int, budget: float) -> Tuple[int, int]:
     (12, 9)
     >>> kept_grid(1, 512, 0.25)  # frame-based patches: time only
     (1, 128)
+    >>> kept_grid(12, 9, 0.5, "time"), kept_grid(12, 9, 0.5, "frequency")
+    ((12, 4), (6, 9))
     """
+    if axes == "time":
+        return f_dim, min(t_dim, max(1, round(budget * t_dim)))
+    if axes == "frequency":
+        return min(f_dim, max(1, round(budget * f_dim))), t_dim
     rows = min(f_dim, max(1, round(f_dim * math.sqrt(budget))))
     columns = min(t_dim, max(1, round(budget * f_dim * t_dim / rows)))
     return rows, columns
@@ -144,6 +194,7 @@ def select_budget_tokens(
     grid: Tuple[int, int],
     valid_columns: Optional[torch.Tensor],
     budget: float,
+    axes: str = "both",
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     """Keeps the budget's patch tokens of each clip.
 
@@ -158,6 +209,8 @@ def select_budget_tokens(
         Valid time columns of each clip ``[B]``; None: all ``t_dim``.
     budget : float
         Fraction of patch tokens kept, in (0, 1].
+    axes : str
+        See :func:`kept_grid`.
 
     Returns
     -------
@@ -180,6 +233,7 @@ def select_budget_tokens(
     [56, 32]
     """
     budget = check_token_budget(budget)
+    axes = check_token_budget_axes(axes)
     batch, n_tokens, dim = tokens.shape
     f_dim, t_dim = grid
     if n_tokens != f_dim * t_dim:
@@ -193,7 +247,7 @@ def select_budget_tokens(
         columns = valid_columns.clamp(1, t_dim).tolist()
     per_clip = []
     for t_valid in columns:
-        rows, keep_t = kept_grid(f_dim, t_valid, budget)
+        rows, keep_t = kept_grid(f_dim, t_valid, budget, axes)
         f_idx = even_indices(f_dim, rows)
         t_idx = even_indices(t_valid, keep_t)
         per_clip.append((f_idx[:, None] * t_dim + t_idx[None, :]).flatten())
@@ -212,7 +266,9 @@ def select_budget_tokens(
     return kept, key_mask
 
 
-def set_token_budget(module: nn.Module, budget: Any) -> float:
+def set_token_budget(
+    module: nn.Module, budget: Any, axes: Optional[str] = None
+) -> float:
     """Sets the inference token budget of every AST encoder in ``module``.
 
     Also records it in the encoders' ``constructor_args``, so a folder
@@ -224,6 +280,9 @@ def set_token_budget(module: nn.Module, budget: Any) -> float:
         An encoder, a pipeline, or any module holding AST encoders.
     budget : float
         Fraction of patch tokens kept, in (0, 1].
+    axes : str, optional
+        "both", "time" or "frequency" (:func:`kept_grid`); default: keep
+        the encoders' own.
 
     Returns
     -------
@@ -242,6 +301,8 @@ def set_token_budget(module: nn.Module, budget: Any) -> float:
     from ast_sb.model import AudioSpectrogramTransformerEncoder
 
     budget = check_token_budget(budget)
+    if axes is not None:
+        axes = check_token_budget_axes(axes)
     encoders = [
         m
         for m in module.modules()
@@ -258,4 +319,9 @@ def set_token_budget(module: nn.Module, budget: Any) -> float:
             encoder.constructor_args.pop("token_budget", None)
         else:
             encoder.constructor_args["token_budget"] = budget
+        if axes is not None:
+            encoder.token_budget_axes = axes
+            encoder.constructor_args.pop("token_budget_axes", None)
+            if axes != "both":
+                encoder.constructor_args["token_budget_axes"] = axes
     return budget

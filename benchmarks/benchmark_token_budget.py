@@ -105,6 +105,12 @@ def main(argv=None) -> int:
     parser.add_argument("--model", required=True, help="exported folder")
     parser.add_argument("--manifest", required=True, help="test.json")
     parser.add_argument("--budgets", default="1,0.75,0.5,0.35,0.25")
+    parser.add_argument(
+        "--axes",
+        default="both",
+        choices=("both", "time", "frequency"),
+        help="where the budget drops patches (token_budget_axes)",
+    )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--timing-clips", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=7)
@@ -113,7 +119,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     budgets = [check_token_budget(b) for b in args.budgets.split(",")]
-    model = AudioSpectrogramTransformerInterface.from_folder(args.model)
+    model = AudioSpectrogramTransformerInterface.from_folder(
+        args.model, token_budget_axes=args.axes
+    )
     clips = load_test_set(args.manifest, model)
     print(f"{len(clips)} test clips", file=sys.stderr)
 
@@ -167,6 +175,7 @@ def main(argv=None) -> int:
     print(
         f"{len(clips)} test clips; timing: {len(timing)} batches of "
         f"{args.batch_size} clips, median of {args.repeats} rounds; "
+        f"axes {args.axes}; "
         f"{machine}"
     )
     print(
@@ -188,6 +197,7 @@ def main(argv=None) -> int:
                     "command": sys.argv,
                     "machine": machine,
                     "test_clips": len(clips),
+                    "axes": args.axes,
                     "results": list(results.values()),
                     "model_times": {str(b): t for b, t in model_times.items()},
                     "e2e_times": {str(b): t for b, t in e2e_times.items()},

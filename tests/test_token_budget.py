@@ -76,6 +76,16 @@ def test_fewer_tokens_reach_the_blocks(budget, kept):
     assert tokens_reaching_blocks(enc, feats) == 2 + kept
 
 
+@pytest.mark.parametrize(
+    "axes, budget, kept",
+    [("time", 0.5, 12 * 4), ("frequency", 0.5, 6 * 9), ("time", 0.01, 12)],
+)
+def test_budget_on_one_axis(axes, budget, kept):
+    enc = encoder(token_budget=budget, token_budget_axes=axes)
+    assert tokens_reaching_blocks(enc, torch.randn(1, 100, 128)) == 2 + kept
+    assert enc.constructor_args["token_budget_axes"] == axes
+
+
 def test_flops_fall_with_the_budget():
     feats = torch.randn(1, 100, 128)
     flops = {}
@@ -110,9 +120,17 @@ def test_deterministic():
         assert torch.equal(enc(feats), first)
 
 
-@pytest.mark.parametrize("budget", [0.5, 0.3])
-def test_padded_batch_equals_each_clip_alone(budget):
-    enc = encoder(token_budget=budget, use_padding_mask=True, target_length=256)
+@pytest.mark.parametrize(
+    "budget, axes",
+    [(0.5, "both"), (0.3, "both"), (0.4, "time"), (0.5, "frequency")],
+)
+def test_padded_batch_equals_each_clip_alone(budget, axes):
+    enc = encoder(
+        token_budget=budget,
+        token_budget_axes=axes,
+        use_padding_mask=True,
+        target_length=256,
+    )
     n_frames = [256, 131, 60, 20]
     feats = torch.randn(len(n_frames), 256, 128)
     for i, n in enumerate(n_frames):
@@ -126,7 +144,7 @@ def test_padded_batch_equals_each_clip_alone(budget):
     # the short clips really keep fewer tokens than the long one
     tokens = enc.patch_embed(feats).flatten(2).transpose(1, 2)
     valid = enc.valid_time_patches(lengths, 256)
-    _, mask = select_budget_tokens(tokens, (12, 25), valid, budget)
+    _, mask = select_budget_tokens(tokens, (12, 25), valid, budget, axes)
     assert mask.sum(1).tolist() == sorted(mask.sum(1).tolist(), reverse=True)
     assert mask.sum(1)[-1] < mask.sum(1)[0]
 
@@ -138,6 +156,13 @@ def test_bad_budgets_raise_naming_the_value(bad):
     assert repr(bad) in str(err.value)
     with pytest.raises(ValueError, match=re.escape(repr(bad))):
         encoder(token_budget=bad)
+
+
+@pytest.mark.parametrize("bad", ["rows", None, 1])
+def test_bad_axes_raise_naming_the_value(bad):
+    with pytest.raises(ValueError, match="token_budget_axes") as err:
+        encoder(token_budget_axes=bad)
+    assert repr(bad) in str(err.value)
 
 
 def test_interface_cli_and_exported_folder(tmp_path, capsys):
@@ -172,6 +197,27 @@ def test_interface_cli_and_exported_folder(tmp_path, capsys):
         assert "token_budget" in capsys.readouterr().err
     with pytest.raises(ValueError, match="'abc'"):
         half.token_budget = "abc"
+    time_only = AudioSpectrogramTransformerInterface.from_folder(
+        folder, token_budget_axes="time"
+    )
+    assert (time_only.token_budget, time_only.token_budget_axes) == (
+        1.0,
+        "time",
+    )
+    time_only.token_budget = 0.5  # keeps the axes
+    assert time_only.encoder.token_budget_axes == "time"
+    code = main(
+        ["classify", str(wav), "--model", folder, "--json", "--top-k", "3"]
+        + ["--token-budget", "0.5", "--token-budget-axes", "time"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    predictions = json.loads(out)["results"][0]["predictions"]
+    expected = time_only.predict_file(str(wav), top_k=3)
+    assert expected != half.predict_file(str(wav), top_k=3)
+    for got, want in zip(predictions, expected):
+        assert got["label"] == want["label"]
+        assert math.isclose(got["score"], want["score"], abs_tol=1e-5)
 
 
 def test_yaml_key_reaches_the_encoder_and_the_exported_folder(tmp_path):
@@ -188,11 +234,13 @@ def test_yaml_key_reaches_the_encoder_and_the_exported_folder(tmp_path):
                 "n_classes": 3,
                 "depth": 1,
                 "token_budget": 0.4,
+                "token_budget_axes": "frequency",
             },
         )
     enc = hp["embedding_model"].eval()
     assert enc.token_budget == 0.4
     assert enc.constructor_args["token_budget"] == 0.4
+    assert enc.token_budget_axes == "frequency"
     labels = CategoricalEncoder()
     labels.update_from_iterable(["a", "b", "c"])
     folder = export_inference_folder(
@@ -207,5 +255,6 @@ def test_yaml_key_reaches_the_encoder_and_the_exported_folder(tmp_path):
             folder, trust_yaml=trust_yaml
         )
         assert model.token_budget == 0.4, trust_yaml
+        assert model.token_budget_axes == "frequency", trust_yaml
     with open(os.path.join(ROOT, "hparams", "model", "ast.yaml")) as fin:
         assert "token_budget: !ref <token_budget>" in fin.read()
