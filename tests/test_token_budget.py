@@ -258,3 +258,27 @@ def test_yaml_key_reaches_the_encoder_and_the_exported_folder(tmp_path):
         assert model.token_budget_axes == "frequency", trust_yaml
     with open(os.path.join(ROOT, "hparams", "model", "ast.yaml")) as fin:
         assert "token_budget: !ref <token_budget>" in fin.read()
+
+
+@pytest.mark.parametrize("use_padding_mask", [False, True])
+def test_interface_padded_batch_equals_each_clip_alone(
+    tmp_path, use_padding_mask
+):
+    """The user path with a budget: a clip scores the same in a padded
+    batch (with or without the encoder's padding mask) as alone."""
+    folder = make_model_folder(tmp_path / "model", ["a", "b", "c"])
+    model = AudioSpectrogramTransformerInterface.from_folder(
+        folder, token_budget=0.4
+    )
+    model.encoder.use_padding_mask = use_padding_mask
+    torch.manual_seed(2)
+    samples = [16000, 9000, 4000]
+    wavs = torch.zeros(3, 16000)
+    for i, n in enumerate(samples):
+        wavs[i, :n] = torch.randn(n) * 0.1
+    lengths = torch.tensor(samples, dtype=torch.float) / 16000
+    with torch.no_grad():
+        batched = model.predict_proba(wavs, lengths)
+        for i, n in enumerate(samples):
+            alone = model.predict_proba(wavs[i : i + 1, :n])
+            assert torch.allclose(batched[i], alone[0], atol=1e-5), (i, n)
