@@ -106,6 +106,15 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _token_budget(text: str) -> float:
+    from ast_sb.token_budget import check_token_budget
+
+    try:
+        return check_token_budget(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``ast-sb`` argument parser.
 
@@ -141,6 +150,24 @@ def build_parser() -> argparse.ArgumentParser:
             "ast_sb_model.json + model.safetensors, nothing executed)",
         )
 
+    def budget_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--token-budget",
+            type=_token_budget,
+            default=None,
+            help="fraction of patch tokens the encoder keeps, in (0, 1]: "
+            "fewer tokens, less compute (default: the model folder's, 1.0 "
+            "unless exported with one)",
+        )
+        p.add_argument(
+            "--token-budget-axes",
+            choices=("both", "time", "frequency"),
+            default=None,
+            help="where the budget drops patches: frequency rows and time "
+            "columns (both), columns (time) or rows (frequency); default: "
+            "the model folder's (both)",
+        )
+
     def progress_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--no-progress",
@@ -166,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, default=8)
     p.add_argument("--json", action="store_true", help="JSON output")
     p.add_argument("--output", help="also write the JSON result to a file")
+    budget_args(p)
     progress_args(p)
 
     p = sub.add_parser("tag", help="timeline of events of a (long) file")
@@ -198,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", help="also write the JSON result to a file")
     p.add_argument("--plot", help="write a spectrogram + timeline PNG")
+    budget_args(p)
     progress_args(p)
 
     p = sub.add_parser("info", help="model size, parameters and set-up")
@@ -323,7 +352,11 @@ def _load(args: argparse.Namespace):
 
     try:
         return AudioSpectrogramTransformerInterface.from_folder(
-            args.model, device=args.device, trust_yaml=args.trust_yaml
+            args.model,
+            device=args.device,
+            trust_yaml=args.trust_yaml,
+            token_budget=getattr(args, "token_budget", None),
+            token_budget_axes=getattr(args, "token_budget_axes", None),
         )
     except (FileNotFoundError, UntrustedModelError) as err:
         raise CLIError(str(err)) from err

@@ -53,6 +53,7 @@ from ast_sb.safe_folder import (
     has_description,
     load_described_modules,
 )
+from ast_sb.token_budget import set_token_budget
 from ast_sb.validation import (
     check_relative_lengths,
     check_waveforms,
@@ -149,6 +150,8 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         device: str = "cpu",
         check_weights: bool = True,
         trust_yaml: bool = False,
+        token_budget: Optional[float] = None,
+        token_budget_axes: Optional[str] = None,
         **kwargs: Any,
     ) -> "AudioSpectrogramTransformerInterface":
         """Loads an exported folder offline.
@@ -179,6 +182,13 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         trust_yaml : bool
             Load through ``hyperparams.yaml`` (runs the code it names; its
             ``.ckpt`` files are still loaded with ``weights_only=True``).
+        token_budget : float, optional
+            Fraction of patch tokens the encoder keeps, in (0, 1] (see
+            :attr:`token_budget`); default: the folder's (1.0 unless it was
+            exported with one).
+        token_budget_axes : str, optional
+            "both", "time" or "frequency" (see :attr:`token_budget_axes`);
+            default: the folder's ("both" unless exported with another).
         **kwargs : dict
             With ``trust_yaml``: passed to ``from_hparams`` (e.g.
             ``overrides``).
@@ -210,6 +220,7 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
                 modules=modules, hparams=hparams, run_opts={"device": device}
             )
             model.folder = folder
+            model._set_budget(token_budget, token_budget_axes)
             return model
         missing = [
             name
@@ -236,6 +247,7 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
 
             verify_loaded_weights(model.mods, folder)
         model.folder = folder
+        model._set_budget(token_budget, token_budget_axes)
         return model
 
     # ------------------------------------------------------------------
@@ -252,6 +264,36 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
                 f"{type(module).__name__}); export it again."
             )
         return module
+
+    @property
+    def token_budget(self) -> float:
+        """Fraction of patch tokens the encoder keeps at inference, in
+        (0, 1] (:mod:`ast_sb.token_budget`): fewer tokens, less compute.
+        Settable, e.g. ``clf.token_budget = 0.5``; 1.0 is the full model."""
+        return float(getattr(self.encoder, "token_budget", 1.0))
+
+    @token_budget.setter
+    def token_budget(self, value: float) -> None:
+        set_token_budget(self.mods.embedding_model, value)
+
+    @property
+    def token_budget_axes(self) -> str:
+        """Where the token budget drops patches: "both" (frequency rows and
+        time columns), "time" (columns) or "frequency" (rows). Settable."""
+        return str(getattr(self.encoder, "token_budget_axes", "both"))
+
+    @token_budget_axes.setter
+    def token_budget_axes(self, value: str) -> None:
+        set_token_budget(self.mods.embedding_model, self.token_budget, value)
+
+    def _set_budget(self, budget: Optional[float], axes: Optional[str]) -> None:
+        """Sets the budget and / or its axes where given."""
+        if budget is not None or axes is not None:
+            set_token_budget(
+                self.mods.embedding_model,
+                self.token_budget if budget is None else budget,
+                axes,
+            )
 
     @property
     def features(self) -> torch.nn.Module:
@@ -878,6 +920,8 @@ def load_interface(
     device: str = "cpu",
     savedir: Optional[str] = None,
     trust_yaml: bool = False,
+    token_budget: Optional[float] = None,
+    token_budget_axes: Optional[str] = None,
 ) -> AudioSpectrogramTransformerInterface:
     """Shortcut for :meth:`AudioSpectrogramTransformerInterface.from_folder`.
 
@@ -891,6 +935,10 @@ def load_interface(
         SpeechBrain savedir (default: the folder).
     trust_yaml : bool
         Load through the folder's ``hyperparams.yaml`` (runs its code).
+    token_budget : float, optional
+        Fraction of patch tokens kept at inference, in (0, 1].
+    token_budget_axes : str, optional
+        "both", "time" or "frequency".
 
     Returns
     -------
@@ -898,5 +946,10 @@ def load_interface(
         The loaded model.
     """
     return AudioSpectrogramTransformerInterface.from_folder(
-        folder, savedir=savedir, device=device, trust_yaml=trust_yaml
+        folder,
+        savedir=savedir,
+        device=device,
+        trust_yaml=trust_yaml,
+        token_budget=token_budget,
+        token_budget_axes=token_budget_axes,
     )

@@ -28,6 +28,11 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from ast_sb.position_embedding import resize_position_grid, tokens_to_grid
+from ast_sb.token_budget import (
+    check_token_budget,
+    check_token_budget_axes,
+    select_budget_tokens,
+)
 from ast_sb.validation import check_relative_lengths
 
 MODEL_SIZES: Dict[str, Dict[str, int]] = {
@@ -241,6 +246,14 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         Recompute each block's activations in the backward pass instead of
         keeping them (see :meth:`set_grad_checkpointing`); saves memory in
         training (base384 at 1024 frames on small GPUs), same gradients.
+    token_budget : float
+        Fraction of patch tokens kept at inference (eval mode only), in
+        (0, 1]: whole frequency rows and time columns, evenly spaced and
+        deterministic (:mod:`ast_sb.token_budget`), for less compute on a
+        model trained with structured patchout. 1.0 (default): every patch.
+    token_budget_axes : str
+        Where the budget drops patches: "both" (rows and columns, default),
+        "time" (columns) or "frequency" (rows).
 
     The forward is split as in timm's ViT: :meth:`forward_features`
     (all tokens after the final LayerNorm), :meth:`forward_head` (mean of
@@ -294,8 +307,12 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         patchout_freq: float = 0.0,
         long_inputs: str = "interpolate",
         grad_checkpointing: bool = False,
+        token_budget: float = 1.0,
+        token_budget_axes: str = "both",
     ):
         super().__init__()
+        self.token_budget = check_token_budget(token_budget)
+        self.token_budget_axes = check_token_budget_axes(token_budget_axes)
         if long_inputs not in self.LONG_INPUTS:
             raise ValueError(
                 f"long_inputs must be one of {self.LONG_INPUTS}, got "
@@ -337,6 +354,10 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         self.long_inputs = long_inputs
         if tuple(patch_shape) != (PATCH_SIZE, PATCH_SIZE):
             self.constructor_args["patch_shape"] = [int(v) for v in patch_shape]
+        if self.token_budget != 1.0:
+            self.constructor_args["token_budget"] = self.token_budget
+        if self.token_budget_axes != "both":
+            self.constructor_args["token_budget_axes"] = token_budget_axes
         self.n_mels = n_mels
         self.target_length = target_length
         self.embed_dim = embed_dim
@@ -587,6 +608,14 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
             key_mask = key_mask.flatten(1)
         if self.training and self.patchout == "unstructured":
             tokens, key_mask = self._unstructured_patchout(tokens, key_mask)
+        if not self.training and self.token_budget < 1.0:
+            tokens, key_mask = select_budget_tokens(
+                tokens,
+                (f_dim, t_dim),
+                valid_columns,
+                self.token_budget,
+                self.token_budget_axes,
+            )
 
         prefix = (
             torch.cat([self.cls_token, self.dist_token], dim=1)
