@@ -87,8 +87,10 @@ __all__ = [
     "file_chunks",
     "follow_file",
     "microphone_chunks",
+    "open_source",
     "pcm_chunks",
     "read_wav_header",
+    "stream_jsonl",
 ]
 
 #: Raw PCM sample formats: numpy dtype and full scale.
@@ -269,6 +271,35 @@ def pcm_chunks(
             yield samples
 
 
+def _wait_for(path: str, size: int, timeout: float, poll: float) -> None:
+    """Waits until ``path`` holds at least ``size`` bytes (or timeout)."""
+    deadline = time.monotonic() + timeout
+    while os.path.getsize(path) < size and time.monotonic() < deadline:
+        time.sleep(poll)
+
+
+def _follow(
+    fin: BinaryIO,
+    decoder: PcmDecoder,
+    idle_timeout: float,
+    poll: float,
+    chunk_bytes: int,
+) -> Iterator[np.ndarray]:
+    """Reads an open file as it grows; stops after ``idle_timeout`` idle s."""
+    last_growth = time.monotonic()
+    while True:
+        data = fin.read(chunk_bytes)
+        if data:
+            last_growth = time.monotonic()
+            samples = decoder.decode(data)
+            if len(samples):
+                yield samples
+            continue
+        if time.monotonic() - last_growth >= idle_timeout:
+            break
+        time.sleep(poll)
+
+
 def follow_file(
     path: str,
     fmt: Optional[str] = None,
@@ -276,14 +307,13 @@ def follow_file(
     idle_timeout: float = 5.0,
     poll: float = 0.05,
     chunk_bytes: int = 1 << 14,
-    on_header: Optional[Callable[[int, int, str], None]] = None,
-) -> Iterator[np.ndarray]:
+) -> Tuple[int, Iterator[np.ndarray]]:
     """Chunks of a file that is still being written (like ``tail -f``).
 
     Arguments
     ---------
     path : str
-        Raw PCM or WAV file (its header may not be final yet).
+        Raw PCM or WAV file (a WAV header's data size may not be final).
     fmt : str, optional
         ``"s16le"``, ``"f32le"`` or ``"wav"`` (default: ``"wav"`` for a
         ``.wav`` name, else ``"s16le"``).
@@ -295,47 +325,42 @@ def follow_file(
         Seconds between checks for new data.
     chunk_bytes : int
         Most bytes per read.
-    on_header : callable, optional
-        Called with ``(rate, channels, fmt)`` of a WAV file's header.
 
-    Yields
-    ------
-    numpy.ndarray
-        float32 mono samples.
+    Returns
+    -------
+    rate : int or None
+        The WAV header's rate (None for raw PCM).
+    chunks : iterator
+        float32 mono chunks, until the file stops growing.
 
     Example
     -------
     >>> path = str(getfixture("tmpdir") / "rec.raw")
     >>> _ = open(path, "wb").write(np.ones(4, "<i2").tobytes())
-    >>> [c.shape for c in follow_file(path, "s16le", idle_timeout=0.0)]
-    [(4,)]
+    >>> rate, chunks = follow_file(path, "s16le", idle_timeout=0.0)
+    >>> rate, [c.shape for c in chunks]
+    (None, [(4,)])
     """
     if fmt is None:
         fmt = "wav" if path.lower().endswith(".wav") else "s16le"
     if not os.path.isfile(path):
         raise AudioLoadError(f"Audio file not found: {path}")
-    with open(path, "rb") as fin:
+    fin = open(path, "rb")  # noqa: SIM115 (closed by the generator)
+    rate = None
+    try:
         if fmt == "wav":
-            # wait for the header to be written
-            deadline = time.monotonic() + idle_timeout
-            while os.path.getsize(path) < 44 and time.monotonic() < deadline:
-                time.sleep(poll)
+            _wait_for(path, 44, idle_timeout, poll)
             rate, channels, fmt = read_wav_header(fin, path)
-            if on_header is not None:
-                on_header(rate, channels, fmt)
         decoder = PcmDecoder(fmt, channels)
-        last_growth = time.monotonic()
-        while True:
-            data = fin.read(chunk_bytes)
-            if data:
-                last_growth = time.monotonic()
-                samples = decoder.decode(data)
-                if len(samples):
-                    yield samples
-                continue
-            if time.monotonic() - last_growth >= idle_timeout:
-                break
-            time.sleep(poll)
+    except Exception:
+        fin.close()
+        raise
+
+    def chunks() -> Iterator[np.ndarray]:
+        with fin:
+            yield from _follow(fin, decoder, idle_timeout, poll, chunk_bytes)
+
+    return rate, chunks()
 
 
 def microphone_chunks(
@@ -969,3 +994,178 @@ class StreamingTagger(SlidingWindowTagger):
             keep = int(np.searchsorted(ends, mid, side="left"))
             del self._starts[:keep], self._ends[:keep], self._scores[:keep]
         return self.tracker.update(bounds, seg, active)
+
+
+def open_source(
+    source: str = "-",
+    fmt: Optional[str] = None,
+    rate: Optional[int] = None,
+    channels: int = 1,
+    follow: bool = False,
+    idle_timeout: float = 5.0,
+    mic: bool = False,
+    mic_device: Optional[Any] = None,
+    duration: Optional[float] = None,
+    stdin: Optional[BinaryIO] = None,
+) -> Tuple[Optional[int], Iterator[np.ndarray]]:
+    """The chunks of a stream source and their rate.
+
+    Arguments
+    ---------
+    source : str
+        ``"-"`` (stdin) or a file.
+    fmt : str, optional
+        ``"s16le"``, ``"f32le"`` or ``"wav"``; default: ``s16le`` on stdin,
+        by the file name for a followed file, and any format soundfile
+        reads for a finished file.
+    rate : int, optional
+        Rate of raw PCM (a WAV header or audio file gives its own);
+        None: the model's.
+    channels : int
+        Interleaved channels of raw PCM.
+    follow : bool
+        Follow a file that is still being written (:func:`follow_file`).
+    idle_timeout : float
+        With ``follow``: stop after this many seconds without new data.
+    mic : bool
+        Read the microphone instead (:func:`microphone_chunks`).
+    mic_device : int or str, optional
+        ``sounddevice`` input device.
+    duration : float, optional
+        With ``mic``: stop after this many seconds.
+    stdin : file-like, optional
+        Binary stdin (default ``sys.stdin.buffer``).
+
+    Returns
+    -------
+    rate : int or None
+        Rate of the chunks (None: as given, i.e. the model's).
+    chunks : iterator
+        float32 mono chunks.
+
+    Example
+    -------
+    >>> import io
+    >>> data = io.BytesIO(np.zeros(8, "<i2").tobytes())
+    >>> rate, chunks = open_source("-", "s16le", 8000, stdin=data)
+    >>> rate, [c.shape for c in chunks]
+    (8000, [(8,)])
+    """
+    if fmt is not None and fmt != "wav" and fmt not in PCM_FORMATS:
+        raise ValueError(
+            f"Unknown format {fmt!r}; expected wav, "
+            + ", ".join(sorted(PCM_FORMATS))
+        )
+    if mic:
+        rate = int(rate or 16000)
+        return rate, microphone_chunks(
+            rate, channels, 0.1, mic_device, duration
+        )
+    if source == "-":
+        import sys
+
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        fmt = fmt or "s16le"
+        if fmt == "wav":
+            rate, channels, fmt = read_wav_header(stream, "stdin")
+        return rate, pcm_chunks(stream, fmt, channels)
+    if follow:
+        header_rate, chunks = follow_file(source, fmt, channels, idle_timeout)
+        return header_rate or rate, chunks
+    if fmt in PCM_FORMATS:
+        if not os.path.isfile(source):
+            raise AudioLoadError(f"Audio file not found: {source}")
+
+        def raw() -> Iterator[np.ndarray]:
+            with open(source, "rb") as fin:
+                yield from pcm_chunks(fin, fmt, channels)
+
+        return rate, raw()
+    from ast_sb.audio import open_audio_file
+
+    with open_audio_file(source) as fin:
+        file_rate = int(fin.samplerate)
+    return file_rate, file_chunks(source)
+
+
+def stream_jsonl(
+    tagger: StreamingTagger,
+    chunks: Iterable[np.ndarray],
+    write: Callable[[str], None],
+    windows: bool = False,
+    top_k: int = 3,
+) -> dict:
+    """Tags a stream and writes one JSON line per event (and window).
+
+    Event lines are ``{"type": "event", "start", "end", "label", "score"}``
+    (as the events of ``ast-sb tag --json``), written when the event closes;
+    with ``windows``, every window adds ``{"type": "window", "start", "end",
+    "top": [{"label", "score"}, ...]}``. The last line is ``{"type": "end",
+    "duration", "n_windows", "n_events"}``. Ctrl-C ends the stream (the
+    open events are still written).
+
+    Arguments
+    ---------
+    tagger : StreamingTagger
+        A fresh tagger.
+    chunks : iterable
+        float32 mono chunks at the tagger's ``input_rate``.
+    write : callable
+        Receives each line (with its newline).
+    windows : bool
+        Also write every window's top classes.
+    top_k : int
+        Classes per window line.
+
+    Returns
+    -------
+    dict
+        The ``end`` record.
+    """
+    import json
+
+    def emit(record: dict) -> None:
+        write(json.dumps(record, allow_nan=False) + "\n")
+
+    if windows:
+
+        def on_window(start: float, end: float, probs: np.ndarray) -> None:
+            best = np.argsort(-probs)[: min(top_k, len(probs))]
+            emit(
+                {
+                    "type": "window",
+                    "start": round(start, 4),
+                    "end": round(end, 4),
+                    "top": [
+                        {
+                            "label": tagger.labels[i],
+                            "score": round(float(probs[i]), 4),
+                        }
+                        for i in best
+                    ],
+                }
+            )
+
+        tagger.on_window = on_window
+    n_events = 0
+
+    def emit_events(events: List[TagEvent]) -> None:
+        nonlocal n_events
+        for event in events:
+            emit({"type": "event", **event.to_dict()})
+            n_events += 1
+
+    try:
+        for chunk in chunks:
+            emit_events(tagger.push(chunk))
+    except KeyboardInterrupt:
+        pass
+    emit_events(tagger.finish())
+    end = {
+        "type": "end",
+        "duration": round(tagger.received / tagger.sample_rate, 4),
+        "n_windows": tagger.n_windows,
+        "n_events": n_events,
+    }
+    emit(end)
+    return end
