@@ -141,7 +141,7 @@ def hour(model, hop: float) -> Dict:
                 {
                     "minutes": minute + 1,
                     "rss_mb": round(rss_mb(), 1),
-                    "windows": tagger.n_windows,
+                    "n_windows": tagger.n_windows,
                     **tagger.buffered(),
                 }
             )
