@@ -470,9 +470,10 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
-    """Runs ``ast-sb stream`` (code in :mod:`ast_sb.streaming`)."""
+    """Runs ``ast-sb stream`` (:mod:`ast_sb.streaming`, :mod:`ast_sb.stream_sources`)."""
     from ast_sb.audio import AudioLoadError
-    from ast_sb.streaming import StreamingTagger, open_source, stream_jsonl
+    from ast_sb.stream_sources import open_source
+    from ast_sb.streaming import StreamingTagger, stream_jsonl
 
     model = _load(args)
     try:

@@ -23,15 +23,14 @@ from ast_sb.audio import AudioLoadError, save_audio
 from ast_sb.cli import main
 from ast_sb.features import KaldiFbank
 from ast_sb.inference import AudioSpectrogramTransformerInterface
-from ast_sb.streaming import (
+from ast_sb.stream_sources import (
     PcmDecoder,
-    StreamingFbank,
-    StreamingTagger,
     StreamResampler,
     follow_file,
     microphone_chunks,
     read_wav_header,
 )
+from ast_sb.streaming import StreamingFbank, StreamingTagger
 from ast_sb.tagging import SlidingWindowTagger, event_order
 
 RATE = 16000
