@@ -4,6 +4,7 @@ Usage::
 
     ast-sb classify a.wav b.flac --model MODEL_DIR [--top-k 5] [--json]
     ast-sb tag long.wav --model MODEL_DIR [--window 10 --hop 5] [--plot t.png]
+    arecord -f S16_LE -r 16000 -c 1 | ast-sb stream --model MODEL_DIR --hop 1
     ast-sb info --model MODEL_DIR [--json]
     ast-sb convert hf_folder_or_ast.pth MODEL_DIR [--labels labels.csv]
     ast-sb export --model MODEL_DIR --out EXPORT_DIR [--format onnx]
@@ -121,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     Returns
     -------
     argparse.ArgumentParser
-        Parser with the classify, tag, info, convert and export commands.
+        Parser with the classify, tag, stream, info, convert and export
+        commands.
 
     Example
     -------
@@ -228,6 +230,70 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="write a spectrogram + timeline PNG")
     budget_args(p)
     progress_args(p)
+
+    p = sub.add_parser(
+        "stream",
+        help="real-time tagging of a stream: JSON lines of events",
+        description="Tags audio as it arrives and writes one JSON line per "
+        "event when it ends ({type: event, start, end, label, score}, the "
+        "events of `ast-sb tag` on the same audio), then an end line. "
+        "Sources: raw PCM or WAV on stdin (default), a file (--follow: one "
+        "that is still being written), or a microphone (--mic, needs "
+        "sounddevice).",
+    )
+    p.add_argument(
+        "source", nargs="?", default="-", help="'-' (stdin, default) or a file"
+    )
+    model_args(p)
+    budget_args(p)
+    p.add_argument(
+        "--format",
+        choices=["s16le", "f32le", "wav"],
+        default=None,
+        help="stdin / raw file sample format: s16le (default on stdin) or "
+        "f32le, little-endian interleaved, or a WAV stream",
+    )
+    p.add_argument(
+        "--rate",
+        type=_positive_int,
+        default=None,
+        help="rate of raw PCM in Hz (default: the model's); other rates "
+        "are resampled",
+    )
+    p.add_argument("--channels", type=_positive_int, default=1)
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="follow a file that is still being written",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=5.0,
+        help="with --follow: stop after this many s without new data",
+    )
+    p.add_argument("--mic", action="store_true", help="read the microphone")
+    p.add_argument("--mic-device", default=None, help="sounddevice input")
+    p.add_argument(
+        "--duration",
+        type=_positive_float,
+        default=None,
+        help="--mic: stop after s",
+    )
+    p.add_argument(
+        "--window",
+        type=_positive_float,
+        default=None,
+        help="window length in s (default: the model's clip length, <= 10)",
+    )
+    p.add_argument("--hop", type=_positive_float, default=None, help="hop in s")
+    p.add_argument("--threshold", type=float, default=None)
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--merge-gap", type=float, default=0.0)
+    p.add_argument("--min-duration", type=float, default=0.0)
+    p.add_argument(
+        "--windows", action="store_true", help="also one line per window"
+    )
 
     p = sub.add_parser("info", help="model size, parameters and set-up")
     model_args(p)
@@ -440,6 +506,46 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stream(args: argparse.Namespace) -> int:
+    """Runs ``ast-sb stream`` (:mod:`ast_sb.streaming`, :mod:`ast_sb.stream_sources`)."""
+    from ast_sb.audio import AudioLoadError
+    from ast_sb.stream_sources import open_source
+    from ast_sb.streaming import StreamingTagger, stream_jsonl
+
+    model = _load(args)
+    try:
+        rate, chunks = open_source(
+            args.source,
+            args.format,
+            args.rate,
+            args.channels,
+            follow=args.follow,
+            idle_timeout=args.idle_timeout,
+            mic=args.mic,
+            mic_device=args.mic_device,
+            duration=args.duration,
+        )
+        tagger = StreamingTagger(
+            model,
+            window=args.window,
+            hop=args.hop,
+            threshold=args.threshold,
+            top_k=args.top_k,
+            merge_gap=args.merge_gap,
+            min_duration=args.min_duration,
+            input_rate=rate,
+        )
+
+        def write(line: str) -> None:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+        stream_jsonl(tagger, chunks, write, windows=args.windows)
+    except (AudioLoadError, ValueError, RuntimeError) as err:
+        raise CLIError(str(err)) from err
+    return 0
+
+
 def _windows_text(windows: Dict[str, Any]) -> str:
     if windows.get("window") is None:
         return "whole clip (no grid)"
@@ -579,6 +685,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 COMMANDS = {
     "classify": cmd_classify,
     "tag": cmd_tag,
+    "stream": cmd_stream,
     "info": cmd_info,
     "convert": cmd_convert,
     "export": cmd_export,

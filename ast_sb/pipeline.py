@@ -207,6 +207,27 @@ class WaveformEncoder(nn.Module):
         convert = getattr(self.compute_features, "relative_frame_lengths", None)
         if convert is not None:
             frame_lengths = convert(lengths, wavs.shape[-1])
+        return self.encode_features(feats, frame_lengths)
+
+    def encode_features(
+        self, feats: torch.Tensor, frame_lengths: torch.Tensor
+    ) -> torch.Tensor:
+        """Embeddings ``[B, 1, D]`` of front-end features (normaliser and
+        encoder; :class:`ast_sb.streaming.StreamingTagger` computes the
+        features itself, frame by frame).
+
+        Arguments
+        ---------
+        feats : torch.Tensor
+            Unnormalised features ``[B, T, F]`` of the front end.
+        frame_lengths : torch.Tensor
+            Relative numbers of valid frames ``[B]``.
+
+        Returns
+        -------
+        torch.Tensor
+            Encoder outputs.
+        """
         feats = self._call(self.mean_var_norm, feats, frame_lengths)
         return self._call(self.encoder, feats, frame_lengths)
 

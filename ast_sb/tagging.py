@@ -37,13 +37,18 @@ import torch
 
 from ast_sb.audio import AudioLoadError, open_audio_file
 from ast_sb.validation import nonfinite_rows
+from ast_sb.windows import window_bounds
 
 __all__ = [
     "SlidingWindowTagger",
     "TagEvent",
+    "EventTracker",
     "TaggingResult",
+    "cover_sums",
+    "event_order",
     "iter_windows",
     "scores_to_events",
+    "segment_activity",
     "segment_scores",
 ]
 
@@ -238,9 +243,8 @@ def iter_windows(
         step = max(1, int(round(hop * rate)))
         buffer = np.zeros(0, dtype=np.float32)
         buf_start = 0  # file sample index of buffer[0]
-        start = 0
-        while start < total:
-            end = min(start + win, total)
+        for start, end in window_bounds(total, win, step):
+            end = min(end, total)
             while buf_start + len(buffer) < end:
                 want = min(block_frames, end - buf_start - len(buffer))
                 block = fin.read(want, dtype="float32", always_2d=True)
@@ -262,13 +266,14 @@ def iter_windows(
                 buffer = np.concatenate([buffer, mono.astype(np.float32)])
             if end <= start:
                 break
-            seg = buffer[start - buf_start : end - buf_start]
-            wav = torch.from_numpy(seg.copy())
+            drop = start - buf_start
+            buffer = buffer[drop:]
+            buf_start = start
+            wav = torch.from_numpy(buffer[: end - start].copy())
             if out_rate != rate:
                 import torchaudio
 
                 wav = torchaudio.functional.resample(wav, rate, out_rate)
-            is_last = end >= total
             if wav.shape[0] >= min_samples:
                 yield start / rate, end / rate, wav
             elif start == 0:
@@ -276,12 +281,62 @@ def iter_windows(
                     f"Audio too short: {path} lasts {total / rate:.3f} s; "
                     f"the model needs at least {min_samples / out_rate:.3f} s."
                 )
-            if is_last:
+            if end >= total:
                 break
-            start += step
-            drop = start - buf_start
-            buffer = buffer[drop:]
-            buf_start = start
+
+
+def cover_sums(
+    bounds: np.ndarray,
+    window_starts: np.ndarray,
+    window_ends: np.ndarray,
+    scores: np.ndarray,
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Sums and counts of the window scores covering each segment's midpoint.
+
+    A window covers a segment when ``start <= midpoint <= end``. Scores are
+    added window by window, in order, so a segment gets the same (bitwise)
+    sum from any subset of windows that holds all its covering windows:
+    :func:`segment_scores` (a whole file) and
+    :class:`ast_sb.streaming.StreamingTagger` (the recent windows) agree.
+
+    Arguments
+    ---------
+    bounds : numpy.ndarray
+        ``[S + 1]`` segment boundaries (s).
+    window_starts : numpy.ndarray
+        ``[W]`` window starts (s).
+    window_ends : numpy.ndarray
+        ``[W]`` window ends (s).
+    scores : numpy.ndarray
+        ``[W, C]`` window scores.
+
+    Returns
+    -------
+    sums : numpy.ndarray
+        ``[S, C]`` float64 sums of the covering windows' scores.
+    counts : numpy.ndarray
+        ``[S]`` number of covering windows.
+
+    Example
+    -------
+    >>> sums, counts = cover_sums(
+    ...     np.array([0.0, 1.0, 2.0]), np.array([0.0, 0.5]),
+    ...     np.array([1.0, 2.0]), np.array([[1.0], [3.0]]),
+    ... )
+    >>> sums[:, 0].tolist(), counts.tolist()
+    ([4.0, 3.0], [2.0, 1.0])
+    """
+    mids = (bounds[:-1] + bounds[1:]) / 2
+    n_classes = scores.shape[1] if scores.ndim == 2 else 0
+    sums = np.zeros((len(mids), n_classes))
+    counts = np.zeros(len(mids))
+    first = np.searchsorted(mids, window_starts, side="left")
+    last = np.searchsorted(mids, window_ends, side="right")
+    for w, (a, b) in enumerate(zip(first.tolist(), last.tolist())):
+        if a < b:
+            sums[a:b] += scores[w]
+            counts[a:b] += 1
+    return sums, counts
 
 
 def segment_scores(
@@ -333,18 +388,7 @@ def segment_scores(
     n_seg = max(1, int(math.ceil(duration / hop - 1e-9)))
     bounds = np.minimum(np.arange(n_seg + 1) * hop, duration)
     bounds[-1] = duration
-    mids = (bounds[:-1] + bounds[1:]) / 2
-    n_classes = scores.shape[1] if scores.ndim == 2 else 0
-    sums = np.zeros((n_seg + 1, n_classes))
-    counts = np.zeros(n_seg + 1)
-    first = np.searchsorted(mids, window_starts, side="left")
-    last = np.searchsorted(mids, window_ends, side="right")
-    np.add.at(sums, first, scores)
-    np.add.at(sums, last, -scores)
-    np.add.at(counts, first, 1)
-    np.add.at(counts, last, -1)
-    sums = np.cumsum(sums, axis=0)[:-1]
-    counts = np.cumsum(counts)[:-1]
+    sums, counts = cover_sums(bounds, window_starts, window_ends, scores)
     seg = np.divide(
         sums,
         counts[:, None],
@@ -419,6 +463,55 @@ def scores_to_events(
     bounds, seg, counts = segment_scores(
         window_starts, window_ends, scores, duration, hop, return_counts=True
     )
+    active = segment_activity(seg, counts, multi_label, threshold, top_k)
+    tracker = EventTracker(labels, merge_gap, min_duration)
+    events = tracker.update(bounds, seg, active) + tracker.finish()
+    events.sort(key=event_order)
+    return events
+
+
+def event_order(event: TagEvent) -> Tuple[float, float, str]:
+    """Sort key of a timeline: by start time, then decreasing score."""
+    return (event.start, -event.score, event.label)
+
+
+def segment_activity(
+    seg: np.ndarray,
+    counts: np.ndarray,
+    multi_label: bool,
+    threshold: Optional[float] = None,
+    top_k: Optional[int] = None,
+) -> np.ndarray:
+    """Which classes are active in each segment.
+
+    Arguments
+    ---------
+    seg : numpy.ndarray
+        ``[S, C]`` segment scores.
+    counts : numpy.ndarray
+        ``[S]`` windows behind each segment (segments seen by no window
+        stay off).
+    multi_label : bool
+        Multi-label: every class with score >= threshold (default 0.5).
+        Single-label: the best class if its score >= threshold (default 0).
+    threshold : float, optional
+        See ``multi_label``.
+    top_k : int, optional
+        At most this many active classes per segment (multi-label).
+
+    Returns
+    -------
+    numpy.ndarray
+        Bool ``[S, C]``.
+
+    Example
+    -------
+    >>> seg = np.array([[0.6, 0.7], [0.2, 0.1]])
+    >>> segment_activity(seg, np.array([1, 1]), True).tolist()
+    [[True, True], [False, False]]
+    >>> segment_activity(seg, np.array([1, 0]), False).tolist()
+    [[False, True], [False, False]]
+    """
     if multi_label:
         threshold = 0.5 if threshold is None else threshold
         active = seg >= threshold
@@ -431,29 +524,118 @@ def scores_to_events(
         active = np.zeros_like(seg, dtype=bool)
         rows = np.arange(len(seg))
         active[rows, best] = seg[rows, best] >= threshold
-    active &= counts[:, None] > 0  # segments seen by no window stay off
+    active &= np.asarray(counts)[:, None] > 0
+    return active
 
-    events: List[TagEvent] = []
-    for c in np.flatnonzero(active.any(axis=0)):
-        col = np.concatenate([[False], active[:, c], [False]])
-        diff = np.diff(col.astype(np.int8))
-        run_starts = np.flatnonzero(diff == 1)
-        run_ends = np.flatnonzero(diff == -1)  # exclusive segment index
-        runs: List[List[int]] = []
-        for a, b in zip(run_starts, run_ends):
-            if runs and bounds[a] - bounds[runs[-1][1]] <= merge_gap + 1e-9:
-                runs[-1][1] = b
-            else:
-                runs.append([a, b])
-        for a, b in runs:
-            start, end = float(bounds[a]), float(bounds[b])
-            if end - start + 1e-9 < min_duration:
-                continue
-            on = active[a:b, c]
-            score = float(seg[a:b, c][on].mean())
-            events.append(TagEvent(start, end, labels[c], score))
-    events.sort(key=lambda e: (e.start, -e.score, e.label))
-    return events
+
+class EventTracker:
+    """Turns segments, fed in time order, into events (offline and live).
+
+    Consecutive active segments of a class form a run; runs of a class
+    separated by at most ``merge_gap`` seconds are merged; an event's score
+    is the mean score of its active segments; events shorter than
+    ``min_duration`` are dropped. An event is returned as soon as no later
+    segment can extend it, so feeding a timeline in any number of pieces
+    gives the same events as feeding it at once.
+
+    Arguments
+    ---------
+    labels : list of str
+        Class names.
+    merge_gap : float
+        Merge runs of a class separated by at most this gap (s; < 0 = 0).
+    min_duration : float
+        Drop shorter events (s).
+
+    Example
+    -------
+    >>> tracker = EventTracker(["a", "b"], merge_gap=1.0)
+    >>> bounds = np.arange(4.0)
+    >>> seg = np.full((3, 2), 0.9)
+    >>> active = np.array([[True, False], [False, False], [True, False]])
+    >>> tracker.update(bounds, seg, active)
+    []
+    >>> [(e.start, e.end, e.label) for e in tracker.finish()]
+    [(0.0, 3.0, 'a')]
+    """
+
+    def __init__(
+        self,
+        labels: List[str],
+        merge_gap: float = 0.0,
+        min_duration: float = 0.0,
+    ):
+        self.labels = list(labels)
+        self.merge_gap = max(0.0, float(merge_gap))
+        self.min_duration = float(min_duration)
+        # class index -> [start, end, score sum, active segments]
+        self.open: Dict[int, List[float]] = {}
+
+    def _close(self, c: int) -> List[TagEvent]:
+        start, end, total, n = self.open.pop(c)
+        if end - start + 1e-9 < self.min_duration:
+            return []
+        return [TagEvent(start, end, self.labels[c], total / n)]
+
+    def update(
+        self, bounds: np.ndarray, seg: np.ndarray, active: np.ndarray
+    ) -> List[TagEvent]:
+        """Feeds the next segments; returns the events they close.
+
+        Arguments
+        ---------
+        bounds : numpy.ndarray
+            ``[S + 1]`` boundaries of the segments (s); ``bounds[0]`` is the
+            previous piece's last boundary.
+        seg : numpy.ndarray
+            ``[S, C]`` segment scores.
+        active : numpy.ndarray
+            Bool ``[S, C]`` (:func:`segment_activity`).
+
+        Returns
+        -------
+        list of TagEvent
+            Events that no later segment can extend, in closing order.
+        """
+        events: List[TagEvent] = []
+        if len(seg) == 0:
+            return events
+        limit = self.merge_gap + 1e-9
+        classes = set(np.flatnonzero(active.any(axis=0)).tolist())
+        for c in sorted(classes | set(self.open)):
+            col = np.concatenate([[False], active[:, c], [False]])
+            diff = np.diff(col.astype(np.int8))
+            run_starts = np.flatnonzero(diff == 1)
+            run_ends = np.flatnonzero(diff == -1)  # exclusive segment index
+            for a, b in zip(run_starts.tolist(), run_ends.tolist()):
+                start, end = float(bounds[a]), float(bounds[b])
+                run = self.open.get(c)
+                if run is not None and start - run[1] > limit:
+                    events += self._close(c)
+                    run = None
+                if run is None:
+                    run = self.open[c] = [start, end, 0.0, 0]
+                run[1] = end
+                for value in seg[a:b, c].tolist():
+                    run[2] += value
+                run[3] += b - a
+            run = self.open.get(c)
+            if run is not None and float(bounds[-1]) - run[1] > limit:
+                events += self._close(c)
+        return events
+
+    def finish(self) -> List[TagEvent]:
+        """Closes the open events (end of the timeline).
+
+        Returns
+        -------
+        list of TagEvent
+            The remaining events.
+        """
+        events: List[TagEvent] = []
+        for c in sorted(self.open):
+            events += self._close(c)
+        return events
 
 
 class SlidingWindowTagger:

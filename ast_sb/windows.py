@@ -8,7 +8,9 @@ SpeechBrain's ``EncoderClassifier``, the interface and ``ast-sb classify``).
 
 A clip of ``n`` samples gets ``1 + ceil(max(0, n - window) / hop)`` windows
 starting at ``0, hop, 2 hop, ...`` (the last one ends at or after the clip's
-end; the same windows as :func:`ast_sb.tagging.iter_windows`). Every window
+end; :func:`window_bounds` lists them, and :func:`ast_sb.tagging.iter_windows`
+and :class:`ast_sb.streaming.StreamingTagger` follow the same schedule).
+Here every window
 is a ``window``-sample waveform, zero-padded past the clip's end, with its
 own real length, so the front end pads it by the project's padding
 convention. The clip's score is the mean of its window probabilities
@@ -19,7 +21,7 @@ Authors
  * ast_sb developers 2026
 """
 
-from typing import Callable, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +31,7 @@ __all__ = [
     "run_by_length",
     "cut_windows",
     "grid_samples",
+    "window_bounds",
     "window_count",
     "window_samples",
 ]
@@ -61,6 +64,48 @@ def window_count(num_samples: torch.Tensor, window: int, hop: int):
     """
     extra = (num_samples.long() - window).clamp(min=0)
     return 1 + torch.div(extra + hop - 1, hop, rounding_mode="floor")
+
+
+def window_bounds(
+    num_samples: int, window: int, hop: int
+) -> List[Tuple[int, int]]:
+    """The windows of a signal as ``(start, end)`` sample indices.
+
+    Windows start at ``0, hop, 2 hop, ...``; there are
+    :func:`window_count` of them and the last one ends at the signal's end
+    (it may be shorter than ``window``; every other one is ``window`` long).
+
+    Arguments
+    ---------
+    num_samples : int
+        Samples of the signal (at least 1).
+    window : int
+        Window length in samples.
+    hop : int
+        Hop in samples.
+
+    Returns
+    -------
+    list of tuple
+        ``(start, end)`` of each window, ``end`` exclusive.
+
+    Example
+    -------
+    >>> window_bounds(250, 100, 50)
+    [(0, 100), (50, 150), (100, 200), (150, 250)]
+    >>> window_bounds(260, 100, 100)
+    [(0, 100), (100, 200), (200, 260)]
+    >>> window_bounds(30, 100, 50)
+    [(0, 30)]
+    """
+    if window < 1 or hop < 1:
+        raise ValueError(
+            f"window ({window}) and hop ({hop}) must be at least one sample"
+        )
+    count = int(window_count(torch.tensor([int(num_samples)]), window, hop))
+    return [
+        (k * hop, min(k * hop + window, int(num_samples))) for k in range(count)
+    ]
 
 
 def grid_samples(

@@ -426,5 +426,5 @@ def test_python_dash_m(tmp_path):
         timeout=120,
     )
     assert out.returncode == 0
-    for command in ("classify", "tag", "info", "convert", "export"):
+    for command in ("classify", "tag", "stream", "info", "convert", "export"):
         assert command in out.stdout

@@ -22,9 +22,12 @@ import ast_sb
 from ast_sb.audio import AudioLoadError, load_audio, save_audio
 from ast_sb.inference import AudioSpectrogramTransformerInterface
 from ast_sb.tagging import (
+    EventTracker,
     SlidingWindowTagger,
+    event_order,
     iter_windows,
     scores_to_events,
+    segment_activity,
     segment_scores,
 )
 
@@ -383,3 +386,105 @@ def test_tagging_long_file_peak_rss(folder, ten_minute_file):
     growth_mb = (stats["after_kb"] - stats["before_kb"]) / 1024
     file_mb = 600 * RATE * 4 / 2**20  # 36.6 MB as float32
     assert growth_mb < file_mb / 3, stats
+
+
+def naive_events(
+    starts, ends, scores, labels, duration, hop, multi_label, **kw
+):
+    """The timeline by its definition, one segment and class at a time."""
+    threshold = kw.get("threshold")
+    threshold = (
+        (0.5 if multi_label else 0.0) if threshold is None else threshold
+    )
+    top_k, gap = kw.get("top_k"), kw.get("merge_gap", 0.0)
+    n_seg = max(1, math.ceil(duration / hop - 1e-9))
+    bounds = [min(j * hop, duration) for j in range(n_seg)] + [duration]
+    seg, active = [], []
+    for j in range(n_seg):
+        mid = (bounds[j] + bounds[j + 1]) / 2
+        rows = [s for a, b, s in zip(starts, ends, scores) if a <= mid <= b]
+        row = np.mean(rows, axis=0) if rows else np.zeros(len(labels))
+        seg.append(row)
+        if not rows:
+            on = np.zeros(len(labels), bool)
+        elif multi_label:
+            on = row >= threshold
+            if top_k:
+                on &= np.argsort(np.argsort(-row)) < top_k
+        else:
+            on = np.zeros(len(labels), bool)
+            on[row.argmax()] = row.max() >= threshold
+        active.append(on)
+    events = []
+    for c, label in enumerate(labels):
+        runs = []
+        for j in range(n_seg):
+            if not active[j][c]:
+                continue
+            if runs and (
+                runs[-1][1] == j
+                or bounds[j] - bounds[runs[-1][1]] <= gap + 1e-9
+            ):
+                runs[-1][1] = j + 1
+                runs[-1][2].append(seg[j][c])
+            else:
+                runs.append([j, j + 1, [seg[j][c]]])
+        for a, b, values in runs:
+            if bounds[b] - bounds[a] + 1e-9 >= kw.get("min_duration", 0.0):
+                events.append(
+                    (bounds[a], bounds[b], label, float(np.mean(values)))
+                )
+    return sorted(events, key=lambda e: (e[0], -e[3], e[2]))
+
+
+def test_timeline_matches_its_definition_and_any_feeding():
+    """scores_to_events equals the timeline built by its definition, and
+    EventTracker gives the same events fed in any number of pieces (as the
+    streaming tagger feeds it)."""
+    rng = np.random.default_rng(0)
+    n_events = 0
+    for _ in range(150):
+        n_win = int(rng.integers(1, 30))
+        hop = float(rng.choice([0.25, 0.5, 1.0, 1.3]))
+        window = hop * int(rng.integers(1, 5))
+        starts = np.arange(n_win) * hop
+        duration = float(starts[-1] + rng.uniform(0.01, window))
+        ends = np.minimum(starts + window, duration)
+        n_cls = int(rng.integers(1, 6))
+        scores = rng.random((n_win, n_cls)).astype(np.float32)
+        labels = [f"c{i}" for i in range(n_cls)]
+        multi = bool(rng.integers(2))
+        kw = dict(
+            threshold=[None, 0.3, 0.6][rng.integers(3)],
+            top_k=[None, 1, 2][rng.integers(3)],
+            merge_gap=float(rng.choice([0.0, 0.5, 2.0])),
+            min_duration=float(rng.choice([0.0, 1.0])),
+        )
+        events = scores_to_events(
+            starts, ends, scores, labels, duration, hop, multi, **kw
+        )
+        got = [(e.start, e.end, e.label, e.score) for e in events]
+        want = naive_events(
+            starts, ends, scores, labels, duration, hop, multi, **kw
+        )
+        assert [g[:3] for g in got] == [w[:3] for w in want]
+        np.testing.assert_allclose(
+            [g[3] for g in got], [w[3] for w in want], atol=1e-6
+        )
+        n_events += len(got)
+        # the same segments fed in random pieces
+        bounds, seg, counts = segment_scores(
+            starts, ends, scores, duration, hop, return_counts=True
+        )
+        active = segment_activity(
+            seg, counts, multi, kw["threshold"], kw["top_k"]
+        )
+        tracker = EventTracker(labels, kw["merge_gap"], kw["min_duration"])
+        pieces, a = [], 0
+        while a < len(seg):
+            b = a + int(rng.integers(1, 4))
+            pieces += tracker.update(bounds[a : b + 1], seg[a:b], active[a:b])
+            a = b
+        pieces = sorted(pieces + tracker.finish(), key=event_order)
+        assert [(e.start, e.end, e.label, e.score) for e in pieces] == got
+    assert n_events > 300
