@@ -114,6 +114,22 @@ def test_norm_stats_of_the_training_set(run):
     assert not np.isclose(mean, -4.2677393, atol=0.1)  # not AudioSet's
 
 
+def test_frame_based_patches_in_the_exported_model(run):
+    # ast_small_data.yaml: 2 blocks of width 64, patches spanning every mel
+    # bin and 4 frames, one every 2 frames (target_length 50 here: 24)
+    _, out = run
+    from ast_sb.export import load_encoder_classifier
+
+    model = load_encoder_classifier(
+        str(out / "inference"), str(out / "loaded_patches")
+    )
+    encoder = model.mods.embedding_model.encoder
+    assert encoder.constructor_args["patch_shape"] == [128, 4]
+    assert (encoder.f_dim, encoder.t_dim) == (1, 24)
+    assert (encoder.embed_dim, len(encoder.blocks)) == (64, 1)
+    assert encoder.blocks[0].attn.num_heads == 2
+
+
 def test_model_card(run):
     _, out = run
     card = (out / "inference" / "README.md").read_text()
