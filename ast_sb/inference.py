@@ -149,6 +149,7 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         device: str = "cpu",
         check_weights: bool = True,
         trust_yaml: bool = False,
+        fast_path: Optional[str] = None,
         **kwargs: Any,
     ) -> "AudioSpectrogramTransformerInterface":
         """Loads an exported folder offline.
@@ -179,6 +180,10 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         trust_yaml : bool
             Load through ``hyperparams.yaml`` (runs the code it names; its
             ``.ckpt`` files are still loaded with ``weights_only=True``).
+        fast_path : str, optional
+            Encoder inference path, overriding the folder's (default
+            "auto": the fastest path within 1e-4 of fp32 on this machine;
+            "fp32", "onednn", "int8", "bf16"; see :attr:`fast_path`).
         **kwargs : dict
             With ``trust_yaml``: passed to ``from_hparams`` (e.g.
             ``overrides``).
@@ -210,6 +215,8 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
                 modules=modules, hparams=hparams, run_opts={"device": device}
             )
             model.folder = folder
+            if fast_path is not None:
+                model.fast_path = fast_path
             return model
         missing = [
             name
@@ -236,6 +243,8 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
 
             verify_loaded_weights(model.mods, folder)
         model.folder = folder
+        if fast_path is not None:
+            model.fast_path = fast_path
         return model
 
     # ------------------------------------------------------------------
@@ -252,6 +261,21 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
                 f"{type(module).__name__}); export it again."
             )
         return module
+
+    @property
+    def fast_path(self) -> str:
+        """Inference path of the encoder (:mod:`ast_sb.fast`).
+
+        "auto" (default) runs, per input shape, the fastest path whose
+        outputs stay within 1e-4 of fp32 on this machine (never bf16 or
+        int8); "fp32", "onednn", "int8" (dynamic int8 Linear layers, each
+        clip run alone) and "bf16" force one. Set it to change the path.
+        """
+        return self.pipeline.fast_path
+
+    @fast_path.setter
+    def fast_path(self, path: str) -> None:
+        self.pipeline.fast_path = path
 
     @property
     def features(self) -> torch.nn.Module:
@@ -878,6 +902,7 @@ def load_interface(
     device: str = "cpu",
     savedir: Optional[str] = None,
     trust_yaml: bool = False,
+    fast_path: Optional[str] = None,
 ) -> AudioSpectrogramTransformerInterface:
     """Shortcut for :meth:`AudioSpectrogramTransformerInterface.from_folder`.
 
@@ -891,6 +916,8 @@ def load_interface(
         SpeechBrain savedir (default: the folder).
     trust_yaml : bool
         Load through the folder's ``hyperparams.yaml`` (runs its code).
+    fast_path : str, optional
+        Encoder inference path (default: the folder's, "auto").
 
     Returns
     -------
@@ -898,5 +925,9 @@ def load_interface(
         The loaded model.
     """
     return AudioSpectrogramTransformerInterface.from_folder(
-        folder, savedir=savedir, device=device, trust_yaml=trust_yaml
+        folder,
+        savedir=savedir,
+        device=device,
+        trust_yaml=trust_yaml,
+        fast_path=fast_path,
     )
