@@ -407,7 +407,7 @@ ISA_VARIABLES = (
 )
 
 
-def user_path(models, clips, folder, batch, reps, onnx) -> Dict:
+def user_path(models, clips, folder, batch, reps, onnx, size) -> Dict:
     """Files in, top-1 labels out: the interface vs HF (see module doc)."""
     import soundfile as sf
     import transformers
@@ -416,7 +416,7 @@ def user_path(models, clips, folder, batch, reps, onnx) -> Dict:
     from ast_sb.export import export_inference_folder
     from ast_sb.inference import AudioSpectrogramTransformerInterface
 
-    hf, encoder, head = models["base384@1024"]
+    hf, encoder, head = models[f"{size}@1024"]
     labels = CategoricalEncoder()
     labels.update_from_iterable([f"class_{i}" for i in range(N_CLASSES)])
     model_dir = export_inference_folder(
@@ -504,6 +504,7 @@ def user_path(models, clips, folder, batch, reps, onnx) -> Dict:
         "n_files": len(paths),
         "clip_seconds": len(clips[0]) / SR,
         "batch": batch,
+        "model": f"{size}@1024",
         "auto_choices": interfaces["auto"].pipeline.inference_path.describe(),
         "results": {},
     }
@@ -880,7 +881,7 @@ def report(res: Dict) -> str:
         ]
         choices = sorted(set(up["auto_choices"]["choices"].values()))
         lines += [
-            f"## User path ({up['n_files']} x {up['clip_seconds']:.0f} s wav files -> top-1 labels, base384, batch {up['batch']}; auto chose {', '.join(choices) or '-'})",
+            f"## User path ({up['n_files']} x {up['clip_seconds']:.0f} s wav files -> top-1 labels, {up['model']}, batch {up['batch']}; auto chose {', '.join(choices) or '-'})",
             table(
                 rows,
                 [
@@ -1043,6 +1044,12 @@ def main(argv=None) -> Dict:
     parser.add_argument(
         "--no-onnx", action="store_true", help="user path: skip ONNX"
     )
+    parser.add_argument(
+        "--user-size",
+        default="base384",
+        choices=sorted(SIZES),
+        help="user path: model size",
+    )
     parser.add_argument("--probe", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.probe:
@@ -1101,9 +1108,15 @@ def main(argv=None) -> Dict:
                 reps=3 if quick else 5,
             )
         models = {}
-        needed = [("base384", 1024)]
+        needed = (
+            [("base384", 1024)]
+            if sections & {"forward", "e2e", "varlen"}
+            else []
+        )
         if sections & {"forward", "varlen"}:
             needed += [("base384", 512), ("tiny224", 1024)]
+        if "user" in sections and (args.user_size, 1024) not in needed:
+            needed.append((args.user_size, 1024))
         if sections & {"forward", "e2e", "varlen", "user"}:
             for size, frames in needed:
                 models[f"{size}@{frames}"] = make_models(
@@ -1134,6 +1147,7 @@ def main(argv=None) -> Dict:
                 batch=4,
                 reps=args.reps or (2 if quick else 3),
                 onnx=not args.no_onnx,
+                size=args.user_size,
             )
         if "train" in sections:
             res["train"] = {}
