@@ -340,3 +340,35 @@ def test_int8_onnx_export_agrees_with_pytorch(model_dir, tmp_path):
     out = torch.from_numpy(session.run(None, {"inputs": feats.numpy()})[0])
     assert 0 < (out - ref).abs().max() <= INT8_ATOL
     assert (out - torch_int8).abs().max() <= INT8_ATOL
+
+
+# ---------------------------------------------------------------- Brain
+@pytest.fixture(scope="module")
+def tones():
+    import ddp_worker
+
+    return ddp_worker.make_dataset(16, seed=2, prefix="va")
+
+
+def test_brain_test_stage_uses_the_yaml_path(tones, tmp_path):
+    """Test (evaluate) runs the encoder through hparam
+    ``inference_fast_path``; "auto" scores as fp32, "int8" runs the
+    quantised encoder, and validation in fit runs the module itself."""
+    kwargs = {"batch_size": 8}
+    losses, paths = {}, {}
+    for path in ("fp32", "auto", "int8"):
+        brain, _ = helpers.make_brain(inference_fast_path=path)
+        losses[path] = brain.evaluate(tones, test_loader_kwargs=dict(kwargs))
+        paths[path] = brain.test_path
+    with pytest.raises(ValueError, match="'int4'"):
+        helpers.make_brain(inference_fast_path="int4")[0].evaluate(
+            tones, test_loader_kwargs=dict(kwargs)
+        )
+    assert abs(losses["auto"] - losses["fp32"]) <= EXACT_ATOL
+    assert 0 < abs(losses["int8"] - losses["fp32"]) <= INT8_ATOL
+    assert "int8" in paths["int8"]._variants
+    assert set(paths["int8"].choices.values()) == {"int8"}
+    brain, counter = helpers.make_brain(epochs=1, inference_fast_path="int8")
+    brain.evaluate(tones, test_loader_kwargs=dict(kwargs))
+    brain.fit(counter, tones, tones, train_loader_kwargs=dict(kwargs))
+    assert brain.test_path is None  # reset for training and validation
