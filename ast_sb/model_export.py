@@ -12,8 +12,10 @@ exported folder) into
   MatMuls (``onnxruntime.quantization.quantize_dynamic``; int8 weights,
   activations quantised per tensor at run time). Its outputs are checked
   against the fp32 PyTorch model with a looser tolerance,
-  :data:`INT8_RTOL` times the standard deviation of the reference outputs
-  (measured: 0.07 on a random tiny224),
+  :data:`INT8_RTOL` (0.5) times the standard deviation of the reference
+  outputs (measured: 0.07 on a random depth-1 tiny224, 0.25 on a random
+  12-block tiny224 at 1024 frames; a broken graph gives differences of
+  the order of the outputs' spread),
 
 plus ``model_export.json`` describing inputs, outputs and labels. Each file
 is loaded back (``torch.jit.load`` / ``onnxruntime``) and its outputs are
@@ -78,7 +80,7 @@ FILE_NAMES = {
 }
 #: int8 ONNX: largest output difference from fp32, relative to the standard
 #: deviation of the reference outputs
-INT8_RTOL = 0.25
+INT8_RTOL = 0.5
 
 
 class ModelExportError(RuntimeError):

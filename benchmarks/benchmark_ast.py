@@ -473,9 +473,10 @@ def user_path(models, clips, folder, batch, reps, onnx, size) -> Dict:
         )
         clf = interfaces["fp32"]
         for fmt in ("onnx", "onnx_int8"):
-            if not exported[fmt]["ok"]:
+            if not exported[fmt]["ok"]:  # timed anyway if it was written
                 log(f"{fmt}: {exported[fmt]['error']}")
-                continue
+                if not os.path.exists(exported[fmt]["path"]):
+                    continue
             options = ort.SessionOptions()
             options.intra_op_num_threads = torch.get_num_threads()
             session = ort.InferenceSession(
