@@ -119,6 +119,11 @@ class WaveformPassThrough(nn.Module):
         return wavs
 
 
+def _reset_after_load(module: "WaveformEncoder", _keys) -> None:
+    """``load_state_dict`` post-hook: new weights, new inference path."""
+    module.reset_fast_path()
+
+
 class WaveformEncoder(nn.Module):
     """Front end + normaliser + encoder, exact per clip, with windows.
 
@@ -194,9 +199,7 @@ class WaveformEncoder(nn.Module):
         self._fast: Optional[InferencePath] = None
         self._fast_path = fast_path
         # a quantised copy must follow new weights
-        self.register_load_state_dict_post_hook(
-            lambda module, _keys: module.reset_fast_path()
-        )
+        self.register_load_state_dict_post_hook(_reset_after_load)
 
     @property
     def fast_path(self) -> str:
