@@ -84,6 +84,7 @@ from ast_sb.augment import Mixup
 from ast_sb.averaging import average_last_epochs
 from ast_sb.checkpoints import make_crash_safe
 from ast_sb.data import collate_clips
+from ast_sb.fast import InferencePath
 from ast_sb.features import sample_counts
 from ast_sb.metrics import AccuracyStats, MultiLabelStats
 from ast_sb.param_groups import parameter_groups, unwrap
@@ -241,6 +242,8 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         self._has_valid = True
         self._train_set = None
         self._two_arg_cache: Dict[int, bool] = {}
+        # encoder inference path of the test (evaluate), see on_evaluate_start
+        self.test_path: Optional[InferencePath] = None
         self.averaged_epochs: Optional[List[int]] = None
         self.train_stats: Dict[str, float] = {}
         self.valid_stats: Dict[str, float] = {}
@@ -462,7 +465,10 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
             feats = self._call("mean_var_norm", feats, lengths)
             if train and not before_norm:
                 feats, lengths, mix = self._augment(feats, lengths)
-        embeddings = self.modules.embedding_model(feats, lengths)
+        if self.test_path is not None and not train:
+            embeddings = self.test_path(feats, lengths)
+        else:
+            embeddings = self.modules.embedding_model(feats, lengths)
         outputs = self.modules.classifier(embeddings)
         return outputs, lengths, mix
 
@@ -838,6 +844,7 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
 
     def on_fit_start(self):
         """Builds optimizers, recovers, then sets the scheduled lrs."""
+        self.test_path = None  # validation runs the trained module itself
         super().on_fit_start()
         scheduler = self._hp("lr_scheduler")
         if scheduler is not None and self.opt_class is not None:
@@ -1043,6 +1050,25 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
             self.averaged_epochs = average_last_epochs(
                 self.checkpointer, int(n_average)
             )
+        self.test_path = self._make_test_path()
+
+    def _make_test_path(self) -> Optional[InferencePath]:
+        """The encoder's inference path of the test (hparam
+        ``inference_fast_path``, default "auto": the fastest path within
+        1e-4 of fp32 on this machine; "fp32", "onednn", "int8", "bf16").
+
+        None (the module as it is) under DDP, with a non-fp32 evaluation
+        precision (its autocast applies) or an encoder without lengths.
+        """
+        path = self._hp("inference_fast_path", "auto")
+        module = self.modules["embedding_model"]
+        if (
+            self.distributed_launch
+            or getattr(self, "eval_precision", "fp32") != "fp32"
+            or not accepts_lengths(module)
+        ):
+            return None
+        return InferencePath(module, path)
 
     def _num_to_keep(self) -> int:
         """Recent checkpoints to keep: all the epochs to average (>= 1)."""

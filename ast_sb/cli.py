@@ -36,6 +36,11 @@ __all__ = ["build_parser", "main", "read_labels"]
 logger = logging.getLogger(__name__)
 
 
+#: ``ast_sb.fast.INFERENCE_PATHS``, spelled out: importing torch to build
+#: the parser would slow down ``--help``
+FAST_PATHS = ("auto", "fp32", "onednn", "int8", "bf16")
+
+
 class CLIError(AudioSpectrogramTransformerError):
     """An error reported as ``ast-sb: error: ...`` with exit status 1."""
 
@@ -150,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="load the model through its hyperparams.yaml, which runs "
             "code: only for folders you trust (default: the declarative "
             "ast_sb_model.json + model.safetensors, nothing executed)",
+        )
+        p.add_argument(
+            "--fast-path",
+            choices=FAST_PATHS,
+            default=None,
+            help="encoder inference path (default: the folder's, auto = "
+            "the fastest path within 1e-4 of fp32 on this machine; int8 = "
+            "dynamic int8 Linear layers, bf16 = bfloat16 autocast)",
         )
 
     def budget_args(p: argparse.ArgumentParser) -> None:
@@ -372,8 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         nargs="+",
-        choices=("torchscript", "onnx"),
+        choices=("torchscript", "onnx", "onnx_int8"),
         default=["torchscript", "onnx"],
+        help="onnx_int8: the ONNX export with dynamic int8 MatMuls "
+        "(onnxruntime.quantization)",
     )
     p.add_argument(
         "--input",
@@ -423,6 +438,7 @@ def _load(args: argparse.Namespace):
             trust_yaml=args.trust_yaml,
             token_budget=getattr(args, "token_budget", None),
             token_budget_axes=getattr(args, "token_budget_axes", None),
+            fast_path=getattr(args, "fast_path", None),
         )
     except (FileNotFoundError, UntrustedModelError) as err:
         raise CLIError(str(err)) from err

@@ -618,6 +618,10 @@ def _write_folder(
         "# (null window: the grid; null hop: the window)",
         f"eval_window_seconds: {_yaml_scalar(eval_window_seconds)}",
         f"eval_hop_seconds: {_yaml_scalar(eval_hop_seconds)}",
+        "# encoder inference path (ast_sb.fast): auto = the fastest path",
+        "# within 1e-4 of fp32 on the machine that runs it; or fp32, onednn,",
+        "# int8 (dynamic int8 Linear layers), bf16",
+        "fast_path: auto",
     ]
     for key, value in extra_hparams.items():
         header.append(f"{key}: {_yaml_scalar(value)}")
@@ -640,6 +644,7 @@ def _write_folder(
         "    sample_rate: !ref <sample_rate>",
         "    window_seconds: !ref <eval_window_seconds>",
         "    hop_seconds: !ref <eval_hop_seconds>",
+        "    fast_path: !ref <fast_path>",
         "",
         "classifier: !new:ast_sb.pipeline.WindowedClassifier",
         "    head: !ref <head>",

@@ -152,6 +152,7 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         trust_yaml: bool = False,
         token_budget: Optional[float] = None,
         token_budget_axes: Optional[str] = None,
+        fast_path: Optional[str] = None,
         **kwargs: Any,
     ) -> "AudioSpectrogramTransformerInterface":
         """Loads an exported folder offline.
@@ -189,6 +190,10 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         token_budget_axes : str, optional
             "both", "time" or "frequency" (see :attr:`token_budget_axes`);
             default: the folder's ("both" unless exported with another).
+        fast_path : str, optional
+            Encoder inference path, overriding the folder's (default
+            "auto": the fastest path within 1e-4 of fp32 on this machine;
+            "fp32", "onednn", "int8", "bf16"; see :attr:`fast_path`).
         **kwargs : dict
             With ``trust_yaml``: passed to ``from_hparams`` (e.g.
             ``overrides``).
@@ -221,6 +226,8 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
             )
             model.folder = folder
             model._set_budget(token_budget, token_budget_axes)
+            if fast_path is not None:
+                model.fast_path = fast_path
             return model
         missing = [
             name
@@ -248,6 +255,8 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
             verify_loaded_weights(model.mods, folder)
         model.folder = folder
         model._set_budget(token_budget, token_budget_axes)
+        if fast_path is not None:
+            model.fast_path = fast_path
         return model
 
     # ------------------------------------------------------------------
@@ -294,6 +303,21 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
                 self.token_budget if budget is None else budget,
                 axes,
             )
+
+    @property
+    def fast_path(self) -> str:
+        """Inference path of the encoder (:mod:`ast_sb.fast`).
+
+        "auto" (default) runs, per input shape, the fastest path whose
+        outputs stay within 1e-4 of fp32 on this machine (never bf16 or
+        int8); "fp32", "onednn", "int8" (dynamic int8 Linear layers, each
+        clip run alone) and "bf16" force one. Set it to change the path.
+        """
+        return self.pipeline.fast_path
+
+    @fast_path.setter
+    def fast_path(self, path: str) -> None:
+        self.pipeline.fast_path = path
 
     @property
     def features(self) -> torch.nn.Module:
@@ -922,6 +946,7 @@ def load_interface(
     trust_yaml: bool = False,
     token_budget: Optional[float] = None,
     token_budget_axes: Optional[str] = None,
+    fast_path: Optional[str] = None,
 ) -> AudioSpectrogramTransformerInterface:
     """Shortcut for :meth:`AudioSpectrogramTransformerInterface.from_folder`.
 
@@ -939,6 +964,8 @@ def load_interface(
         Fraction of patch tokens kept at inference, in (0, 1].
     token_budget_axes : str, optional
         "both", "time" or "frequency".
+    fast_path : str, optional
+        Encoder inference path (default: the folder's, "auto").
 
     Returns
     -------
@@ -952,4 +979,5 @@ def load_interface(
         trust_yaml=trust_yaml,
         token_budget=token_budget,
         token_budget_axes=token_budget_axes,
+        fast_path=fast_path,
     )

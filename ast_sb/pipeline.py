@@ -38,6 +38,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from ast_sb.fast import INFERENCE_PATHS, InferencePath
 from ast_sb.features import sample_counts
 from ast_sb.validation import check_relative_lengths, check_waveforms
 from ast_sb.windows import (
@@ -118,6 +119,11 @@ class WaveformPassThrough(nn.Module):
         return wavs
 
 
+def _reset_after_load(module: "WaveformEncoder", _keys) -> None:
+    """``load_state_dict`` post-hook: new weights, new inference path."""
+    module.reset_fast_path()
+
+
 class WaveformEncoder(nn.Module):
     """Front end + normaliser + encoder, exact per clip, with windows.
 
@@ -137,6 +143,11 @@ class WaveformEncoder(nn.Module):
         default: the model's grid (no windows without a grid).
     hop_seconds : float, optional
         Hop between windows (``eval_hop_seconds``); default: the window.
+    fast_path : str
+        Inference path of the encoder (:class:`ast_sb.fast.InferencePath`):
+        "auto" (default: the fastest path within 1e-4 of fp32 on this
+        machine), "fp32", "onednn", "int8" or "bf16". Used in eval mode
+        without gradients; training runs the encoder as it is.
 
     Example
     -------
@@ -167,8 +178,14 @@ class WaveformEncoder(nn.Module):
         sample_rate: int = 16000,
         window_seconds: Optional[float] = None,
         hop_seconds: Optional[float] = None,
+        fast_path: str = "auto",
     ):
         super().__init__()
+        if fast_path not in INFERENCE_PATHS:
+            raise ValueError(
+                f"fast_path must be one of {INFERENCE_PATHS}, got "
+                f"{fast_path!r}."
+            )
         self.compute_features = compute_features
         self.mean_var_norm = mean_var_norm
         self.encoder = encoder
@@ -179,6 +196,42 @@ class WaveformEncoder(nn.Module):
         self.window, self.hop = window_samples(
             self.sample_rate, window_seconds, hop_seconds, self.grid
         )
+        self._fast: Optional[InferencePath] = None
+        self._fast_path = fast_path
+        # a quantised copy must follow new weights
+        self.register_load_state_dict_post_hook(_reset_after_load)
+
+    @property
+    def fast_path(self) -> str:
+        """The encoder's inference path ("auto", "fp32", "int8", ...)."""
+        return self._fast_path
+
+    @fast_path.setter
+    def fast_path(self, path: str) -> None:
+        if path not in INFERENCE_PATHS:
+            raise ValueError(
+                f"fast_path must be one of {INFERENCE_PATHS}, got {path!r}."
+            )
+        self._fast_path = path
+        self._fast = None
+
+    def reset_fast_path(self) -> None:
+        """Forgets the path's cached choices and quantised copies."""
+        self._fast = None
+
+    @property
+    def inference_path(self) -> InferencePath:
+        """The :class:`~ast_sb.fast.InferencePath` of the encoder."""
+        if self._fast is None or self._fast.module is not self.encoder:
+            self._fast = InferencePath(self.encoder, self._fast_path)
+        return self._fast
+
+    def _encode(self, feats: torch.Tensor, lengths) -> torch.Tensor:
+        if self.training or torch.is_grad_enabled():
+            return self._call(self.encoder, feats, lengths)
+        if accepts_lengths(self.encoder):
+            return self.inference_path(feats, lengths)
+        return self.inference_path(feats)
 
     def _call(self, module: nn.Module, x: torch.Tensor, lengths):
         if accepts_lengths(module):
@@ -229,7 +282,7 @@ class WaveformEncoder(nn.Module):
             Encoder outputs.
         """
         feats = self._call(self.mean_var_norm, feats, frame_lengths)
-        return self._call(self.encoder, feats, frame_lengths)
+        return self._encode(feats, frame_lengths)
 
     def forward(
         self, wavs: torch.Tensor, lengths: Optional[torch.Tensor] = None
@@ -283,7 +336,10 @@ class WaveformEncoder(nn.Module):
 
     def extra_repr(self) -> str:
         """Summary shown by ``print(module)``."""
-        return f"sample_rate={self.sample_rate}, window={self.window}, hop={self.hop}"
+        return (
+            f"sample_rate={self.sample_rate}, window={self.window}, "
+            f"hop={self.hop}, fast_path={self.fast_path!r}"
+        )
 
 
 class WindowedClassifier(nn.Module):

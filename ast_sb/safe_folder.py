@@ -103,6 +103,7 @@ def _module_config(slot: str, module: torch.nn.Module) -> Dict[str, Any]:
             "sample_rate": int(module.sample_rate),
             "window_seconds": module.window_seconds,
             "hop_seconds": module.hop_seconds,
+            "fast_path": module.fast_path,
         }
     if slot == "classifier":
         return {"multi_label": bool(module.multi_label)}

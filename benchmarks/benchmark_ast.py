@@ -10,6 +10,14 @@ Measures in one run, as ratios against ``transformers``
    512 frames and tiny224 at 1024 frames: HF vs ast_sb fp32 and the opt-in
    fast paths of :mod:`ast_sb.fast` (accuracy loss reported);
 4. end-to-end wav -> labels for N clips (top-1 must be identical);
+4b. the user path (``--sections user``): N 10 s wav files in, top-1 labels
+   out, through :class:`ast_sb.inference.AudioSpectrogramTransformerInterface`
+   (``classify_files``, batch 4) with its default ``fast_path="auto"``, and
+   explicitly fp32 and int8, plus the fp32 and int8 ONNX exports run with
+   onnxruntime (features computed by ast_sb), against HF's feature
+   extractor + model on the same files (soundfile read included on both
+   sides); median of interleaved repetitions, top-1 agreement with fp32
+   and HF;
 5. a training step (forward + backward + AdamW) for tiny and base: HF full
    tokens vs ast_sb full vs ast_sb with structured / unstructured patchout;
 6. variable-length batches (2-10 s clips): padded vs masked/bucketed vs the
@@ -22,9 +30,15 @@ implementations hold the same weights. Timings interleave the implementations
 (round robin) so that background load hits them alike; ratios use the
 fastest repetition of each (the median is in the JSON too).
 
+The CPU's instruction set (``torch.backends.cpu.get_cpu_capability()``)
+and the ISA environment variables are printed. On an AVX-512 machine,
+``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
+MKL_ENABLE_INSTRUCTIONS=AVX2`` run the same benchmark at AVX2 level.
+
 Usage::
 
     python benchmarks/benchmark_ast.py --quick --threads 2
+    python benchmarks/benchmark_ast.py --sections user --clips 8 --threads 2
     python benchmarks/benchmark_ast.py --threads 2 --json results_full.json
     python benchmarks/benchmark_ast.py --device cuda
 
@@ -50,8 +64,11 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ast_sb.fast import (  # noqa: E402
+    cpu_capability,
     onednn_linear_available,
+    onednn_linear_op,
     optimize_for_inference,
+    quantize_int8,
 )
 from ast_sb.features import (  # noqa: E402
     AudioSpectrogramNormalizer,
@@ -216,6 +233,8 @@ def fast_variants(
         out["ast_sb+compile"] = optimize_for_inference(
             copy.deepcopy(pipe), "compile"
         )
+    if device == "cpu":
+        out["ast_sb+int8"] = Pipeline(quantize_int8(pipe.encoder), pipe.head)
     return out
 
 
@@ -239,9 +258,8 @@ def matmul_peak(device: str, quick: bool) -> Dict[str, float]:
     flops = 2 * m * k * n
     fns = {"torch.mm": lambda: torch.mm(x, w.t())}
     if device == "cpu" and onednn_linear_available():
-        fns["onednn_linear"] = lambda: torch.ops.mkldnn._linear_pointwise(
-            x, w, b, "none", [], ""
-        )
+        op = onednn_linear_op()
+        fns["onednn_linear"] = lambda: op(x, w, b, "none", [], "")
     res = bench(fns, reps=3 if quick else 8, device=device)
     out = {f"{k}_gflops": flops / v["min_s"] / 1e9 for k, v in res.items()}
     out["peak_gflops"] = max(out.values())
@@ -380,6 +398,131 @@ def end_to_end(models, clips, device, batch, fast_mode) -> Dict:
         "top1_identical": bool(agree["top1_agree"] == 1.0),
         **agree,
     }
+
+
+ISA_VARIABLES = (
+    "ATEN_CPU_CAPABILITY",
+    "ONEDNN_MAX_CPU_ISA",
+    "MKL_ENABLE_INSTRUCTIONS",
+)
+
+
+def user_path(models, clips, folder, batch, reps, onnx, size) -> Dict:
+    """Files in, top-1 labels out: the interface vs HF (see module doc)."""
+    import soundfile as sf
+    import transformers
+    from speechbrain.dataio.encoder import CategoricalEncoder
+
+    from ast_sb.export import export_inference_folder
+    from ast_sb.inference import AudioSpectrogramTransformerInterface
+
+    hf, encoder, head = models[f"{size}@1024"]
+    labels = CategoricalEncoder()
+    labels.update_from_iterable([f"class_{i}" for i in range(N_CLASSES)])
+    model_dir = export_inference_folder(
+        os.path.join(folder, "user_model"),
+        encoder,
+        head,
+        labels,
+        {"target_length": 1024},
+        multi_label=True,
+    )
+    paths = []
+    for i, clip in enumerate(clips):
+        paths.append(os.path.join(folder, f"clip_{i:03d}.wav"))
+        sf.write(paths[-1], clip, SR)
+    extractor = transformers.ASTFeatureExtractor()
+
+    def run_hf():
+        out = []
+        for i in range(0, len(paths), batch):
+            wavs = [
+                sf.read(p, dtype="float32")[0] for p in paths[i : i + batch]
+            ]
+            inputs = extractor(wavs, sampling_rate=SR, return_tensors="pt")
+            out += hf(inputs["input_values"]).logits.argmax(-1).tolist()
+        return out
+
+    interfaces = {
+        path: AudioSpectrogramTransformerInterface.from_folder(
+            model_dir, fast_path=path
+        )
+        for path in ("auto", "fp32", "int8")
+    }
+
+    def run_interface(clf):
+        res = clf.classify_files(
+            paths, batch_size=batch, top_k=1, progress=False
+        )
+        return [r["predictions"][0]["index"] for r in res]
+
+    fns = {"hf": run_hf}
+    for path, clf in interfaces.items():
+        fns[f"ast_sb {path}"] = lambda clf=clf: run_interface(clf)
+    if onnx:
+        import onnxruntime as ort
+
+        from ast_sb.model_export import export_model
+
+        log("user path: ONNX export (fp32 + int8)")
+        exported = export_model(
+            interfaces["fp32"],
+            os.path.join(folder, "user_onnx"),
+            formats=["onnx", "onnx_int8"],
+            raise_on_error=False,
+        )
+        clf = interfaces["fp32"]
+        for fmt in ("onnx", "onnx_int8"):
+            if not exported[fmt]["ok"]:  # timed anyway if it was written
+                log(f"{fmt}: {exported[fmt]['error']}")
+                if not os.path.exists(exported[fmt]["path"]):
+                    continue
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = torch.get_num_threads()
+            session = ort.InferenceSession(
+                exported[fmt]["path"],
+                options,
+                providers=["CPUExecutionProvider"],
+            )
+
+            def run_onnx(session=session):
+                out = []
+                for i in range(0, len(paths), batch):
+                    wavs = torch.stack(
+                        [clf.load_audio(p) for p in paths[i : i + batch]]
+                    )
+                    feats, _ = clf.compute_features(wavs)
+                    scores = session.run(None, {"inputs": feats.numpy()})[0]
+                    out += scores.argmax(-1).tolist()
+                return out
+
+            fns[f"{fmt} (onnxruntime)"] = run_onnx
+    with torch.inference_mode():
+        res = bench(fns, reps=reps, warmup=1)
+        top1 = {name: fn() for name, fn in fns.items()}
+    hf_s = res["hf"]["median_s"]
+    out = {
+        "n_files": len(paths),
+        "clip_seconds": len(clips[0]) / SR,
+        "batch": batch,
+        "model": f"{size}@1024",
+        "auto_choices": interfaces["auto"].pipeline.inference_path.describe(),
+        "results": {},
+    }
+    for name, r in res.items():
+        out["results"][name] = dict(
+            r,
+            files_per_s=len(paths) / r["median_s"],
+            speedup_vs_hf_median=hf_s / r["median_s"],
+            speedup_vs_hf_min=res["hf"]["min_s"] / r["min_s"],
+            top1_agree_fp32=float(
+                np.mean(np.array(top1[name]) == np.array(top1["ast_sb fp32"]))
+            ),
+            top1_agree_hf=float(
+                np.mean(np.array(top1[name]) == np.array(top1["hf"]))
+            ),
+        )
+    return out
 
 
 def train_section(size, frames, batch, reps, device, folder) -> Dict:
@@ -667,6 +810,9 @@ def report(res: Dict) -> str:
     lines.append(
         f"{m['cpu']}, {m['threads']} threads, device {m['device']}, torch {m['torch']}, transformers {m['transformers']}"
     )
+    lines.append(
+        f"CPU capability (torch.backends.cpu.get_cpu_capability()): {m.get('cpu_capability')}; ISA variables: {m.get('isa_env')}; load average at start {m['loadavg_start']}"
+    )
     mp = res["matmul_peak"]
     lines.append(
         "matmul peak: "
@@ -716,6 +862,37 @@ def report(res: Dict) -> str:
                     "vs HF",
                     "max|dlogit|",
                     "top1 agree",
+                ],
+            ),
+            "",
+        ]
+    up = res.get("user_path")
+    if up:
+        rows = [
+            [
+                n,
+                f"{r['median_s']:.2f}",
+                f"{r['files_per_s']:.3f}",
+                f"{r['speedup_vs_hf_median']:.2f}x",
+                f"{r['speedup_vs_hf_min']:.2f}x",
+                f"{r['top1_agree_fp32']:.0%}",
+                f"{r['top1_agree_hf']:.0%}",
+            ]
+            for n, r in up["results"].items()
+        ]
+        choices = sorted(set(up["auto_choices"]["choices"].values()))
+        lines += [
+            f"## User path ({up['n_files']} x {up['clip_seconds']:.0f} s wav files -> top-1 labels, {up['model']}, batch {up['batch']}; auto chose {', '.join(choices) or '-'})",
+            table(
+                rows,
+                [
+                    "impl",
+                    "median s",
+                    "files/s",
+                    "vs HF (median)",
+                    "vs HF (min)",
+                    "top-1 = fp32",
+                    "top-1 = HF",
                 ],
             ),
             "",
@@ -859,7 +1036,20 @@ def main(argv=None) -> Dict:
         help="fast path of the ast_sb end-to-end run ('none' for plain fp32)",
     )
     parser.add_argument(
-        "--sections", default="features,forward,e2e,train,varlen,memory"
+        "--sections",
+        default="features,forward,e2e,user,train,varlen,memory",
+    )
+    parser.add_argument(
+        "--reps", type=int, default=None, help="user path: repetitions"
+    )
+    parser.add_argument(
+        "--no-onnx", action="store_true", help="user path: skip ONNX"
+    )
+    parser.add_argument(
+        "--user-size",
+        default="base384",
+        choices=sorted(SIZES),
+        help="user path: model size",
     )
     parser.add_argument("--probe", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -900,6 +1090,8 @@ def main(argv=None) -> Dict:
             "torch": torch.__version__,
             "transformers": transformers.__version__,
             "onednn_linear": onednn_linear_available(),
+            "cpu_capability": cpu_capability(),
+            "isa_env": {k: os.environ.get(k) for k in ISA_VARIABLES},
             "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
         }
     }
@@ -917,12 +1109,17 @@ def main(argv=None) -> Dict:
                 reps=3 if quick else 5,
             )
         models = {}
-        if sections & {"forward", "e2e", "varlen"}:
-            for size, frames in (
-                ("base384", 1024),
-                ("base384", 512),
-                ("tiny224", 1024),
-            ):
+        needed = (
+            [("base384", 1024)]
+            if sections & {"forward", "e2e", "varlen"}
+            else []
+        )
+        if sections & {"forward", "varlen"}:
+            needed += [("base384", 512), ("tiny224", 1024)]
+        if "user" in sections and (args.user_size, 1024) not in needed:
+            needed.append((args.user_size, 1024))
+        if sections & {"forward", "e2e", "varlen", "user"}:
+            for size, frames in needed:
                 models[f"{size}@{frames}"] = make_models(
                     size, frames, folder, device
                 )
@@ -940,6 +1137,18 @@ def main(argv=None) -> Dict:
             log(f"end to end {n_clips} clips")
             res["end_to_end"] = end_to_end(
                 models, clips, device, batch=4, fast_mode=e2e_fast
+            )
+        if "user" in sections:
+            n_files = args.clips or (4 if quick else 16)
+            log(f"user path {n_files} files")
+            res["user_path"] = user_path(
+                models,
+                generate_clips(n_files, 10.0, seed=3),
+                folder,
+                batch=4,
+                reps=args.reps or (2 if quick else 3),
+                onnx=not args.no_onnx,
+                size=args.user_size,
             )
         if "train" in sections:
             res["train"] = {}

@@ -128,11 +128,18 @@ def test_onednn_keeps_state_dict_and_loads_checkpoints():
 def test_onednn_unavailable_warns(monkeypatch):
     import ast_sb.fast as fast_module
 
-    monkeypatch.setattr(fast_module, "_ONEDNN_OK", False)
-    model = small_pipeline(depth=1)
-    with pytest.warns(RuntimeWarning, match="unavailable"):
-        assert use_onednn_linear(model) == 0
-    assert not any(isinstance(m, OneDNNLinear) for m in model.modules())
+    def missing():
+        raise AttributeError("no _linear_pointwise")
+
+    monkeypatch.setattr(fast_module, "_private_onednn_linear", missing)
+    fast_module.onednn_linear_op.cache_clear()
+    try:
+        model = small_pipeline(depth=1)
+        with pytest.warns(RuntimeWarning, match="unavailable"):
+            assert use_onednn_linear(model) == 0
+        assert not any(isinstance(m, OneDNNLinear) for m in model.modules())
+    finally:
+        fast_module.onednn_linear_op.cache_clear()
 
 
 def test_bf16_autocast_within_tolerance(feats):
