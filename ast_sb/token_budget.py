@@ -324,4 +324,9 @@ def set_token_budget(
             encoder.constructor_args.pop("token_budget_axes", None)
             if axes != "both":
                 encoder.constructor_args["token_budget_axes"] = axes
+    for m in module.modules():
+        # inference copies (int8, oneDNN) were made with the old budget
+        reset = getattr(m, "reset_fast_path", None)
+        if callable(reset):
+            reset()
     return budget

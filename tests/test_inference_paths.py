@@ -292,6 +292,24 @@ def test_int8_follows_new_weights(model_dir):
     assert (after - before).abs().max() > INT8_ATOL
 
 
+def test_int8_follows_a_new_token_budget(model_dir):
+    """A token budget set after the quantised copy exists reaches it."""
+    clf = AudioSpectrogramTransformerInterface.from_folder(
+        model_dir, fast_path="int8"
+    )
+    wav = noise(1.0, 9)[None]
+    full = clf.classify_batch(wav)[0]
+    clf.token_budget = 0.5
+    budget = clf.classify_batch(wav)[0]
+    quantised = clf.pipeline.inference_path._variants["int8"]
+    encoders = [m for m in quantised.modules() if hasattr(m, "token_budget")]
+    assert encoders and all(m.token_budget == 0.5 for m in encoders)
+    clf.fast_path = "fp32"
+    ref = clf.classify_batch(wav)[0]
+    assert (budget - ref).abs().max() <= INT8_ATOL
+    assert not torch.equal(budget, full)
+
+
 def test_cli_fast_path_flag(model_dir, tmp_path, capsys):
     from ast_sb.audio import save_audio
 
