@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 #: the parser would slow down ``--help``
 FAST_PATHS = ("auto", "fp32", "onednn", "int8", "bf16")
 
+#: ``ast_sb.token_budget.TOKEN_BUDGET_AXES``, spelled out for the same reason
+TOKEN_BUDGET_AXES = ("both", "time", "frequency")
+
 
 class CLIError(AudioSpectrogramTransformerError):
     """An error reported as ``ast-sb: error: ...`` with exit status 1."""
@@ -176,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--token-budget-axes",
-            choices=("both", "time", "frequency"),
+            choices=TOKEN_BUDGET_AXES,
             default=None,
             help="where the budget drops patches: frequency rows and time "
             "columns (both), columns (time) or rows (frequency); default: "

@@ -20,7 +20,9 @@ import helpers
 import pytest
 import torch
 
+import ast_sb.cli as cli
 import ast_sb.fast as fast
+import ast_sb.token_budget as token_budget
 from ast_sb.cli import FAST_PATHS, main
 from ast_sb.fast import (
     EXACT_ATOL,
@@ -110,6 +112,7 @@ def test_capability_rule(device, capability, onednn, expected):
 
 def test_cli_choices_are_the_inference_paths():
     assert FAST_PATHS == INFERENCE_PATHS
+    assert cli.TOKEN_BUDGET_AXES == token_budget.TOKEN_BUDGET_AXES
 
 
 def test_auto_on_avx2_runs_the_module_itself(monkeypatch):
