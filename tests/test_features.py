@@ -336,3 +336,21 @@ def test_fbank_runs_in_float32_under_autocast(clips):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = fbank(wavs, lengths)
     assert out.dtype == torch.float32 and torch.equal(out, ref)
+
+
+def test_constructor_args_rebuild_the_same_front_end():
+    """``constructor_args`` (what an export writes) rebuilds an equal
+    KaldiFbank: every argument under its own name."""
+    fbank = KaldiFbank(
+        n_mels=64,
+        target_length=50,
+        low_freq=50.0,
+        high_freq=-500.0,
+        preemphasis=0.9,
+        remove_dc_offset=False,
+        window="hamming",
+    )
+    rebuilt = KaldiFbank(**fbank.constructor_args)
+    wav = torch.randn(2, 8000, generator=torch.Generator().manual_seed(0))
+    assert rebuilt.constructor_args == fbank.constructor_args
+    assert torch.equal(rebuilt(wav), fbank(wav))

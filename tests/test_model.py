@@ -1,7 +1,9 @@
 """Behaviour of the AST encoder: shapes, padding mask, patchout, errors."""
 
+import helpers
 import pytest
 import torch
+import torch.nn.functional as F
 
 from ast_sb.model import (
     AudioSpectrogramTransformerClassifier,
@@ -176,3 +178,16 @@ def test_forward_flops_counts_match_flop_counter():
     assert counter.get_total_flops() == pytest.approx(
         forward_flops(encoder, 256), rel=1e-9
     )
+
+
+def test_cosine_head_is_the_cosine_of_embedding_and_class_weights():
+    """output="cosine" (AAM losses): the cosine similarity between the
+    normalised embedding and each class's weight row, per class."""
+    torch.manual_seed(0)
+    head = AudioSpectrogramTransformerClassifier(16, 5, output="cosine")
+    helpers.randomize_parameters(head, seed=3)
+    emb = torch.randn(3, 1, 16)
+    expected = F.cosine_similarity(
+        head.norm(emb)[:, :, None, :], head.linear.weight[None, None], dim=-1
+    )
+    assert torch.allclose(head(emb), expected, atol=1e-6)
