@@ -354,3 +354,12 @@ def test_constructor_args_rebuild_the_same_front_end():
     wav = torch.randn(2, 8000, generator=torch.Generator().manual_seed(0))
     assert rebuilt.constructor_args == fbank.constructor_args
     assert torch.equal(rebuilt(wav), fbank(wav))
+
+
+def test_forward_refuses_lengths_that_do_not_fit_the_batch():
+    """KaldiFbank.forward checks its relative lengths against the batch:
+    one per clip, else a clear error instead of a wrong mask."""
+    fbank = KaldiFbank(target_length=20)
+    wavs = torch.randn(2, 4000, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="the batch has 2 clips"):
+        fbank(wavs, torch.tensor([1.0, 0.5, 0.5]))
