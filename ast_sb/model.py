@@ -28,6 +28,7 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from ast_sb.position_embedding import resize_position_grid, tokens_to_grid
+from ast_sb.prefix_block import prefix_block_forward
 from ast_sb.token_budget import (
     check_token_budget,
     check_token_budget_axes,
@@ -665,29 +666,41 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         key_mask: Optional[torch.Tensor],
         take: Sequence[int] = (),
         n_blocks: Optional[int] = None,
+        prefix_only: bool = False,
     ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
         """Runs the first ``n_blocks`` blocks (default all); returns the
-        last output and the outputs of the blocks in ``take``."""
+        last output and the outputs of the blocks in ``take``. With
+        ``prefix_only`` the last block computes the cls and distillation
+        outputs only (:mod:`ast_sb.prefix_block`), so the last output is
+        [B, 2, D]."""
         attn_mask = None if key_mask is None else key_mask[:, None, None, :]
         recompute = self.grad_checkpointing and torch.is_grad_enabled()
+        blocks = self.blocks[:n_blocks]
         taken = []
-        for i, block in enumerate(self.blocks[:n_blocks]):
+        for i, block in enumerate(blocks):
+            run = block
+            if prefix_only and i == len(blocks) - 1:
+                run = partial(prefix_block_forward, block)
             if recompute:
                 tokens = checkpoint(
-                    block, tokens, attn_mask=attn_mask, use_reentrant=False
+                    run, tokens, attn_mask=attn_mask, use_reentrant=False
                 )
             else:
-                tokens = block(tokens, attn_mask=attn_mask)
+                tokens = run(tokens, attn_mask=attn_mask)
             if i in take:
                 taken.append(tokens)
         return tokens, taken
 
     def _encode(
-        self, feats: torch.Tensor, lengths: Optional[torch.Tensor]
+        self,
+        feats: torch.Tensor,
+        lengths: Optional[torch.Tensor],
+        prefix_only: bool = False,
     ) -> torch.Tensor:
-        """Tokens [B, N, D] after the last block (before the final norm)."""
+        """Tokens [B, N, D] after the last block (before the final norm);
+        with ``prefix_only`` the cls and distillation tokens [B, 2, D]."""
         tokens, key_mask = self.embed(feats, lengths)
-        tokens, _ = self._run_blocks(tokens, key_mask)
+        tokens, _ = self._run_blocks(tokens, key_mask, prefix_only=prefix_only)
         return tokens
 
     def forward_features(
@@ -813,11 +826,13 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         torch.Tensor
             Mean of the cls and distillation outputs, [B, 1, D].
         """
-        tokens = self._encode(feats, lengths)
-        # ``forward_head(forward_features(...))``, with the final norm on
-        # the pooled tokens only (the same values, less work, and the norm
-        # weight's gradient summed over the same rows as always)
-        return self.forward_head(self.norm(tokens[:, :NUM_PREFIX_TOKENS]))
+        # ``forward_head(forward_features(...))``, with the last block and
+        # the final norm computed for the pooled tokens only: the patch
+        # tokens' outputs of the last block are read by nothing (they are
+        # still its keys and values). Same values up to rounding in the
+        # last bits, same gradients, ~7 % fewer FLOPs for base384.
+        tokens = self._encode(feats, lengths, prefix_only=True)
+        return self.forward_head(self.norm(tokens))
 
 
 class AudioSpectrogramTransformerClassifier(nn.Module):
@@ -949,7 +964,9 @@ def forward_flops(
     Counted by ``torch.utils.flop_counter.FlopCounterMode`` on a forward
     pass with meta tensors (no computation, no copy of the weights): the
     patch convolution, the QKV/projection/MLP matmuls and the two attention
-    matmuls, in eval mode (no patchout; fused attention is switched off
+    matmuls (the last block's for the cls and distillation tokens only, as
+    :meth:`AudioSpectrogramTransformerEncoder.forward` computes them), in
+    eval mode (no patchout; fused attention is switched off
     during the count so that its matmuls are seen); norms and softmax are
     not counted.
 
@@ -969,7 +986,7 @@ def forward_flops(
     -------
     >>> enc = AudioSpectrogramTransformerEncoder("base384", depth=12)
     >>> round(forward_flops(enc, 1024) / 1e9)
-    261
+    244
     """
     from torch.func import functional_call
     from torch.utils.flop_counter import FlopCounterMode

@@ -41,9 +41,12 @@ def test_forward_is_head_of_features():
         out = enc(feats, lengths)
     assert features.shape == (2, NUM_PREFIX_TOKENS + 12 * 5, 192)
     assert torch.equal(features, enc.norm(blocks[-1]))
-    assert torch.equal(pooled, out)
+    # forward computes the last block for the pooled tokens only: the same
+    # values up to the rounding of matrix products over fewer rows
+    # (measured: 4.8e-7)
+    torch.testing.assert_close(out, pooled, rtol=0, atol=2e-6)
     expected = enc.norm(blocks[-1][:, :NUM_PREFIX_TOKENS]).mean(1, True)
-    assert torch.equal(out, expected)
+    torch.testing.assert_close(out, expected, rtol=0, atol=2e-6)
 
 
 @pytest.mark.parametrize(
