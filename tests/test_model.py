@@ -153,6 +153,7 @@ def closed_form_flops(encoder, n_frames):
     dim = cfg["embed_dim"]
     hidden = int(dim * cfg["mlp_ratio"])
     conv = 2 * n_patches * dim * 16 * 16
+
     def block(n_queries):
         qkv = 2 * n_tokens * 3 * dim * dim
         rest = 2 * n_queries * (dim * dim + 2 * dim * hidden)
