@@ -568,14 +568,40 @@ class EventTracker:
         self.labels = list(labels)
         self.merge_gap = max(0.0, float(merge_gap))
         self.min_duration = float(min_duration)
-        # class index -> [start, end, score sum, active segments]
-        self.open: Dict[int, List[float]] = {}
+        # the open run of each class (vectorised over classes: a segment
+        # updates every class at once, in time order, so the score sums
+        # are the same sequential float64 sums however the timeline is cut)
+        n = len(self.labels)
+        self._is_open = np.zeros(n, dtype=bool)
+        self._start = np.zeros(n)
+        self._end = np.zeros(n)
+        self._total = np.zeros(n)
+        self._count = np.zeros(n, dtype=np.int64)
 
-    def _close(self, c: int) -> List[TagEvent]:
-        start, end, total, n = self.open.pop(c)
-        if end - start + 1e-9 < self.min_duration:
-            return []
-        return [TagEvent(start, end, self.labels[c], total / n)]
+    @property
+    def open(self) -> Dict[int, List[float]]:
+        """The open runs: class index -> [start, end, score sum, segments]."""
+        return {
+            int(c): [
+                float(self._start[c]),
+                float(self._end[c]),
+                float(self._total[c]),
+                int(self._count[c]),
+            ]
+            for c in np.flatnonzero(self._is_open)
+        }
+
+    def _close(self, classes: np.ndarray) -> List[Tuple[int, TagEvent]]:
+        """Closes the runs of ``classes``; (class, event) of those kept."""
+        self._is_open[classes] = False
+        closed = []
+        for c in classes.tolist():
+            start, end = float(self._start[c]), float(self._end[c])
+            if end - start + 1e-9 < self.min_duration:
+                continue
+            score = float(self._total[c]) / int(self._count[c])
+            closed.append((c, TagEvent(start, end, self.labels[c], score)))
+        return closed
 
     def update(
         self, bounds: np.ndarray, seg: np.ndarray, active: np.ndarray
@@ -595,34 +621,34 @@ class EventTracker:
         Returns
         -------
         list of TagEvent
-            Events that no later segment can extend, in closing order.
+            Events that no later segment can extend, in closing order
+            (by class, then time).
         """
-        events: List[TagEvent] = []
         if len(seg) == 0:
-            return events
+            return []
         limit = self.merge_gap + 1e-9
-        classes = set(np.flatnonzero(active.any(axis=0)).tolist())
-        for c in sorted(classes | set(self.open)):
-            col = np.concatenate([[False], active[:, c], [False]])
-            diff = np.diff(col.astype(np.int8))
-            run_starts = np.flatnonzero(diff == 1)
-            run_ends = np.flatnonzero(diff == -1)  # exclusive segment index
-            for a, b in zip(run_starts.tolist(), run_ends.tolist()):
-                start, end = float(bounds[a]), float(bounds[b])
-                run = self.open.get(c)
-                if run is not None and start - run[1] > limit:
-                    events += self._close(c)
-                    run = None
-                if run is None:
-                    run = self.open[c] = [start, end, 0.0, 0]
-                run[1] = end
-                for value in seg[a:b, c].tolist():
-                    run[2] += value
-                run[3] += b - a
-            run = self.open.get(c)
-            if run is not None and float(bounds[-1]) - run[1] > limit:
-                events += self._close(c)
-        return events
+        bounds = np.asarray(bounds, dtype=np.float64)
+        seg = np.asarray(seg)
+        active = np.asarray(active, dtype=bool)
+        closed: List[Tuple[int, TagEvent]] = []
+        # one step per segment, every class at once (no loop over classes)
+        for s in np.flatnonzero(active.any(axis=1)).tolist():
+            on = np.flatnonzero(active[s])
+            was_open = self._is_open[on]
+            gap = bounds[s] - self._end[on] > limit
+            closed += self._close(on[was_open & gap])
+            new = on[~self._is_open[on]]
+            self._is_open[new] = True
+            self._start[new] = bounds[s]
+            self._total[new] = 0.0
+            self._count[new] = 0
+            self._end[on] = bounds[s + 1]
+            self._total[on] += seg[s, on]
+            self._count[on] += 1
+        ended = self._is_open & (bounds[-1] - self._end > limit)
+        closed += self._close(np.flatnonzero(ended))
+        closed.sort(key=lambda item: item[0])  # stable: time order per class
+        return [event for _, event in closed]
 
     def finish(self) -> List[TagEvent]:
         """Closes the open events (end of the timeline).
@@ -632,10 +658,9 @@ class EventTracker:
         list of TagEvent
             The remaining events.
         """
-        events: List[TagEvent] = []
-        for c in sorted(self.open):
-            events += self._close(c)
-        return events
+        return [
+            event for _, event in self._close(np.flatnonzero(self._is_open))
+        ]
 
 
 class SlidingWindowTagger:

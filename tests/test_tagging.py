@@ -488,3 +488,19 @@ def test_timeline_matches_its_definition_and_any_feeding():
         pieces = sorted(pieces + tracker.finish(), key=event_order)
         assert [(e.start, e.end, e.label, e.score) for e in pieces] == got
     assert n_events > 300
+
+
+def test_event_tracker_returns_events_by_class_then_time():
+    """The events one update closes come by class index, then time (the
+    order of the per-class loop the vectorised tracker replaced), whatever
+    the segment that closes them."""
+    tracker = EventTracker(["a", "b"])
+    seg = np.array([[0.1, 0.9], [0.8, 0.2], [0.1, 0.7]])
+    active = seg > 0.5  # b, then a, then b again
+    events = tracker.update(np.arange(4.0), seg, active)
+    assert [(e.label, e.start, e.end) for e in events] == [
+        ("a", 1.0, 2.0),
+        ("b", 0.0, 1.0),
+    ]
+    assert tracker.open == {1: [2.0, 3.0, pytest.approx(0.7), 1]}
+    assert [(e.label, e.start) for e in tracker.finish()] == [("b", 2.0)]
