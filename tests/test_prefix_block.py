@@ -134,3 +134,31 @@ def test_encoder_gradients_equal_the_whole_last_block(checkpointing):
     # the patch tokens' last-block outputs feed nothing: their MLP weights
     # get gradient through the cls and distillation rows only
     assert fast["blocks.1.mlp.fc1.weight"].abs().sum() > 0
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_additive_float_masks_are_added(fused):
+    """A float mask is a bias on the scores (SDPA's convention), in the
+    fused and the manual attention alike."""
+    block = random_block()
+    block.attn.fused_attn = fused
+    x = torch.randn(2, 9, 32)
+    bias = torch.randn(2, 1, 1, 9)
+    with torch.no_grad():
+        whole = block(x, attn_mask=bias)[:, :NUM_PREFIX_TOKENS]
+        prefix = prefix_block_forward(block, x, bias, NUM_PREFIX_TOKENS)
+        plain = prefix_block_forward(block, x, None, NUM_PREFIX_TOKENS)
+    torch.testing.assert_close(prefix, whole, rtol=0, atol=ATOL)
+    assert (prefix - plain).abs().max() > 1e-3
+
+
+def test_attention_without_attn_dim_attribute():
+    """Older timm 1.0 releases have no ``Attention.attn_dim``: the width
+    is then heads x head_dim."""
+    block = random_block(dim=32, heads=4)
+    x = torch.randn(2, 7, 32)
+    with torch.no_grad():
+        want = prefix_block_forward(block, x)
+        del block.attn.attn_dim
+        got = prefix_block_forward(block, x)
+    assert torch.equal(got, want)

@@ -70,7 +70,23 @@ TARGETS: Dict[str, Dict] = {
             "tests/test_model.py",
             "tests/test_hf_parity.py",
             "tests/test_pretrained.py",
+            "tests/test_encoder_features.py",
+            "tests/test_prefix_block.py",
         ],
+    },
+    "prefix_block": {
+        "path": "ast_sb/prefix_block.py",
+        "tests": [
+            "tests/test_prefix_block.py",
+            "tests/test_encoder_features.py",
+            "tests/test_hf_parity.py",
+        ],
+    },
+    "tagging": {
+        "path": "ast_sb/tagging.py",
+        # the event timeline shared by offline and streaming tagging
+        "functions": ["update", "_close", "finish", "open"],
+        "tests": ["tests/test_tagging.py"],
     },
     "position_embedding": {
         "path": "ast_sb/position_embedding.py",
