@@ -27,17 +27,23 @@ Authors
  * ast_sb developers 2026
 """
 
-from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
-from ast_sb.model import (
+from ast_sb._aliases import install as install_module_aliases
+from ast_sb.lobes.features import AudioSpectrogramNormalizer, KaldiFbank
+from ast_sb.lobes.model import (
     MODEL_SIZES,
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
 )
-from ast_sb.pretrained import build_from_hf, load_pretrained
-from ast_sb.safe_load import install_weights_only_hooks
+from ast_sb.weights.pretrained import build_from_hf, load_pretrained
+from ast_sb.weights.safe_load import install_weights_only_hooks
+
+# Old flat-layout paths (ast_sb.model, ast_sb.pipeline, ...) import the moved
+# modules themselves: exported folders and users' YAML name them (see
+# ast_sb/_aliases.py).
+install_module_aliases()
 
 # SpeechBrain's checkpoint recovery and Pretrainer load state dicts with
-# weights_only=True once ast_sb is imported (see ast_sb/safe_load.py).
+# weights_only=True once ast_sb is imported (see ast_sb/weights/safe_load.py).
 install_weights_only_hooks()
 
 __version__ = "0.1.0"

@@ -10,7 +10,7 @@ Usage::
     ast-sb export --model MODEL_DIR --out EXPORT_DIR [--format onnx]
 
 ``MODEL_DIR`` is an ast_sb inference folder (written by
-``ast_sb.export.export_inference_folder``, a recipe, or ``ast-sb convert``),
+``ast_sb.export.folder.export_inference_folder``, a recipe, or ``ast-sb convert``),
 loaded offline with SpeechBrain's ``EncoderClassifier`` machinery.
 
 Exit status: 0 on success, 1 when a file or an export failed (the other
@@ -36,11 +36,11 @@ __all__ = ["build_parser", "main", "read_labels"]
 logger = logging.getLogger(__name__)
 
 
-#: ``ast_sb.fast.INFERENCE_PATHS``, spelled out: importing torch to build
+#: ``ast_sb.inference.fast.INFERENCE_PATHS``, spelled out: importing torch to build
 #: the parser would slow down ``--help``
 FAST_PATHS = ("auto", "fp32", "onednn", "int8", "bf16")
 
-#: ``ast_sb.token_budget.TOKEN_BUDGET_AXES``, spelled out for the same reason
+#: ``ast_sb.lobes.token_budget.TOKEN_BUDGET_AXES``, spelled out for the same reason
 TOKEN_BUDGET_AXES = ("both", "time", "frequency")
 
 
@@ -116,7 +116,7 @@ def _positive_float(text: str) -> float:
 
 
 def _token_budget(text: str) -> float:
-    from ast_sb.token_budget import check_token_budget
+    from ast_sb.lobes.token_budget import check_token_budget
 
     try:
         return check_token_budget(text)
@@ -431,8 +431,8 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def _load(args: argparse.Namespace):
-    from ast_sb.inference import AudioSpectrogramTransformerInterface
-    from ast_sb.safe_folder import UntrustedModelError
+    from ast_sb.export.safe_folder import UntrustedModelError
+    from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
 
     try:
         return AudioSpectrogramTransformerInterface.from_folder(
@@ -485,8 +485,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 def cmd_tag(args: argparse.Namespace) -> int:
     """Runs ``ast-sb tag``."""
-    from ast_sb.audio import AudioLoadError
-    from ast_sb.tagging import SlidingWindowTagger
+    from ast_sb.dataio.audio import AudioLoadError
+    from ast_sb.inference.tagging import SlidingWindowTagger
 
     model = _load(args)
     try:
@@ -507,7 +507,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
         raise CLIError(str(err)) from err
     data = result.to_dict(windows=args.windows)
     if args.plot:
-        from ast_sb.plots import plot_tagging
+        from ast_sb.evaluation.plots import plot_tagging
 
         data["plot"] = plot_tagging(result, args.plot)
     lines = [
@@ -526,10 +526,10 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
-    """Runs ``ast-sb stream`` (:mod:`ast_sb.streaming`, :mod:`ast_sb.stream_sources`)."""
-    from ast_sb.audio import AudioLoadError
-    from ast_sb.stream_sources import open_source
-    from ast_sb.streaming import StreamingTagger, stream_jsonl
+    """Runs ``ast-sb stream`` (:mod:`ast_sb.inference.streaming`, :mod:`ast_sb.inference.stream_sources`)."""
+    from ast_sb.dataio.audio import AudioLoadError
+    from ast_sb.inference.stream_sources import open_source
+    from ast_sb.inference.streaming import StreamingTagger, stream_jsonl
 
     model = _load(args)
     try:
@@ -616,7 +616,7 @@ def _info_text(info: Dict[str, Any]) -> str:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Runs ``ast-sb info``."""
-    from ast_sb.model_info import model_info
+    from ast_sb.inference.model_info import model_info
 
     info = model_info(_load(args))
     _emit(info, args.json, _info_text(info), None)
@@ -625,7 +625,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     """Runs ``ast-sb convert``."""
-    from ast_sb.convert import ConversionError, convert_to_folder
+    from ast_sb.export.convert import ConversionError, convert_to_folder
 
     labels = read_labels(args.labels) if args.labels else None
     try:
@@ -663,7 +663,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Runs ``ast-sb export``."""
-    from ast_sb.model_export import export_model
+    from ast_sb.export.model_export import export_model
 
     model = _load(args)
     try:

@@ -33,7 +33,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ast_sb.audio import save_audio
+from ast_sb.dataio.audio import save_audio
 
 __all__ = [
     "DEMO_CLASSES",

@@ -8,7 +8,7 @@ so ``except AudioSpectrogramTransformerError`` catches any of them and
 
 Example
 -------
->>> from ast_sb.audio import AudioLoadError
+>>> from ast_sb.dataio.audio import AudioLoadError
 >>> issubclass(AudioLoadError, AudioSpectrogramTransformerError)
 True
 >>> issubclass(AudioLoadError, ValueError)
@@ -26,7 +26,7 @@ class AudioSpectrogramTransformerError(Exception):
 
     Example
     -------
-    >>> from ast_sb.pretrained import CheckpointError
+    >>> from ast_sb.weights.pretrained import CheckpointError
     >>> try:
     ...     raise CheckpointError("model.pth has no encoder weights")
     ... except AudioSpectrogramTransformerError as err:

@@ -8,10 +8,10 @@ Measures in one run, as ratios against ``transformers``
 2. feature extraction throughput on a batch of 10 s clips;
 3. model forward latency (B=1) and throughput (B>1) for base384 at 1024 and
    512 frames and tiny224 at 1024 frames: HF vs ast_sb fp32 and the opt-in
-   fast paths of :mod:`ast_sb.fast` (accuracy loss reported);
+   fast paths of :mod:`ast_sb.inference.fast` (accuracy loss reported);
 4. end-to-end wav -> labels for N clips (top-1 must be identical);
 4b. the user path (``--sections user``): N 10 s wav files in, top-1 labels
-   out, through :class:`ast_sb.inference.AudioSpectrogramTransformerInterface`
+   out, through :class:`ast_sb.inference.interface.AudioSpectrogramTransformerInterface`
    (``classify_files``, batch 4) with its default ``fast_path="auto"``, and
    explicitly fp32 and int8, plus the fp32 and int8 ONNX exports run with
    onnxruntime (features computed by ast_sb), against HF's feature
@@ -63,19 +63,19 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ast_sb.fast import (  # noqa: E402
+from ast_sb.inference.fast import (  # noqa: E402
     cpu_capability,
     onednn_linear_available,
     onednn_linear_op,
     optimize_for_inference,
     quantize_int8,
 )
-from ast_sb.features import (  # noqa: E402
+from ast_sb.lobes.features import (  # noqa: E402
     AudioSpectrogramNormalizer,
     KaldiFbank,
     frame_count,
 )
-from ast_sb.model import (  # noqa: E402
+from ast_sb.lobes.model import (  # noqa: E402
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
     forward_flops,
@@ -183,7 +183,7 @@ def make_models(size: str, max_length: int, folder: str, device: str):
     """Random HF model and the same weights in ast_sb (via an HF folder)."""
     import transformers
 
-    from ast_sb.pretrained import build_from_hf
+    from ast_sb.weights.pretrained import build_from_hf
 
     torch.manual_seed(0)
     hf = transformers.ASTForAudioClassification(hf_config(size, max_length))
@@ -413,8 +413,8 @@ def user_path(models, clips, folder, batch, reps, onnx, size) -> Dict:
     import transformers
     from speechbrain.dataio.encoder import CategoricalEncoder
 
-    from ast_sb.export import export_inference_folder
-    from ast_sb.inference import AudioSpectrogramTransformerInterface
+    from ast_sb.export.folder import export_inference_folder
+    from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
 
     hf, encoder, head = models[f"{size}@1024"]
     labels = CategoricalEncoder()
@@ -462,7 +462,7 @@ def user_path(models, clips, folder, batch, reps, onnx, size) -> Dict:
     if onnx:
         import onnxruntime as ort
 
-        from ast_sb.model_export import export_model
+        from ast_sb.export.model_export import export_model
 
         log("user path: ONNX export (fp32 + int8)")
         exported = export_model(
@@ -529,7 +529,7 @@ def train_section(size, frames, batch, reps, device, folder) -> Dict:
     """Training step throughput: HF vs ast_sb full vs ast_sb patchout."""
     import transformers
 
-    from ast_sb.pretrained import build_from_hf
+    from ast_sb.weights.pretrained import build_from_hf
 
     torch.manual_seed(0)
     hf = (

@@ -3,8 +3,8 @@
 
 For each model size and time grid, a random-weight AST (527 sigmoid
 classes, as an AudioSet tagger) is exported to an inference folder and
-loaded as users load it (:class:`ast_sb.inference.AudioSpectrogramTransformerInterface`).
-A :class:`ast_sb.streaming.StreamingTagger` with the grid's window (at most
+loaded as users load it (:class:`ast_sb.inference.interface.AudioSpectrogramTransformerInterface`).
+A :class:`ast_sb.inference.streaming.StreamingTagger` with the grid's window (at most
 10 s) and a 1 s hop is first filled with one window of audio (untimed), then
 fed one hop of synthetic audio per ``push`` call; each call computes the
 new fbank frames, classifies one window and updates the events. Its wall
@@ -45,15 +45,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from speechbrain.dataio.encoder import CategoricalEncoder  # noqa: E402
 
-from ast_sb.export import export_inference_folder  # noqa: E402
-from ast_sb.inference import (  # noqa: E402
+from ast_sb.export.folder import export_inference_folder  # noqa: E402
+from ast_sb.inference.interface import (  # noqa: E402
     AudioSpectrogramTransformerInterface,
 )
-from ast_sb.model import (  # noqa: E402
+from ast_sb.inference.streaming import StreamingTagger  # noqa: E402
+from ast_sb.lobes.model import (  # noqa: E402
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
 )
-from ast_sb.streaming import StreamingTagger  # noqa: E402
 
 RATE = 16000
 N_CLASSES = 527

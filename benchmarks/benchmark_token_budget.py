@@ -7,7 +7,7 @@ manifest (``save/test.json``: ``wav`` and ``label`` per clip), then for each
 budget:
 
 * accuracy: every test clip through the user path
-  (:meth:`~ast_sb.inference.AudioSpectrogramTransformerInterface.classify_batch`,
+  (:meth:`~ast_sb.inference.interface.AudioSpectrogramTransformerInterface.classify_batch`,
   waveforms in, labels out), with the budget set on the interface;
 * speed: the encoder + head on the normalised features of a fixed subset of
   clips (the compute the budget changes) and the whole user path on the
@@ -38,9 +38,9 @@ from typing import Dict, List, Sequence
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ast_sb.audio import load_audio
-from ast_sb.inference import AudioSpectrogramTransformerInterface
-from ast_sb.token_budget import check_token_budget
+from ast_sb.dataio.audio import load_audio
+from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+from ast_sb.lobes.token_budget import check_token_budget
 
 
 def load_test_set(manifest: str, model) -> List[tuple]:

@@ -3,10 +3,10 @@
 
 Loads an exported inference folder (e.g. the Custom recipe's
 ``<output_folder>/inference``) three times through
-:class:`~ast_sb.inference.AudioSpectrogramTransformerInterface`: fp32,
+:class:`~ast_sb.inference.interface.AudioSpectrogramTransformerInterface`: fp32,
 ``fast_path="int8"`` (PyTorch dynamic int8 Linear layers) and
 ``fast_path="auto"``; exports the fp32 and int8 ONNX models
-(:func:`ast_sb.model_export.export_model`, features input) and runs them
+(:func:`ast_sb.export.model_export.export_model`, features input) and runs them
 with onnxruntime on the interface's features. It scores
 
 * the recipe's test clips (``--test-json``, the manifest the recipe wrote);
@@ -43,9 +43,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ast_sb.fast import cpu_capability  # noqa: E402
-from ast_sb.inference import AudioSpectrogramTransformerInterface  # noqa: E402
-from ast_sb.model_export import export_model  # noqa: E402
+from ast_sb.export.model_export import export_model  # noqa: E402
+from ast_sb.inference.fast import cpu_capability  # noqa: E402
+from ast_sb.inference.interface import AudioSpectrogramTransformerInterface  # noqa: E402
 
 
 def read_items(args) -> Dict[str, List[Tuple[str, str]]]:

@@ -182,8 +182,8 @@ def make_dataset(
 
 def make_hparams(multi_label: bool = False, **extra) -> Dict:
     """Default test hparams (SpecAugment, mixup, scheduler, head lr x10)."""
-    from ast_sb.augment import Mixup, SpecAugment
-    from ast_sb.schedulers import WarmupDecayScheduler
+    from ast_sb.lobes.augment import Mixup, SpecAugment
+    from ast_sb.training.schedulers import WarmupDecayScheduler
 
     hparams = {
         "multi_label": multi_label,
@@ -201,7 +201,7 @@ def make_hparams(multi_label: bool = False, **extra) -> Dict:
 
 def _recording_brain_class():
     """The Brain, recording the example ids of every training batch."""
-    from ast_sb.brain import AudioSpectrogramTransformerBrain
+    from ast_sb.training.brain import AudioSpectrogramTransformerBrain
 
     class RecordingBrain(AudioSpectrogramTransformerBrain):
         """Keeps ``(epoch, step, ids)`` of each training batch."""

@@ -15,12 +15,12 @@ from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.epoch_loop import EpochCounter
 
-from ast_sb.brain import AudioSpectrogramTransformerBrain
-from ast_sb.export import export_inference_folder
-from ast_sb.model import (
+from ast_sb.export.folder import export_inference_folder
+from ast_sb.lobes.model import (
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
 )
+from ast_sb.training.brain import AudioSpectrogramTransformerBrain
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPES = os.path.join(ROOT, "recipes")

@@ -1,4 +1,4 @@
-"""Tests for ast_sb.audio: loading, downmix, resampling and errors.
+"""Tests for ast_sb.dataio.audio: loading, downmix, resampling and errors.
 
 Authors
  * ast_sb developers 2026
@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 import torchaudio
 
-from ast_sb.audio import AudioLoadError, load_audio, save_audio
+from ast_sb.dataio.audio import AudioLoadError, load_audio, save_audio
 
 
 def _tone(freq: float, sr: int, seconds: float) -> np.ndarray:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ast_sb.audio_checks import AudioFileError
-from ast_sb.labels import UnknownLabelError
+from ast_sb.dataio.audio_checks import AudioFileError
+from ast_sb.dataio.labels import UnknownLabelError
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "AudioSet"
 

@@ -22,8 +22,8 @@ from helpers import run_recipe
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.encoder import CategoricalEncoder
 
-from ast_sb.audio import save_audio
-from ast_sb.sharding import sharded_classification_dataset
+from ast_sb.dataio.audio import save_audio
+from ast_sb.dataio.sharding import sharded_classification_dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE_DIR = os.path.join(ROOT, "recipes", "AudioSet")
@@ -166,7 +166,7 @@ def test_label_encoder_keeps_official_order(manifest_run):
 
 
 def test_export_scores_every_class(manifest_run, tmp_path):
-    from ast_sb.export import load_encoder_classifier
+    from ast_sb.export.folder import load_encoder_classifier
 
     model = load_encoder_classifier(
         str(manifest_run / "inference"), str(tmp_path / "pretrained")

@@ -1,4 +1,4 @@
-"""Tests for ast_sb.augment (SpecAugment, Mixup).
+"""Tests for ast_sb.lobes.augment (SpecAugment, Mixup).
 
 Authors
  * ast_sb developers 2026
@@ -7,7 +7,7 @@ Authors
 import pytest
 import torch
 
-from ast_sb.augment import Mixup, SpecAugment
+from ast_sb.lobes.augment import Mixup, SpecAugment
 
 
 def _masked_bins(out):

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from ast_sb.averaging import end_of_epoch_checkpoints
+from ast_sb.training.averaging import end_of_epoch_checkpoints
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ddp_worker  # noqa: E402

@@ -2,7 +2,7 @@
 
 Issue 11, points 4 (huge amplitude: no NaN scores, valid JSON), 6
 (relative lengths), 7 (integer waveforms) and 8 (unclear errors). The rule
-lives in ``ast_sb/validation.py``; these tests drive it through the public
+lives in ``ast_sb/dataio/validation.py``; these tests drive it through the public
 entry points: ``KaldiFbank``, the encoder, the inference interface, the
 Brain, the tagger and ``ast-sb``.
 
@@ -25,13 +25,13 @@ import speechbrain as sb
 import torch
 from speechbrain.utils.epoch_loop import EpochCounter
 
-from ast_sb.audio import AudioLoadError, load_audio
-from ast_sb.brain import AudioSpectrogramTransformerBrain
 from ast_sb.cli import main
+from ast_sb.dataio.audio import AudioLoadError, load_audio
 from ast_sb.errors import DataPreparationError
-from ast_sb.features import KaldiFbank
-from ast_sb.inference import AudioSpectrogramTransformerInterface
-from ast_sb.model import AudioSpectrogramTransformerEncoder
+from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+from ast_sb.lobes.features import KaldiFbank
+from ast_sb.lobes.model import AudioSpectrogramTransformerEncoder
+from ast_sb.training.brain import AudioSpectrogramTransformerBrain
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ddp_worker  # noqa: E402

@@ -23,10 +23,10 @@ import torch
 from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.epoch_loop import EpochCounter
 
-from ast_sb.audio import AudioLoadError
-from ast_sb.audio_checks import AudioFileError, add_durations
-from ast_sb.brain import AudioSpectrogramTransformerBrain
-from ast_sb.data import DatasetError, prepare_classification_datasets
+from ast_sb.dataio.audio import AudioLoadError
+from ast_sb.dataio.audio_checks import AudioFileError, add_durations
+from ast_sb.dataio.datasets import DatasetError, prepare_classification_datasets
+from ast_sb.training.brain import AudioSpectrogramTransformerBrain
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ddp_worker  # noqa: E402

@@ -1,4 +1,4 @@
-"""Tests for ast_sb.brain.AudioSpectrogramTransformerBrain.
+"""Tests for ast_sb.training.brain.AudioSpectrogramTransformerBrain.
 
 Stand-in modules and synthetic tone data live in ``tests/ddp_worker.py``.
 
@@ -15,7 +15,7 @@ import sys
 import pytest
 import torch
 
-from ast_sb.brain import AudioSpectrogramTransformerBrain
+from ast_sb.training.brain import AudioSpectrogramTransformerBrain
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ddp_worker  # noqa: E402

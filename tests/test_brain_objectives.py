@@ -19,8 +19,8 @@ import torch
 from speechbrain.dataio.batch import PaddedData
 from speechbrain.dataio.dataloader import make_dataloader
 
-from ast_sb.augment import Mixup
-from ast_sb.brain import AudioSpectrogramTransformerBrain
+from ast_sb.lobes.augment import Mixup
+from ast_sb.training.brain import AudioSpectrogramTransformerBrain
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ddp_worker  # noqa: E402

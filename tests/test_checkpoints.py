@@ -23,7 +23,7 @@ from speechbrain.utils.checkpoints import (
 )
 from speechbrain.utils.epoch_loop import EpochCounter
 
-from ast_sb.brain import AudioSpectrogramTransformerBrain
+from ast_sb.training.brain import AudioSpectrogramTransformerBrain
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ddp_worker  # noqa: E402

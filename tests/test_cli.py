@@ -15,15 +15,15 @@ import soundfile as sf
 import torch
 
 import ast_sb
-from ast_sb.audio import save_audio
 from ast_sb.cli import main, read_labels
-from ast_sb.features import AudioSpectrogramNormalizer
-from ast_sb.inference import AudioSpectrogramTransformerInterface
-from ast_sb.model import (
+from ast_sb.dataio.audio import save_audio
+from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+from ast_sb.lobes.features import AudioSpectrogramNormalizer
+from ast_sb.lobes.model import (
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
 )
-from ast_sb.pretrained import export_original, save_hf_folder
+from ast_sb.weights.pretrained import export_original, save_hf_folder
 
 RATE = 16000
 LABELS = ["Speech", "Dog, bark", "Music"]
@@ -90,7 +90,7 @@ def test_convert_hf_folder(model_dir, hf_folder, tmp_path):
     assert model.labels == LABELS and not model.multi_label
     assert model.normalizer.mean == pytest.approx(-6.6268077)
     # equals the HF weights run through ast_sb directly
-    from ast_sb.pretrained import build_from_hf
+    from ast_sb.weights.pretrained import build_from_hf
 
     enc, head, _ = build_from_hf(hf_folder, output="log_softmax")
     wav = torch.randn(1, RATE) * 0.1
@@ -350,7 +350,7 @@ def test_info(model_dir, capsys):
 def test_info_shows_the_recipe_windows(tmp_path, capsys):
     from speechbrain.dataio.encoder import CategoricalEncoder
 
-    from ast_sb.export import export_inference_folder
+    from ast_sb.export.folder import export_inference_folder
 
     enc, head = tiny_model()
     labels = CategoricalEncoder()

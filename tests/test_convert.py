@@ -1,4 +1,4 @@
-"""Tests of ast_sb.convert: what a converted folder takes from where.
+"""Tests of ast_sb.export.convert: what a converted folder takes from where.
 
 Authors
  * ast_sb developers 2026
@@ -10,15 +10,15 @@ import pytest
 import torch
 
 from ast_sb.cli import main
-from ast_sb.convert import ConversionError, convert_to_folder
 from ast_sb.errors import AudioSpectrogramTransformerError
-from ast_sb.features import AudioSpectrogramNormalizer
-from ast_sb.inference import AudioSpectrogramTransformerInterface
-from ast_sb.model import (
+from ast_sb.export.convert import ConversionError, convert_to_folder
+from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+from ast_sb.lobes.features import AudioSpectrogramNormalizer
+from ast_sb.lobes.model import (
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
 )
-from ast_sb.pretrained import export_original, save_hf_folder
+from ast_sb.weights.pretrained import export_original, save_hf_folder
 
 
 def _model(n_classes, output):
@@ -53,7 +53,7 @@ def test_original_without_information_warns_about_each_guess(tmp_path, caplog):
     enc, head = _model(4, "logits")
     pth = str(tmp_path / "ast.pth")
     torch.save(export_original(enc, head), pth)
-    with caplog.at_level(logging.WARNING, logger="ast_sb.convert"):
+    with caplog.at_level(logging.WARNING, logger="ast_sb.export.convert"):
         summary = convert_to_folder(
             pth, str(tmp_path / "out"), target_length=128
         )

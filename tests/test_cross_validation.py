@@ -1,4 +1,4 @@
-"""Cross-validation drivers (ast_sb.cross_validation, MusicGenre driver).
+"""Cross-validation drivers (ast_sb.training.cross_validation, MusicGenre driver).
 
 A fake ``train.py`` stands in for the recipe: it records its arguments and
 writes a results file, so the orchestration is tested without training.
@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from ast_sb.cross_validation import run_cross_validation
+from ast_sb.training.cross_validation import run_cross_validation
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

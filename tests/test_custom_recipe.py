@@ -20,7 +20,7 @@ from helpers import ROOT, run_recipe
 from hyperpyyaml import load_hyperpyyaml
 from test_music_genre_recipe import FAST_OPTIONS
 
-from ast_sb.audio import save_audio
+from ast_sb.dataio.audio import save_audio
 from ast_sb.demo import synthesize_clip
 
 RECIPE_DIR = os.path.join(ROOT, "recipes", "Custom")
@@ -40,7 +40,7 @@ def _clip(labels, rng):
 
 
 def _load_export(folder, savedir):
-    from ast_sb.export import load_encoder_classifier
+    from ast_sb.export.folder import load_encoder_classifier
 
     return load_encoder_classifier(str(folder), str(savedir))
 

@@ -18,9 +18,9 @@ import pytest
 import torch
 from helpers import run_recipe
 
-from ast_sb.audio import load_audio, save_audio
+from ast_sb.dataio.audio import load_audio, save_audio
 from ast_sb.demo import synthesize_clip
-from ast_sb.features import KaldiFbank, compute_dataset_stats
+from ast_sb.lobes.features import KaldiFbank, compute_dataset_stats
 
 SOUNDS = {"bell": "pure_tone", "engine": "white_noise", "tap": "clicks"}
 SPEAKERS = [f"spk{i}" for i in range(8)]
@@ -102,7 +102,7 @@ def test_norm_stats_of_the_training_set(run):
     results = json.loads((out / "test_results.json").read_text())
     assert results["norm_stats"]["mean"] == pytest.approx(mean, abs=1e-6)
     assert results["norm_stats"]["std"] == pytest.approx(std, abs=1e-6)
-    from ast_sb.export import load_encoder_classifier
+    from ast_sb.export.folder import load_encoder_classifier
 
     model = load_encoder_classifier(str(out / "inference"), str(out / "loaded"))
     assert model.mods.embedding_model.mean_var_norm.mean == pytest.approx(
@@ -118,7 +118,7 @@ def test_frame_based_patches_in_the_exported_model(run):
     # ast_small_data.yaml: 2 blocks of width 64, patches spanning every mel
     # bin and 4 frames, one every 2 frames (target_length 50 here: 24)
     _, out = run
-    from ast_sb.export import load_encoder_classifier
+    from ast_sb.export.folder import load_encoder_classifier
 
     model = load_encoder_classifier(
         str(out / "inference"), str(out / "loaded_patches")
@@ -147,7 +147,7 @@ def test_model_card(run):
 
 
 def test_baseline_separates_separable_sounds(tmp_path):
-    from ast_sb.baseline import run_baseline
+    from ast_sb.training.baseline import run_baseline
 
     rng = np.random.default_rng(1)
     manifests = {}

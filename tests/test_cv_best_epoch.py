@@ -17,7 +17,7 @@ import textwrap
 
 import pytest
 
-from ast_sb.cross_validation import best_epoch_summary
+from ast_sb.training.cross_validation import best_epoch_summary
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,4 +1,4 @@
-"""Tests of ast_sb.data (manifests -> DynamicItemDatasets).
+"""Tests of ast_sb.dataio.datasets (manifests -> DynamicItemDatasets).
 
 Authors
  * ast_sb developers 2026
@@ -11,8 +11,8 @@ import pytest
 import torch
 from speechbrain.dataio.dataloader import make_dataloader
 
-from ast_sb.audio import load_audio, save_audio
-from ast_sb.data import (
+from ast_sb.dataio.audio import load_audio, save_audio
+from ast_sb.dataio.datasets import (
     DatasetError,
     load_manifest,
     multi_hot,

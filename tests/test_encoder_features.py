@@ -10,7 +10,10 @@ import pytest
 import torch
 from timm.models import group_parameters
 
-from ast_sb.model import NUM_PREFIX_TOKENS, AudioSpectrogramTransformerEncoder
+from ast_sb.lobes.model import (
+    NUM_PREFIX_TOKENS,
+    AudioSpectrogramTransformerEncoder,
+)
 
 
 def encoder(**kwargs):

@@ -34,10 +34,10 @@ def test_every_package_error_derives_from_the_base_class():
 
 
 def test_errors_keep_their_builtin_kind():
-    from ast_sb.atomic_folder import FolderExistsError
-    from ast_sb.audio import AudioLoadError
-    from ast_sb.hub import WeightsUnavailableError
-    from ast_sb.model_export import ModelExportError
+    from ast_sb.dataio.audio import AudioLoadError
+    from ast_sb.export.atomic_folder import FolderExistsError
+    from ast_sb.export.model_export import ModelExportError
+    from ast_sb.weights.hub import WeightsUnavailableError
 
     assert issubclass(AudioLoadError, ValueError)
     assert issubclass(FolderExistsError, FileExistsError)

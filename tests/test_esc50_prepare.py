@@ -12,10 +12,10 @@ import sys
 import pytest
 import soundfile as sf
 
-from ast_sb.audio_checks import AudioFileError
+from ast_sb.dataio.audio_checks import AudioFileError
+from ast_sb.dataio.labels import UnknownLabelError
 from ast_sb.demo import DEMO_CLASSES, generate_esc50_like_dataset
 from ast_sb.errors import DataPreparationError
-from ast_sb.labels import UnknownLabelError
 
 RECIPE_DIR = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),

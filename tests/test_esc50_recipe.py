@@ -20,7 +20,7 @@ import torch
 from helpers import run_recipe
 from hyperpyyaml import load_hyperpyyaml
 
-from ast_sb.audio import save_audio
+from ast_sb.dataio.audio import save_audio
 from ast_sb.demo import (
     DEMO_CLASSES,
     generate_esc50_like_dataset,
@@ -89,7 +89,7 @@ def test_recipe_trains_above_chance(trained_recipe):
 
 
 def test_exported_model_classifies(trained_recipe, tmp_path):
-    from ast_sb.export import load_encoder_classifier
+    from ast_sb.export.folder import load_encoder_classifier
 
     _, out = trained_recipe
     model = load_encoder_classifier(

@@ -1,4 +1,4 @@
-"""Tests of ast_sb.export: EncoderClassifier round trip, offline.
+"""Tests of ast_sb.export.folder: EncoderClassifier round trip, offline.
 
 Authors
  * ast_sb developers 2026
@@ -12,9 +12,9 @@ import pytest
 import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
-from ast_sb.audio import load_audio, save_audio
+from ast_sb.dataio.audio import load_audio, save_audio
 from ast_sb.demo import synthesize_clip
-from ast_sb.export import (
+from ast_sb.export.folder import (
     ExportError,
     export_inference_folder,
     inference_modules,
@@ -22,15 +22,15 @@ from ast_sb.export import (
     module_config,
     verify_loaded_weights,
 )
-from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
-from ast_sb.model import (
-    AudioSpectrogramTransformerClassifier,
-    AudioSpectrogramTransformerEncoder,
-)
-from ast_sb.pipeline import (
+from ast_sb.inference.pipeline import (
     WaveformEncoder,
     WaveformPassThrough,
     WindowedClassifier,
+)
+from ast_sb.lobes.features import AudioSpectrogramNormalizer, KaldiFbank
+from ast_sb.lobes.model import (
+    AudioSpectrogramTransformerClassifier,
+    AudioSpectrogramTransformerEncoder,
 )
 
 LABELS = ["am_tone", "chirp", "clicks", "pure_tone", "white_noise"]
@@ -103,7 +103,7 @@ def test_folder_layout(tmp_path):
     with open(os.path.join(folder, "config.json")) as fin:
         assert json.load(fin) == {"speechbrain_interface": "EncoderClassifier"}
     text = open(os.path.join(folder, "hyperparams.yaml")).read()
-    assert "!new:ast_sb.features.KaldiFbank" in text
+    assert "!new:ast_sb.lobes.features.KaldiFbank" in text
     assert "target_length: 120" in text
     assert "mean: -6.6268077" in text
     for line in text.splitlines():  # YAML booleans True/False only

@@ -21,14 +21,14 @@ import pytest
 import torch
 from helpers import randomize_parameters
 
-from ast_sb.fast import (
+from ast_sb.inference.fast import (
     InferenceWrapper,
     OneDNNLinear,
     onednn_linear_available,
     optimize_for_inference,
     use_onednn_linear,
 )
-from ast_sb.model import (
+from ast_sb.lobes.model import (
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
 )
@@ -126,7 +126,7 @@ def test_onednn_keeps_state_dict_and_loads_checkpoints():
 
 
 def test_onednn_unavailable_warns(monkeypatch):
-    import ast_sb.fast as fast_module
+    import ast_sb.inference.fast as fast_module
 
     def missing():
         raise AttributeError("no _linear_pointwise")

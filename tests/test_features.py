@@ -1,4 +1,4 @@
-"""Tests for ast_sb.features: Kaldi fbank parity, padding, normalisation.
+"""Tests for ast_sb.lobes.features: Kaldi fbank parity, padding, normalisation.
 
 Authors
  * ast_sb developers 2026
@@ -11,7 +11,7 @@ import torch
 import torchaudio.compliance.kaldi as ta_kaldi
 import transformers
 
-from ast_sb.features import (
+from ast_sb.lobes.features import (
     DATASET_STATS,
     AudioSpectrogramNormalizer,
     KaldiFbank,

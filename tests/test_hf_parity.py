@@ -18,14 +18,18 @@ import torch
 import transformers
 from helpers import randomize_parameters
 
-from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
-from ast_sb.model import (
+from ast_sb.lobes.features import AudioSpectrogramNormalizer, KaldiFbank
+from ast_sb.lobes.model import (
     MODEL_SIZES,
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
     count_parameters,
 )
-from ast_sb.pretrained import build_from_hf, load_pretrained, save_hf_folder
+from ast_sb.weights.pretrained import (
+    build_from_hf,
+    load_pretrained,
+    save_hf_folder,
+)
 
 LOGIT_TOL = 1e-5
 FBANK_TOL = 1e-6
@@ -243,7 +247,7 @@ def test_hf_folder_runs_in_transformers_pipeline(tmp_path, multi_label):
 
 def test_convert_of_hf_folder_keeps_its_statistics(tmp_path):
     from ast_sb.cli import main
-    from ast_sb.inference import AudioSpectrogramTransformerInterface
+    from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
 
     encoder, classifier, norm, labels, folder = hf_round_trip_model(tmp_path)
     out = str(tmp_path / "converted")

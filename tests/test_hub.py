@@ -20,18 +20,22 @@ import torch
 from hub_server import HubServer
 
 from ast_sb import hub
-from ast_sb.hub import ChecksumError, WeightsUnavailableError, resolve_weights
-from ast_sb.model import (
+from ast_sb.lobes.model import (
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
 )
-from ast_sb.pretrained import (
+from ast_sb.training.recipe import load_pretrained_weights
+from ast_sb.weights.hub import (
+    ChecksumError,
+    WeightsUnavailableError,
+    resolve_weights,
+)
+from ast_sb.weights.pretrained import (
     build_from_hf,
     export_original,
     load_pretrained,
     save_hf_folder,
 )
-from ast_sb.recipe import load_pretrained_weights
 
 REPO = "test-org/ast-tiny"
 

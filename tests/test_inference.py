@@ -1,4 +1,4 @@
-"""Tests of the AST inference interface (ast_sb.inference).
+"""Tests of the AST inference interface (ast_sb.inference.interface).
 
 Authors
  * ast_sb developers 2026
@@ -13,8 +13,8 @@ import soundfile as sf
 import torch
 from speechbrain.inference.classifiers import EncoderClassifier
 
-from ast_sb.audio import AudioLoadError, load_audio, save_audio
-from ast_sb.inference import AudioSpectrogramTransformerInterface
+from ast_sb.dataio.audio import AudioLoadError, load_audio, save_audio
+from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
 
 LABELS = ["cat", "dog", "bird"]
 

@@ -6,7 +6,7 @@ the choice depends on speed.
 Tolerances:
 
 * exact paths (what "auto" may run): within 1e-4 of fp32
-  (``ast_sb.fast.EXACT_ATOL``).
+  (``ast_sb.inference.fast.EXACT_ATOL``).
 * int8 (PyTorch dynamic quantisation) against fp32 on the depth-1 test
   model: max abs log-probability difference <= 0.1 (measured 0.02-0.04).
 * int8 ONNX (onnxruntime) against PyTorch int8 and fp32: <= 0.1
@@ -21,10 +21,10 @@ import pytest
 import torch
 
 import ast_sb.cli as cli
-import ast_sb.fast as fast
-import ast_sb.token_budget as token_budget
+import ast_sb.inference.fast as fast
+import ast_sb.lobes.token_budget as token_budget
 from ast_sb.cli import FAST_PATHS, main
-from ast_sb.fast import (
+from ast_sb.inference.fast import (
     EXACT_ATOL,
     INFERENCE_PATHS,
     InferencePath,
@@ -33,8 +33,8 @@ from ast_sb.fast import (
     onednn_linear_available,
     use_onednn_linear,
 )
-from ast_sb.inference import AudioSpectrogramTransformerInterface
-from ast_sb.model import AudioSpectrogramTransformerEncoder
+from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+from ast_sb.lobes.model import AudioSpectrogramTransformerEncoder
 
 LABELS = ["cat", "dog", "bird"]
 INT8_ATOL = 0.1
@@ -314,7 +314,7 @@ def test_int8_follows_a_new_token_budget(model_dir):
 
 
 def test_cli_fast_path_flag(model_dir, tmp_path, capsys):
-    from ast_sb.audio import save_audio
+    from ast_sb.dataio.audio import save_audio
 
     path = str(tmp_path / "a.wav")
     save_audio(path, noise(1.0, 9), 16000)
@@ -335,7 +335,7 @@ def test_int8_onnx_export_agrees_with_pytorch(model_dir, tmp_path):
     pytest.importorskip("onnxscript")
     import onnxruntime as ort
 
-    from ast_sb.model_export import export_model
+    from ast_sb.export.model_export import export_model
 
     report = export_model(
         model_dir, str(tmp_path / "onnx"), formats=["onnx_int8"]

@@ -92,3 +92,65 @@ def test_plain_speechbrain_encoder_classifier(folder, monkeypatch):
     )
     with torch.no_grad():
         _check(model.classify_batch(legacy_clip())[0])
+
+
+def test_old_module_paths_import_the_new_modules():
+    import importlib
+
+    from ast_sb._aliases import MODULE_ALIASES, PACKAGE_FORWARDS
+
+    for old, new in MODULE_ALIASES.items():
+        module = importlib.import_module(old)
+        assert module is importlib.import_module(new), old
+        assert module.__name__ == module.__spec__.name == new
+    # the classes of the old YAML are the new classes (isinstance holds)
+    from ast_sb.inference.pipeline import WaveformEncoder
+    from ast_sb.model import AudioSpectrogramTransformerEncoder as Old
+
+    enc = Old("tiny224", depth=1, embed_dim=32, num_heads=2)
+    from ast_sb.lobes.model import AudioSpectrogramTransformerEncoder
+
+    assert isinstance(enc, AudioSpectrogramTransformerEncoder)
+    assert importlib.import_module("ast_sb.pipeline").WaveformEncoder is (
+        WaveformEncoder
+    )
+    # the two old modules that became packages forward their names
+    for package, target in PACKAGE_FORWARDS.items():
+        module = importlib.import_module(target)
+        for name in module.__all__:
+            assert getattr(importlib.import_module(package), name) is getattr(
+                module, name
+            )
+
+
+def test_every_path_of_the_legacy_yaml_maps_to_a_new_one(tmp_path):
+    """The legacy YAML's tags name old paths; a new export names their new
+    spellings (``new_module_path``), and only those."""
+    import re
+
+    from ast_sb._aliases import new_module_path
+    from ast_sb.export.folder import export_inference_folder
+    from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+
+    model = AudioSpectrogramTransformerInterface.from_folder(LEGACY)
+    mods = model.mods
+    export_inference_folder(
+        str(tmp_path / "new"),
+        mods.embedding_model.encoder,
+        mods.classifier.head,
+        model.hparams.label_encoder,
+        mods.embedding_model.compute_features,
+        mods.embedding_model.mean_var_norm,
+    )
+
+    def paths(folder):
+        with open(
+            os.path.join(folder, "hyperparams.yaml"), encoding="utf-8"
+        ) as f:
+            tags = re.findall(r"!(?:new|apply):(ast_sb\.[\w.]+)", f.read())
+        return set(tags)
+
+    old, new = paths(LEGACY), paths(str(tmp_path / "new"))
+    assert len(old) == 8
+    assert {new_module_path(p) for p in old} == new
+    assert not old & new

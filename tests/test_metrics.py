@@ -1,4 +1,4 @@
-"""Tests for ast_sb.metrics against hand-computed values and references.
+"""Tests for ast_sb.evaluation.metrics against hand-computed values and references.
 
 Authors
  * ast_sb developers 2026
@@ -12,7 +12,7 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from ast_sb.metrics import (
+from ast_sb.evaluation.metrics import (
     AccuracyStats,
     MultiLabelStats,
     average_precision,

@@ -1,4 +1,4 @@
-"""Tests of TorchScript / ONNX export (ast_sb.model_export).
+"""Tests of TorchScript / ONNX export (ast_sb.export.model_export).
 
 Authors
  * ast_sb developers 2026
@@ -12,18 +12,18 @@ import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
 from ast_sb import model_export
-from ast_sb.export import export_inference_folder
-from ast_sb.features import KaldiFbank
-from ast_sb.inference import AudioSpectrogramTransformerInterface
-from ast_sb.model import (
-    AudioSpectrogramTransformerClassifier,
-    AudioSpectrogramTransformerEncoder,
-)
-from ast_sb.model_export import (
+from ast_sb.export.folder import export_inference_folder
+from ast_sb.export.model_export import (
     ModelExportError,
     TraceableFbank,
     export_model,
     onnx_status,
+)
+from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+from ast_sb.lobes.features import KaldiFbank
+from ast_sb.lobes.model import (
+    AudioSpectrogramTransformerClassifier,
+    AudioSpectrogramTransformerEncoder,
 )
 
 HAS_ONNX = all(onnx_status().values())

@@ -20,7 +20,7 @@ import torch
 from helpers import run_recipe
 from hyperpyyaml import load_hyperpyyaml
 
-from ast_sb.audio import save_audio
+from ast_sb.dataio.audio import save_audio
 from ast_sb.demo import synthesize_clip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -100,7 +100,7 @@ def test_recipe_trains_and_tests_on_windows(trained):
 
 
 def test_exported_model_classifies(trained):
-    from ast_sb.export import load_encoder_classifier
+    from ast_sb.export.folder import load_encoder_classifier
 
     tmp, out = trained
     model = load_encoder_classifier(

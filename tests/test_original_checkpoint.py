@@ -17,12 +17,12 @@ import os
 import pytest
 import torch
 
-from ast_sb.model import (
+from ast_sb.lobes.model import (
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
     count_parameters,
 )
-from ast_sb.pretrained import (
+from ast_sb.weights.pretrained import (
     IMAGENET_CLASSES,
     convert_original,
     export_original,

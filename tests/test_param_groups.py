@@ -11,12 +11,12 @@ Authors
 import pytest
 import torch
 
-from ast_sb.brain import AudioSpectrogramTransformerBrain
-from ast_sb.model import (
+from ast_sb.lobes.model import (
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
 )
-from ast_sb.schedulers import WarmupDecayScheduler
+from ast_sb.training.brain import AudioSpectrogramTransformerBrain
+from ast_sb.training.schedulers import WarmupDecayScheduler
 
 
 def ast_modules():

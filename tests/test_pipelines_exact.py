@@ -10,7 +10,7 @@ test scores clip by clip; then the same clips go through
 * plain SpeechBrain ``EncoderClassifier.from_hparams`` (``classify_file``
   and ``classify_batch`` on a padded batch with relative lengths),
 * the TorchScript and ONNX waveform exports (the long clip through the
-  shared windows of :mod:`ast_sb.windows`),
+  shared windows of :mod:`ast_sb.inference.windows`),
 
 and every path must give the recipe's scores (log-probabilities) within
 1e-5 (measured: 2.4e-7 at most; ONNX Runtime 1.2e-6).
@@ -28,13 +28,13 @@ import torch
 from helpers import run_recipe
 from speechbrain.inference.classifiers import EncoderClassifier
 
-from ast_sb.audio import load_audio, save_audio
-from ast_sb.brain import AudioSpectrogramTransformerBrain
 from ast_sb.cli import main as cli_main
+from ast_sb.dataio.audio import load_audio, save_audio
 from ast_sb.demo import synthesize_clip
-from ast_sb.inference import AudioSpectrogramTransformerInterface
-from ast_sb.model_export import export_model, onnx_status
-from ast_sb.windows import combine_window_scores, cut_windows
+from ast_sb.export.model_export import export_model, onnx_status
+from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+from ast_sb.inference.windows import combine_window_scores, cut_windows
+from ast_sb.training.brain import AudioSpectrogramTransformerBrain
 
 RATE = 16000
 SOUNDS = {"bell": "pure_tone", "engine": "white_noise", "tap": "clicks"}

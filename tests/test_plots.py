@@ -1,4 +1,4 @@
-"""Tests of the result plots (ast_sb.plots).
+"""Tests of the result plots (ast_sb.evaluation.plots).
 
 Authors
  * ast_sb developers 2026
@@ -12,8 +12,8 @@ import torch
 
 import ast_sb
 from ast_sb import plots
-from ast_sb.audio import save_audio
-from ast_sb.tagging import SlidingWindowTagger
+from ast_sb.dataio.audio import save_audio
+from ast_sb.inference.tagging import SlidingWindowTagger
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -116,7 +116,7 @@ def test_training_curves_from_speechbrain_log(tmp_path):
     ]
     assert all(is_png(p) for p in written.values())
     assert os.path.dirname(written["training_curves"]).endswith("plots")
-    from ast_sb.metrics import AccuracyStats
+    from ast_sb.evaluation.metrics import AccuracyStats
 
     stats = AccuracyStats()
     scores = torch.log_softmax(torch.tensor([[2.0, 0.0], [0.0, 1.0]]), -1)

@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-from ast_sb.brain import AudioSpectrogramTransformerBrain
+from ast_sb.training.brain import AudioSpectrogramTransformerBrain
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ddp_worker  # noqa: E402

@@ -1,5 +1,5 @@
 """The last block computed for the pooled tokens only
-(:mod:`ast_sb.prefix_block`): the same outputs and gradients as the whole
+(:mod:`ast_sb.lobes.prefix_block`): the same outputs and gradients as the whole
 block, and really less work.
 
 Authors
@@ -11,8 +11,14 @@ import torch
 from timm.models.vision_transformer import Attention, Block
 from torch import nn
 
-from ast_sb.model import NUM_PREFIX_TOKENS, AudioSpectrogramTransformerEncoder
-from ast_sb.prefix_block import prefix_block_forward, supports_prefix_forward
+from ast_sb.lobes.model import (
+    NUM_PREFIX_TOKENS,
+    AudioSpectrogramTransformerEncoder,
+)
+from ast_sb.lobes.prefix_block import (
+    prefix_block_forward,
+    supports_prefix_forward,
+)
 
 # measured differences between the prefix path and the whole block are
 # 2-5e-7 (matrix products over fewer rows round differently)

@@ -10,13 +10,13 @@ import torch
 import torch.nn.functional as F
 from helpers import randomize_parameters
 
-from ast_sb.features import AudioSpectrogramNormalizer
-from ast_sb.model import (
+from ast_sb.lobes.features import AudioSpectrogramNormalizer
+from ast_sb.lobes.model import (
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
 )
-from ast_sb.position_embedding import resize_position_grid
-from ast_sb.pretrained import (
+from ast_sb.lobes.position_embedding import resize_position_grid
+from ast_sb.weights.pretrained import (
     CheckpointError,
     build_from_hf,
     export_original,

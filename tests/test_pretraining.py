@@ -11,8 +11,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from ast_sb.model import AudioSpectrogramTransformerEncoder
-from ast_sb.pretrained import CheckpointError, load_pretrained
+from ast_sb.lobes.model import AudioSpectrogramTransformerEncoder
 from ast_sb.pretraining import (
     AudioSpectrogramTransformerPretrainer,
     cluster_mask,
@@ -22,6 +21,7 @@ from ast_sb.pretraining import (
     random_mask,
 )
 from ast_sb.pretraining.brain import PretrainingStats
+from ast_sb.weights.pretrained import CheckpointError, load_pretrained
 
 
 def _tiny_encoder(**kwargs):

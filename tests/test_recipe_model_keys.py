@@ -11,7 +11,7 @@ import os
 import pytest
 from hyperpyyaml import load_hyperpyyaml
 
-from ast_sb.recipe import setup_experiment
+from ast_sb.training.recipe import setup_experiment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE_YAMLS = sorted(

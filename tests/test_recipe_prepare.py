@@ -1,5 +1,5 @@
 """Every recipe maps its hyperparameters to its prepare function one way
-(issue 13): ``ast_sb.recipe.prepare_arguments``.
+(issue 13): ``ast_sb.training.recipe.prepare_arguments``.
 
 Authors
  * ast_sb developers 2026
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import RECIPES
 
-from ast_sb.recipe import prepare_arguments, prepare_on_main
+from ast_sb.training.recipe import prepare_arguments, prepare_on_main
 
 
 def test_names_renames_and_optional_keys():

@@ -1,7 +1,7 @@
 """Training killed with SIGKILL at random moments resumes exactly.
 
 A tiny AST is trained through the project's data pipeline
-(``ast_sb.recipe.build_datasets`` / ``dataloader_options``) and Brain with
+(``ast_sb.training.recipe.build_datasets`` / ``dataloader_options``) and Brain with
 random training crops, mixup, SpecAugment, dropout, drop-path and patchout
 on, and an intra-epoch checkpoint after every step. The training runs in a
 forked child process (forking keeps the interpreter's imports, so a restart
@@ -37,15 +37,15 @@ from speechbrain.utils.checkpoints import (
 )
 from speechbrain.utils.epoch_loop import EpochCounter
 
-from ast_sb.augment import Mixup, SpecAugment
-from ast_sb.brain import AudioSpectrogramTransformerBrain
-from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
-from ast_sb.model import (
+from ast_sb.lobes.augment import Mixup, SpecAugment
+from ast_sb.lobes.features import AudioSpectrogramNormalizer, KaldiFbank
+from ast_sb.lobes.model import (
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
 )
-from ast_sb.recipe import build_datasets, dataloader_options
-from ast_sb.schedulers import WarmupDecayScheduler
+from ast_sb.training.brain import AudioSpectrogramTransformerBrain
+from ast_sb.training.recipe import build_datasets, dataloader_options
+from ast_sb.training.schedulers import WarmupDecayScheduler
 
 FORK = multiprocessing.get_context("fork")
 SAMPLE_RATE = 16000

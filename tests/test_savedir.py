@@ -9,10 +9,10 @@ import torch
 from helpers import make_model_folder
 from speechbrain.inference.classifiers import EncoderClassifier
 
-from ast_sb.audio import save_audio
-from ast_sb.export import load_encoder_classifier
-from ast_sb.inference import AudioSpectrogramTransformerInterface
-from ast_sb.savedir import StaleSavedirError
+from ast_sb.dataio.audio import save_audio
+from ast_sb.export.folder import load_encoder_classifier
+from ast_sb.export.savedir import StaleSavedirError
+from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 LABELS = ["cat", "dog", "owl"]

@@ -1,4 +1,4 @@
-"""Tests for ast_sb.schedulers.WarmupDecayScheduler.
+"""Tests for ast_sb.training.schedulers.WarmupDecayScheduler.
 
 Authors
  * ast_sb developers 2026
@@ -10,7 +10,7 @@ import pytest
 import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
-from ast_sb.schedulers import WarmupDecayScheduler
+from ast_sb.training.schedulers import WarmupDecayScheduler
 
 
 def _optimizer(lrs=(1e-4, 1e-3)):

@@ -19,10 +19,10 @@ import torch
 from helpers import run_recipe
 from test_music_genre_recipe import FAST_OPTIONS
 
-from ast_sb.audio import save_audio
+from ast_sb.dataio.audio import save_audio
 from ast_sb.demo import synthesize_clip
-from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
-from ast_sb.model import AudioSpectrogramTransformerEncoder
+from ast_sb.lobes.features import AudioSpectrogramNormalizer, KaldiFbank
+from ast_sb.lobes.model import AudioSpectrogramTransformerEncoder
 from ast_sb.pretraining import AudioSpectrogramTransformerPretrainer
 from ast_sb.pretraining.brain import AudioSpectrogramTransformerPretrainingBrain
 from ast_sb.pretraining.data import unlabelled_dataset

@@ -1,4 +1,4 @@
-"""Tests of ast_sb.sharding (WebDataset tar shards writer and reader)."""
+"""Tests of ast_sb.dataio.sharding (WebDataset tar shards writer and reader)."""
 
 import io
 import json
@@ -10,7 +10,7 @@ import soundfile as sf
 import torch
 from torch.utils.data import DataLoader
 
-from ast_sb.sharding import (
+from ast_sb.dataio.sharding import (
     ShardedAudioDataset,
     expand_shard_spec,
     iterate_tar_samples,
@@ -187,6 +187,6 @@ def test_errors_name_the_shard(shard_dir, tmp_path, caplog):
     data = ShardedAudioDataset(
         [str(bad)], rank=0, world_size=1, on_error="skip"
     )
-    with caplog.at_level("WARNING", logger="ast_sb.sharding"):
+    with caplog.at_level("WARNING", logger="ast_sb.dataio.sharding"):
         assert list(data) == []
     assert "k1" in caplog.text and "bad-000000.tar" in caplog.text

@@ -18,7 +18,7 @@ import torch
 from helpers import ROOT, run_recipe
 from hyperpyyaml import load_hyperpyyaml
 
-from ast_sb.audio import save_audio
+from ast_sb.dataio.audio import save_audio
 from ast_sb.demo import synthesize_clip
 
 RECIPE_DIR = os.path.join(ROOT, "recipes", "SpeechCommands")
@@ -97,7 +97,7 @@ def test_trains_tests_and_exports(trained):
     results = json.loads((out / "test_results.json").read_text())
     assert results["n_examples"] == len(WORDS)
     assert results["eval_checkpoint"] == "best"
-    from ast_sb.export import load_encoder_classifier
+    from ast_sb.export.folder import load_encoder_classifier
 
     model = load_encoder_classifier(str(out / "inference"), str(tmp / "loaded"))
     assert sorted(model.hparams.label_encoder.lab2ind) == sorted(WORDS)
@@ -145,7 +145,7 @@ def test_paper_settings():
 
 
 def test_background_noise_mixes_at_the_snr(tmp_path):
-    from ast_sb.background_noise import BackgroundNoise
+    from ast_sb.training.background_noise import BackgroundNoise
 
     path = str(tmp_path / "n.wav")
     save_audio(

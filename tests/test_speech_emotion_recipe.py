@@ -26,8 +26,8 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.dataloader import make_dataloader
 from speechbrain.dataio.dataset import DynamicItemDataset
 
-from ast_sb.audio import save_audio
-from ast_sb.recipe import build_datasets, dataloader_options
+from ast_sb.dataio.audio import save_audio
+from ast_sb.training.recipe import build_datasets, dataloader_options
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE_DIR = ROOT / "recipes" / "SpeechEmotion"

@@ -18,9 +18,9 @@ import torch
 from helpers import RECIPES, recipe_env
 from speechbrain.inference.classifiers import EncoderClassifier
 
-from ast_sb.audio import load_audio, save_audio
+from ast_sb.dataio.audio import load_audio, save_audio
 from ast_sb.demo import synthesize_clip
-from ast_sb.export import verify_loaded_weights
+from ast_sb.export.folder import verify_loaded_weights
 
 SOUNDS = {"bell": "pure_tone", "engine": "white_noise", "tap": "clicks"}
 
@@ -49,7 +49,9 @@ def _lobes_yaml(path):
     src = os.path.join(RECIPES, "Custom", "hparams", "ast_demo.yaml")
     with open(src, encoding="utf-8") as fin:
         text = fin.read()
-    start = text.index("compute_features: !new:ast_sb.features.KaldiFbank")
+    start = text.index(
+        "compute_features: !new:ast_sb.lobes.features.KaldiFbank"
+    )
     end = text.index("spec_augment:")
     text = text[:start] + LOBES + "\n" + text[end:]
     start = text.index("# log_softmax for single-label")

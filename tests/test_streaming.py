@@ -1,4 +1,4 @@
-"""Tests of real-time tagging (ast_sb.streaming, ``ast-sb stream``).
+"""Tests of real-time tagging (ast_sb.inference.streaming, ``ast-sb stream``).
 
 Authors
  * ast_sb developers 2026
@@ -19,19 +19,19 @@ import torchaudio
 import torchaudio.compliance.kaldi as ta_kaldi
 from helpers import make_model_folder
 
-from ast_sb.audio import AudioLoadError, save_audio
 from ast_sb.cli import main
-from ast_sb.features import KaldiFbank
-from ast_sb.inference import AudioSpectrogramTransformerInterface
-from ast_sb.stream_sources import (
+from ast_sb.dataio.audio import AudioLoadError, save_audio
+from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+from ast_sb.inference.stream_sources import (
     PcmDecoder,
     StreamResampler,
     follow_file,
     microphone_chunks,
     read_wav_header,
 )
-from ast_sb.streaming import StreamingFbank, StreamingTagger
-from ast_sb.tagging import SlidingWindowTagger, event_order
+from ast_sb.inference.streaming import StreamingFbank, StreamingTagger
+from ast_sb.inference.tagging import SlidingWindowTagger, event_order
+from ast_sb.lobes.features import KaldiFbank
 
 RATE = 16000
 

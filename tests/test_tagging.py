@@ -1,4 +1,4 @@
-"""Tests of sliding-window tagging of long files (ast_sb.tagging).
+"""Tests of sliding-window tagging of long files (ast_sb.inference.tagging).
 
 Authors
  * ast_sb developers 2026
@@ -19,9 +19,9 @@ import torch
 from helpers import make_model_folder
 
 import ast_sb
-from ast_sb.audio import AudioLoadError, load_audio, save_audio
-from ast_sb.inference import AudioSpectrogramTransformerInterface
-from ast_sb.tagging import (
+from ast_sb.dataio.audio import AudioLoadError, load_audio, save_audio
+from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+from ast_sb.inference.tagging import (
     EventTracker,
     SlidingWindowTagger,
     event_order,
@@ -346,8 +346,8 @@ def test_tagging_long_file_peak_rss(folder, ten_minute_file):
     script = textwrap.dedent(
         f"""
         import json, resource, torch
-        from ast_sb.inference import AudioSpectrogramTransformerInterface
-        from ast_sb.tagging import SlidingWindowTagger
+        from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+        from ast_sb.inference.tagging import SlidingWindowTagger
         torch.set_num_threads(4)
         model = AudioSpectrogramTransformerInterface.from_folder({folder!r})
         tagger = SlidingWindowTagger(model, window=1.27, hop=1.27,

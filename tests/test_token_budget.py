@@ -13,11 +13,11 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from torch.utils.flop_counter import FlopCounterMode
 
-from ast_sb.audio import save_audio
 from ast_sb.cli import main
-from ast_sb.inference import AudioSpectrogramTransformerInterface
-from ast_sb.model import AudioSpectrogramTransformerEncoder
-from ast_sb.token_budget import (
+from ast_sb.dataio.audio import save_audio
+from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+from ast_sb.lobes.model import AudioSpectrogramTransformerEncoder
+from ast_sb.lobes.token_budget import (
     check_token_budget,
     even_indices,
     select_budget_tokens,
@@ -223,7 +223,7 @@ def test_interface_cli_and_exported_folder(tmp_path, capsys):
 def test_yaml_key_reaches_the_encoder_and_the_exported_folder(tmp_path):
     from speechbrain.dataio.encoder import CategoricalEncoder
 
-    from ast_sb.export import export_inference_folder
+    from ast_sb.export.folder import export_inference_folder
 
     path = os.path.join(ROOT, "recipes", "Custom", "hparams", "ast_demo.yaml")
     with open(path, encoding="utf-8") as fin:

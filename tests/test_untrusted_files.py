@@ -19,21 +19,25 @@ from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.inference.classifiers import EncoderClassifier
 from speechbrain.utils.checkpoints import Checkpointer
 
-import ast_sb.export
-import ast_sb.model_export
-from ast_sb.atomic_folder import FolderExistsError
+import ast_sb.export.folder
+import ast_sb.export.model_export
 from ast_sb.cli import main
-from ast_sb.export import export_inference_folder
-from ast_sb.features import KaldiFbank
-from ast_sb.inference import AudioSpectrogramTransformerInterface
-from ast_sb.model import (
+from ast_sb.export.atomic_folder import FolderExistsError
+from ast_sb.export.folder import export_inference_folder
+from ast_sb.export.model_export import export_model
+from ast_sb.export.safe_folder import DESCRIPTION_FILE, UntrustedModelError
+from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+from ast_sb.lobes.features import KaldiFbank
+from ast_sb.lobes.model import (
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
 )
-from ast_sb.model_export import export_model
-from ast_sb.pretrained import CheckpointError, export_original, load_pretrained
-from ast_sb.safe_folder import DESCRIPTION_FILE, UntrustedModelError
-from ast_sb.schedulers import WarmupDecayScheduler
+from ast_sb.training.schedulers import WarmupDecayScheduler
+from ast_sb.weights.pretrained import (
+    CheckpointError,
+    export_original,
+    load_pretrained,
+)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from helpers import make_model_folder  # noqa: E402
@@ -305,7 +309,7 @@ def test_interrupted_export_leaves_the_old_folder(tmp_path, monkeypatch):
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # after the weights, before the YAML
 
-    monkeypatch.setattr(ast_sb.export.shutil, "copyfile", killed)
+    monkeypatch.setattr(ast_sb.export.folder.shutil, "copyfile", killed)
     with pytest.raises(KeyboardInterrupt):
         _export(out, overwrite=True, seed=1)
     assert _listing(out) == before
@@ -328,7 +332,7 @@ def test_interrupted_model_export_leaves_the_old_folder(
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # the TorchScript file is written
 
-    monkeypatch.setattr(ast_sb.model_export, "check_torchscript", killed)
+    monkeypatch.setattr(ast_sb.export.model_export, "check_torchscript", killed)
     with pytest.raises(KeyboardInterrupt):
         export_model(folder, str(out), ["torchscript"], overwrite=True)
     assert _listing(out) == before

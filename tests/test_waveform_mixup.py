@@ -13,11 +13,11 @@ import speechbrain as sb
 import torch
 from speechbrain.dataio.batch import PaddedBatch
 
-from ast_sb.augment import Mixup
-from ast_sb.brain import AudioSpectrogramTransformerBrain
-from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
-from ast_sb.recipe import with_waveform_mixup
-from ast_sb.waveform_mixup import WaveformMixupDataset, mix_waveforms
+from ast_sb.lobes.augment import Mixup
+from ast_sb.lobes.features import AudioSpectrogramNormalizer, KaldiFbank
+from ast_sb.training.brain import AudioSpectrogramTransformerBrain
+from ast_sb.training.recipe import with_waveform_mixup
+from ast_sb.training.waveform_mixup import WaveformMixupDataset, mix_waveforms
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ddp_worker  # noqa: E402

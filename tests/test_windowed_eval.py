@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ast_sb.brain import AudioSpectrogramTransformerBrain
+from ast_sb.training.brain import AudioSpectrogramTransformerBrain
 
 RATE = 160  # samples per "second" keeps the test small
 
@@ -100,9 +100,9 @@ def test_bad_window_is_an_error():
 @pytest.mark.parametrize("seconds", [0.5, 2.0, 3.2, 5.0])
 def test_tagging_places_windows_like_the_recipe(tmp_path, seconds):
     """``ast-sb tag`` windows start where the recipe's test windows do."""
-    from ast_sb.audio import save_audio
-    from ast_sb.tagging import iter_windows
-    from ast_sb.windows import cut_windows, window_count
+    from ast_sb.dataio.audio import save_audio
+    from ast_sb.inference.tagging import iter_windows
+    from ast_sb.inference.windows import cut_windows, window_count
 
     rate, window, hop = 1000, 2000, 1500
     n = int(seconds * rate)

@@ -58,14 +58,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TARGETS: Dict[str, Dict] = {
     "features": {
-        "path": "ast_sb/features.py",
+        "path": "ast_sb/lobes/features.py",
         "tests": [
             "tests/test_features.py",
             "tests/test_hf_parity.py::test_end_to_end_with_feature_extractor",
         ],
     },
     "model": {
-        "path": "ast_sb/model.py",
+        "path": "ast_sb/lobes/model.py",
         "tests": [
             "tests/test_model.py",
             "tests/test_hf_parity.py",
@@ -75,7 +75,7 @@ TARGETS: Dict[str, Dict] = {
         ],
     },
     "prefix_block": {
-        "path": "ast_sb/prefix_block.py",
+        "path": "ast_sb/lobes/prefix_block.py",
         "tests": [
             "tests/test_prefix_block.py",
             "tests/test_encoder_features.py",
@@ -83,17 +83,17 @@ TARGETS: Dict[str, Dict] = {
         ],
     },
     "tagging": {
-        "path": "ast_sb/tagging.py",
+        "path": "ast_sb/inference/tagging.py",
         # the event timeline shared by offline and streaming tagging
         "functions": ["update", "_close", "finish", "open"],
         "tests": ["tests/test_tagging.py"],
     },
     "position_embedding": {
-        "path": "ast_sb/position_embedding.py",
+        "path": "ast_sb/lobes/position_embedding.py",
         "tests": ["tests/test_pretrained.py", "tests/test_model.py"],
     },
     "pretrained": {
-        "path": "ast_sb/pretrained.py",
+        "path": "ast_sb/weights/pretrained.py",
         "tests": [
             "tests/test_pretrained.py",
             "tests/test_original_checkpoint.py",
@@ -101,15 +101,15 @@ TARGETS: Dict[str, Dict] = {
         ],
     },
     "augment": {
-        "path": "ast_sb/augment.py",
+        "path": "ast_sb/lobes/augment.py",
         "tests": ["tests/test_augment.py", "tests/test_brain_objectives.py"],
     },
     "metrics": {
-        "path": "ast_sb/metrics.py",
+        "path": "ast_sb/evaluation/metrics.py",
         "tests": ["tests/test_metrics.py"],
     },
     "brain": {
-        "path": "ast_sb/brain.py",
+        "path": "ast_sb/training/brain.py",
         # only the loss / mixup / augmentation path of the Brain
         "functions": ["compute_objectives", "_augment", "_forward_waveforms"],
         "tests": [

@@ -10,7 +10,7 @@ clip) and one generatively (MSE reconstruction).
 Modules: ``masking`` (random / cluster patch masks), ``losses`` (InfoNCE,
 MSE), ``pretrainer`` (the lobe wrapping an
 ``AudioSpectrogramTransformerEncoder`` and the checkpoint format that
-``ast_sb.pretrained.load_pretrained`` reads), ``brain`` (the SpeechBrain
+``ast_sb.weights.pretrained.load_pretrained`` reads), ``brain`` (the SpeechBrain
 Brain), ``data`` (unlabelled audio with random crops, from manifests or
 shards) and ``recipe`` (the shared steps of ``recipes/SelfSupervised``).
 

@@ -17,7 +17,7 @@ Checkpoints are kept by the lowest validation loss (or by epoch without a
 validation set).
 
 Hyperparameters read, besides those of
-:class:`ast_sb.brain.AudioSpectrogramTransformerBrain`:
+:class:`ast_sb.training.brain.AudioSpectrogramTransformerBrain`:
 ``discriminative_weight`` (1.0), ``generative_weight`` (10.0, as in
 SSAST), ``seed``.
 
@@ -32,8 +32,8 @@ from typing import Dict, List
 import speechbrain as sb
 import torch
 
-from ast_sb.brain import AudioSpectrogramTransformerBrain
 from ast_sb.pretraining.losses import masked_patch_infonce, masked_patch_mse
+from ast_sb.training.brain import AudioSpectrogramTransformerBrain
 
 
 class PretrainingStats:
@@ -110,8 +110,8 @@ class AudioSpectrogramTransformerPretrainingBrain(
 
     Example
     -------
-    >>> from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
-    >>> from ast_sb.model import AudioSpectrogramTransformerEncoder
+    >>> from ast_sb.lobes.features import AudioSpectrogramNormalizer, KaldiFbank
+    >>> from ast_sb.lobes.model import AudioSpectrogramTransformerEncoder
     >>> from ast_sb.pretraining import AudioSpectrogramTransformerPretrainer
     >>> encoder = AudioSpectrogramTransformerEncoder(
     ...     "tiny224", target_length=48, fstride=16, tstride=16, depth=1

@@ -5,7 +5,7 @@ Pretraining reads clips of any length. A manifest entry (``wav``,
 ``recipes/SelfSupervised/unlabelled_prepare.py``) gives one crop of at most
 ``crop_seconds`` per epoch, read from disk alone (long files are never
 loaded whole); shorter clips are returned whole and padded by the batch
-and the front end. WebDataset shards (``ast_sb.sharding.write_shards``)
+and the front end. WebDataset shards (``ast_sb.dataio.sharding.write_shards``)
 stream the same way for large sets.
 
 Crop offsets are a hash of (seed, epoch, clip id), not draws from a global
@@ -22,10 +22,10 @@ from typing import Any, Dict, Optional
 
 from speechbrain.dataio.dataset import DynamicItemDataset
 
-from ast_sb.audio import load_audio
-from ast_sb.data import DatasetError, load_manifest
-from ast_sb.seeding import EpochSeeded
-from ast_sb.sharding import ShardedAudioDataset
+from ast_sb.dataio.audio import load_audio
+from ast_sb.dataio.datasets import DatasetError, load_manifest
+from ast_sb.dataio.seeding import EpochSeeded
+from ast_sb.dataio.sharding import ShardedAudioDataset
 
 __all__ = [
     "RandomCrop",
@@ -157,7 +157,7 @@ def unlabelled_dataset(
     -------
     >>> import json
     >>> import torch
-    >>> from ast_sb.audio import save_audio
+    >>> from ast_sb.dataio.audio import save_audio
     >>> tmp = getfixture("tmpdir")
     >>> save_audio(tmp / "long.wav", torch.randn(48000) * 0.1, 16000)
     >>> entries = {"a": {"wav": "$data_root/long.wav", "duration": 3.0,
@@ -229,7 +229,7 @@ class _CropStreamedItem:
 
 
 class UnlabelledShardDataset(ShardedAudioDataset):
-    """Shards streamed as ``id`` / ``sig`` crops (see ``ast_sb.sharding``)."""
+    """Shards streamed as ``id`` / ``sig`` crops (see ``ast_sb.dataio.sharding``)."""
 
     def set_epoch(self, epoch: int) -> None:
         """Reshuffles the shards and changes the crops for ``epoch``.
@@ -256,7 +256,7 @@ def unlabelled_shard_dataset(
     Arguments
     ---------
     shards : str or Sequence[str]
-        Shard specification (see ``ast_sb.sharding.expand_shard_spec``).
+        Shard specification (see ``ast_sb.dataio.sharding.expand_shard_spec``).
     sample_rate : int
         Sampling rate of ``sig``.
     crop_seconds : float, optional
@@ -277,7 +277,7 @@ def unlabelled_shard_dataset(
     Example
     -------
     >>> import numpy as np, soundfile as sf
-    >>> from ast_sb.sharding import write_shards
+    >>> from ast_sb.dataio.sharding import write_shards
     >>> tmp = getfixture("tmpdir")
     >>> manifest = {}
     >>> for i in range(3):

@@ -18,7 +18,7 @@ Checkpoint format: the lobe's state dict has the encoder under
 embedding), so a SpeechBrain checkpoint of the lobe
 (``save/CKPT+*/pretrainer.ckpt``) or the file written by
 :func:`export_pretrained_encoder` loads through
-``ast_sb.pretrained.load_pretrained`` into any fine-tuning encoder with the
+``ast_sb.weights.pretrained.load_pretrained`` into any fine-tuning encoder with the
 same patch shape (strides, length and size of the grid may differ: the
 position embedding is cut / interpolated).
 
@@ -33,8 +33,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ast_sb.model import NUM_PREFIX_TOKENS, AudioSpectrogramTransformerEncoder
-from ast_sb.position_embedding import grid_to_tokens, tokens_to_grid
+from ast_sb.lobes.model import (
+    NUM_PREFIX_TOKENS,
+    AudioSpectrogramTransformerEncoder,
+)
+from ast_sb.lobes.position_embedding import grid_to_tokens, tokens_to_grid
 from ast_sb.pretraining.masking import cluster_mask, random_mask
 
 GRID_KEY = "patch_grid"
@@ -352,7 +355,7 @@ def export_pretrained_encoder(
 
     Example
     -------
-    >>> from ast_sb.pretrained import load_pretrained
+    >>> from ast_sb.weights.pretrained import load_pretrained
     >>> enc = AudioSpectrogramTransformerEncoder(
     ...     "tiny224", target_length=64, fstride=16, tstride=16, depth=1
     ... )

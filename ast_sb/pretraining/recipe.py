@@ -4,7 +4,7 @@
 
 .. code-block:: python
 
-    hparams, run_opts = setup_experiment(sys.argv[1:])   # ast_sb.recipe
+    hparams, run_opts = setup_experiment(sys.argv[1:])   # ast_sb.training.recipe
     datasets = build_pretraining_datasets(hparams, manifests)
     pretrain(hparams, run_opts, datasets)
 
@@ -31,7 +31,7 @@ from speechbrain.utils.distributed import if_main_process
 from ast_sb.pretraining.brain import AudioSpectrogramTransformerPretrainingBrain
 from ast_sb.pretraining.data import unlabelled_dataset, unlabelled_shard_dataset
 from ast_sb.pretraining.pretrainer import export_pretrained_encoder
-from ast_sb.recipe import build_brain, dataloader_options
+from ast_sb.training.recipe import build_brain, dataloader_options
 
 __all__ = ["build_pretraining_datasets", "pretrain"]
 
@@ -132,7 +132,7 @@ def pretrain(
 def _plot_curves(hparams: Mapping[str, Any]) -> None:
     """Loss curves (total, InfoNCE, MSE, accuracy) per epoch."""
     try:
-        from ast_sb.plots import plot_training_curves
+        from ast_sb.evaluation.plots import plot_training_curves
     except ImportError as err:
         logger.warning("No plots (matplotlib is missing): %s", err)
         return

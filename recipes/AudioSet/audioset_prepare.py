@@ -38,7 +38,7 @@ Outputs in ``save_folder``:
 :func:`write_label_encoder` turns ``labels.txt`` into the recipe's
 SpeechBrain label encoder file before the datasets are built, so the
 encoder holds every class in the official order even when the downloaded
-training clips lack some of them (``ast_sb.data`` would otherwise index only
+training clips lack some of them (``ast_sb.dataio.datasets`` would otherwise index only
 the labels seen in training, in sorted order).
 
 Entry fields: ``wav`` (absolute path), ``duration`` (seconds, read from the
@@ -57,10 +57,13 @@ import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ast_sb.audio_checks import AUDIO_EXTENSIONS, add_durations, check_policy
-from ast_sb.errors import DataPreparationError
-from ast_sb.labels import UnknownLabelError, balanced_sample_weights
-from ast_sb.manifests import (
+from ast_sb.dataio.audio_checks import (
+    AUDIO_EXTENSIONS,
+    add_durations,
+    check_policy,
+)
+from ast_sb.dataio.labels import UnknownLabelError, balanced_sample_weights
+from ast_sb.dataio.manifests import (
     is_prepared,
     manifest_paths,
     mark_prepared,
@@ -68,7 +71,8 @@ from ast_sb.manifests import (
     write_list,
     write_splits,
 )
-from ast_sb.splits import stratified_split
+from ast_sb.dataio.splits import stratified_split
+from ast_sb.errors import DataPreparationError
 
 logger = logging.getLogger(__name__)
 

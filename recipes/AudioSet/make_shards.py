@@ -24,7 +24,7 @@ import logging
 import sys
 from typing import List, Optional, Sequence
 
-from ast_sb.sharding import write_shards
+from ast_sb.dataio.sharding import write_shards
 
 
 def main(argv: Optional[Sequence[str]] = None) -> List[str]:

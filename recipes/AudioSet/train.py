@@ -28,13 +28,13 @@ import sys
 
 from speechbrain.utils.distributed import run_on_main
 
-from ast_sb.recipe import (
+from ast_sb.dataio.sharding import sharded_classification_dataset
+from ast_sb.training.recipe import (
     build_datasets,
     prepare_on_main,
     setup_experiment,
     train_and_evaluate,
 )
-from ast_sb.sharding import sharded_classification_dataset
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from audioset_prepare import prepare_audioset, write_label_encoder  # noqa: E402

@@ -35,7 +35,7 @@ Split: unless the input has a ``split`` column, a random split with
 multi-label stratification). Classes with very few items may be absent
 from valid / test. With ``group_column`` (e.g. ``speaker``: a CSV column or
 JSON field) every group goes to exactly one part
-(:func:`ast_sb.splits.group_split`), so that no speaker is both trained on
+(:func:`ast_sb.dataio.splits.group_split`), so that no speaker is both trained on
 and tested on; the sizes then follow ``split_ratio`` approximately.
 
 The wav path column is ``wav`` unless ``wav_column`` names another one
@@ -58,15 +58,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from ast_sb.audio_checks import (
+from ast_sb.dataio.audio_checks import (
     AUDIO_EXTENSIONS,
     MIN_DURATION,
     add_durations,
     find_audio_files,
 )
-from ast_sb.errors import DataPreparationError
-from ast_sb.labels import check_label
-from ast_sb.manifests import (
+from ast_sb.dataio.labels import check_label
+from ast_sb.dataio.manifests import (
     is_prepared,
     manifest_paths,
     mark_prepared,
@@ -74,7 +73,8 @@ from ast_sb.manifests import (
     write_list,
     write_splits,
 )
-from ast_sb.splits import group_split, stratified_split
+from ast_sb.dataio.splits import group_split, stratified_split
+from ast_sb.errors import DataPreparationError
 
 logger = logging.getLogger(__name__)
 

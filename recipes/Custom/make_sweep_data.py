@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-from ast_sb.audio import save_audio
+from ast_sb.dataio.audio import save_audio
 
 CLASSES = ("rising", "falling", "rise_fall")
 SAMPLE_RATE = 16000

@@ -26,7 +26,7 @@ Authors
 import os
 import sys
 
-from ast_sb.recipe import (
+from ast_sb.training.recipe import (
     build_datasets,
     class_counter,
     prepare_on_main,

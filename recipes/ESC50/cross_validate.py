@@ -32,7 +32,7 @@ import os
 import sys
 from typing import Dict, List
 
-from ast_sb.cross_validation import (
+from ast_sb.training.cross_validation import (
     cross_validation_parser,
     run_cross_validation,
     split_passthrough,

@@ -13,7 +13,7 @@ cross-validation) and one JSON manifest per split is written::
                       "label": "dog", "target": 0, "fold": 1}, ...}
 
 Preparation is skipped when the manifests exist and were written with the same
-options (``ast_sb.manifests.is_prepared``).
+options (``ast_sb.dataio.manifests.is_prepared``).
 
 Authors
  * ast_sb developers 2026
@@ -29,17 +29,17 @@ import soundfile as sf
 import torch
 import torchaudio
 
-from ast_sb.audio import AudioLoadError, load_audio, save_audio
-from ast_sb.audio_checks import AudioFileError, read_duration
-from ast_sb.errors import DataPreparationError
-from ast_sb.labels import UnknownLabelError
-from ast_sb.manifests import (
+from ast_sb.dataio.audio import AudioLoadError, load_audio, save_audio
+from ast_sb.dataio.audio_checks import AudioFileError, read_duration
+from ast_sb.dataio.labels import UnknownLabelError
+from ast_sb.dataio.manifests import (
     is_prepared,
     log_manifest_summary,
     mark_prepared,
     write_manifest,
 )
-from ast_sb.splits import check_disjoint
+from ast_sb.dataio.splits import check_disjoint
+from ast_sb.errors import DataPreparationError
 
 logger = logging.getLogger(__name__)
 
@@ -95,9 +95,9 @@ def prepare_esc50(
     ------
     FileNotFoundError
         If the metadata csv is missing.
-    ast_sb.audio_checks.AudioFileError
+    ast_sb.dataio.audio_checks.AudioFileError
         For a missing or corrupt clip (names the file).
-    ast_sb.labels.UnknownLabelError
+    ast_sb.dataio.labels.UnknownLabelError
         When the target <-> category mapping is inconsistent.
     ast_sb.errors.DataPreparationError
         For invalid folds or a malformed csv.
@@ -290,7 +290,7 @@ def resample_once(src: str, dst: str, sample_rate: int) -> int:
     """Writes ``src`` resampled to ``dst`` unless a valid copy exists.
 
     The resampling kernel is computed once per source rate (the same
-    ``torchaudio`` sinc interpolation as ``ast_sb.audio.load_audio``).
+    ``torchaudio`` sinc interpolation as ``ast_sb.dataio.audio.load_audio``).
 
     Arguments
     ---------

@@ -19,7 +19,7 @@ Authors
 import os
 import sys
 
-from ast_sb.recipe import run_classification_recipe
+from ast_sb.training.recipe import run_classification_recipe
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from esc50_prepare import prepare_esc50  # noqa: E402

@@ -20,7 +20,7 @@ Authors
 import os
 import sys
 
-from ast_sb.recipe import run_classification_recipe
+from ast_sb.training.recipe import run_classification_recipe
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gtzan_prepare import prepare_gtzan  # noqa: E402

@@ -22,7 +22,7 @@ import os
 import sys
 
 from ast_sb.pretraining.recipe import build_pretraining_datasets, pretrain
-from ast_sb.recipe import prepare_on_main, setup_experiment
+from ast_sb.training.recipe import prepare_on_main, setup_experiment
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from unlabelled_prepare import prepare_unlabelled  # noqa: E402

@@ -21,7 +21,7 @@ to measure the pretraining loss on unseen audio.
 Outputs in ``save_folder``: ``train.json``, ``valid.json``,
 ``missing_files.txt``, ``corrupt_files.txt``. For large sets, pack
 ``train.json`` prepared with ``segment_seconds: null`` into WebDataset
-shards with ``ast_sb.sharding.write_shards`` (see README.md).
+shards with ``ast_sb.dataio.sharding.write_shards`` (see README.md).
 
 Authors
  * ast_sb developers 2026
@@ -34,19 +34,19 @@ import random
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
-from ast_sb.audio_checks import (
+from ast_sb.dataio.audio_checks import (
     AUDIO_EXTENSIONS,
     add_durations,
     find_audio_files,
 )
-from ast_sb.errors import DataPreparationError
-from ast_sb.manifests import (
+from ast_sb.dataio.manifests import (
     is_prepared,
     manifest_paths,
     mark_prepared,
     report_problems,
     write_manifest,
 )
+from ast_sb.errors import DataPreparationError
 
 logger = logging.getLogger(__name__)
 
@@ -98,13 +98,13 @@ def prepare_unlabelled(
     Example
     -------
     >>> import torch
-    >>> from ast_sb.audio import save_audio
+    >>> from ast_sb.dataio.audio import save_audio
     >>> tmp = getfixture("tmpdir")
     >>> for i, seconds in enumerate([1, 1, 25]):
     ...     save_audio(tmp / "audio" / f"f{i}.wav", torch.zeros(16000 * seconds), 16000)
     >>> out = prepare_unlabelled(str(tmp / "prep"), str(tmp / "audio"),
     ...                          valid_ratio=0.3, seed=0)
-    >>> from ast_sb.manifests import read_manifest
+    >>> from ast_sb.dataio.manifests import read_manifest
     >>> sorted(read_manifest(out["train"])), sorted(read_manifest(out["valid"]))
     (['f0', 'f2@0', 'f2@1'], ['f1'])
     >>> read_manifest(out["train"])["f2@1"]["start"]

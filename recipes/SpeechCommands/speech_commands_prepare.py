@@ -17,7 +17,7 @@ Outputs in ``save_folder``: ``train.json``, ``valid.json``, ``test.json``
 (entries ``wav`` as ``$data_root/<word>/<file>.wav``, ``duration``,
 ``label``, ``speaker``), ``labels.txt`` and ``noise.csv`` (``ID,duration,
 wav``: the background-noise recordings, for
-:class:`ast_sb.background_noise.BackgroundNoise`).
+:class:`ast_sb.training.background_noise.BackgroundNoise`).
 
 Authors
  * ast_sb developers 2026
@@ -29,15 +29,15 @@ import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set
 
-from ast_sb.audio_checks import add_durations
-from ast_sb.errors import DataPreparationError
-from ast_sb.manifests import (
+from ast_sb.dataio.audio_checks import add_durations
+from ast_sb.dataio.manifests import (
     is_prepared,
     manifest_paths,
     mark_prepared,
     write_list,
     write_splits,
 )
+from ast_sb.errors import DataPreparationError
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def prepare_speech_commands(
 
 def _write_noise_csv(folder: Path, path: Path) -> List[str]:
     """Writes SpeechBrain's noise CSV (``ID,duration,wav``) of a folder."""
-    from ast_sb.audio import open_audio_file
+    from ast_sb.dataio.audio import open_audio_file
 
     rows = []
     for wav in sorted(folder.glob("*.wav")) if folder.is_dir() else []:

@@ -18,7 +18,7 @@ Authors
 import os
 import sys
 
-from ast_sb.recipe import run_classification_recipe
+from ast_sb.training.recipe import run_classification_recipe
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from speech_commands_prepare import prepare_speech_commands  # noqa: E402

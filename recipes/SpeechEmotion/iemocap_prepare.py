@@ -47,10 +47,9 @@ import re
 from pathlib import Path
 from typing import Dict, Optional
 
-from ast_sb.audio_checks import add_durations, check_policy
-from ast_sb.errors import DataPreparationError
-from ast_sb.labels import UnknownLabelError
-from ast_sb.manifests import (
+from ast_sb.dataio.audio_checks import add_durations, check_policy
+from ast_sb.dataio.labels import UnknownLabelError
+from ast_sb.dataio.manifests import (
     is_prepared,
     manifest_paths,
     mark_prepared,
@@ -58,7 +57,8 @@ from ast_sb.manifests import (
     write_list,
     write_splits,
 )
-from ast_sb.splits import check_disjoint, stratified_split
+from ast_sb.dataio.splits import check_disjoint, stratified_split
+from ast_sb.errors import DataPreparationError
 
 logger = logging.getLogger(__name__)
 

@@ -33,10 +33,9 @@ import re
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
-from ast_sb.audio_checks import add_durations
-from ast_sb.errors import DataPreparationError
-from ast_sb.labels import UnknownLabelError
-from ast_sb.manifests import (
+from ast_sb.dataio.audio_checks import add_durations
+from ast_sb.dataio.labels import UnknownLabelError
+from ast_sb.dataio.manifests import (
     is_prepared,
     manifest_paths,
     mark_prepared,
@@ -44,7 +43,8 @@ from ast_sb.manifests import (
     write_list,
     write_splits,
 )
-from ast_sb.splits import check_disjoint
+from ast_sb.dataio.splits import check_disjoint
+from ast_sb.errors import DataPreparationError
 
 logger = logging.getLogger(__name__)
 

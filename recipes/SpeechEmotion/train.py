@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, Mapping, Tuple
 
 from speechbrain.utils.distributed import run_on_main
 
-from ast_sb.recipe import (
+from ast_sb.training.recipe import (
     build_datasets,
     prepare_arguments,
     setup_experiment,

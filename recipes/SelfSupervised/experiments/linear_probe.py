@@ -25,10 +25,13 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from ast_sb.audio import load_audio
-from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
-from ast_sb.model import NUM_PREFIX_TOKENS, AudioSpectrogramTransformerEncoder
-from ast_sb.pretrained import load_pretrained
+from ast_sb.dataio.audio import load_audio
+from ast_sb.lobes.features import AudioSpectrogramNormalizer, KaldiFbank
+from ast_sb.lobes.model import (
+    NUM_PREFIX_TOKENS,
+    AudioSpectrogramTransformerEncoder,
+)
+from ast_sb.weights.pretrained import load_pretrained
 
 
 @torch.no_grad()

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torchaudio
 
-from ast_sb.audio import load_audio, save_audio
+from ast_sb.dataio.audio import load_audio, save_audio
 from ast_sb.demo import DEMO_CLASSES, synthesize_clip
 
 SAMPLE_RATE = 16000

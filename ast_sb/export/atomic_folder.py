@@ -1,0 +1,141 @@
+"""Writing a whole folder so that readers see the old one or the new one.
+
+:func:`atomic_folder` hands out a temporary sibling folder; when the
+``with`` block ends without an error, the finished folder is renamed into
+place (a rename within one file system is atomic). An error or an
+interruption inside the block leaves the target as it was and removes the
+temporary folder, so a model folder is never half written or mixed with an
+older one. A non-empty target is refused unless ``overwrite=True``.
+
+Why not a library: the standard library has no folder-level atomic
+replace, and the few lines here are the usual write-to-temp-and-rename
+recipe.
+
+Authors
+ * ast_sb developers 2026
+"""
+
+import contextlib
+import os
+import secrets
+import shutil
+from typing import Iterator, Union
+
+from ast_sb.errors import AudioSpectrogramTransformerError
+
+__all__ = ["FolderExistsError", "atomic_folder", "check_output_folder"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class FolderExistsError(AudioSpectrogramTransformerError, FileExistsError):
+    """The output folder exists and is not empty (and overwrite is off)."""
+
+
+def check_output_folder(target: PathLike, overwrite: bool = False) -> str:
+    """Checks that ``target`` may be written; returns its absolute path.
+
+    Arguments
+    ---------
+    target : str or os.PathLike
+        Output folder.
+    overwrite : bool
+        Allow replacing a non-empty folder.
+
+    Returns
+    -------
+    str
+        Absolute path of the target.
+
+    Raises
+    ------
+    FolderExistsError
+        The folder exists, is not empty and ``overwrite`` is False.
+    NotADirectoryError
+        The target is a file.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmpdir")
+    >>> _ = (tmp / "full").mkdir().join("a.txt").write("x")
+    >>> check_output_folder(str(tmp / "full"))
+    Traceback (most recent call last):
+    ...
+    ast_sb.export.atomic_folder.FolderExistsError: Output folder ...full is not empty (1 entries); pass overwrite=True (ast-sb: --overwrite) to replace it
+    """
+    path = os.path.abspath(os.fspath(target))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise NotADirectoryError(f"Output path {path} is a file, not a folder")
+    if os.path.isdir(path) and not overwrite:
+        entries = os.listdir(path)
+        if entries:
+            raise FolderExistsError(
+                f"Output folder {path} is not empty ({len(entries)} "
+                "entries); pass overwrite=True (ast-sb: --overwrite) to "
+                "replace it"
+            )
+    return path
+
+
+@contextlib.contextmanager
+def atomic_folder(target: PathLike, overwrite: bool = False) -> Iterator[str]:
+    """Context manager: write into a temporary folder, then move it into place.
+
+    Arguments
+    ---------
+    target : str or os.PathLike
+        Final folder. An existing folder is replaced as a whole (no files of
+        the old one are kept) when the block succeeds.
+    overwrite : bool
+        Allow replacing a non-empty folder (checked before and after the
+        block).
+
+    Yields
+    ------
+    str
+        The temporary folder to write into (a sibling of ``target``).
+
+    Example
+    -------
+    >>> out = str(getfixture("tmpdir") / "model")
+    >>> with atomic_folder(out) as tmp:
+    ...     _ = open(os.path.join(tmp, "weights.bin"), "w").write("1")
+    >>> os.listdir(out)
+    ['weights.bin']
+    >>> with atomic_folder(out, overwrite=True) as tmp:
+    ...     _ = open(os.path.join(tmp, "half.bin"), "w").write("1")
+    ...     raise RuntimeError("killed while writing")
+    Traceback (most recent call last):
+    ...
+    RuntimeError: killed while writing
+    >>> os.listdir(out)  # the old folder, untouched
+    ['weights.bin']
+    """
+    path = check_output_folder(target, overwrite)
+    parent, name = os.path.split(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".{name}.tmp-{secrets.token_hex(6)}")
+    os.mkdir(tmp)  # honours the umask, unlike tempfile.mkdtemp
+    try:
+        yield tmp
+        check_output_folder(path, overwrite)
+        _replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _replace(new: str, path: str) -> None:
+    """Renames ``new`` to ``path``, replacing an existing folder."""
+    if not os.path.exists(path):
+        os.rename(new, path)
+        return
+    parent, name = os.path.split(path)
+    old = os.path.join(parent, f".{name}.old-{secrets.token_hex(6)}")
+    os.rename(path, old)
+    try:
+        os.rename(new, path)
+    except BaseException:
+        os.rename(old, path)  # put the previous folder back
+        raise
+    shutil.rmtree(old, ignore_errors=True)

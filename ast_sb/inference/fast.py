@@ -1,0 +1,868 @@
+"""Inference paths for the AST encoder: chosen per machine, or by the user.
+
+:class:`InferencePath` runs an encoder through one of :data:`INFERENCE_PATHS`:
+
+* ``"auto"`` (the default of the interface, ``ast-sb``, exported folders and
+  the recipes' test): the fastest *exact* path for this machine. The CPU
+  capability rule (:func:`default_path`) names one candidate: ``"onednn"``
+  where ``torch.backends.cpu.get_cpu_capability()`` reports AVX-512 (where
+  oneDNN's fp32 GEMM was measured faster than MKL's) and the oneDNN probe
+  passes, else ``"fp32"``. A candidate other than fp32 is kept for an input
+  shape only after a probe on the first batch of that shape: its outputs
+  must be within :data:`EXACT_ATOL` (1e-4) of fp32 and its median time not
+  above fp32's; otherwise that shape runs in fp32. The choice is cached per
+  process and input shape (:attr:`InferencePath.choices`). bf16, int8 and
+  compile are never chosen automatically (bf16 and int8 are not within
+  1e-4; compile takes tens of seconds per shape).
+* ``"fp32"``: the module as it is.
+* ``"onednn"``, ``"bf16"``: below. ``"int8"``: dynamic int8 quantisation of
+  the encoder's Linear layers (:func:`quantize_int8`), each clip run alone
+  so a clip scores the same alone and in any padded batch.
+
+The lower-level modes, chosen with :func:`optimize_for_inference`:
+
+* ``"onednn"`` (fp32, numerically faithful): every ``nn.Linear`` is replaced
+  by :class:`OneDNNLinear`, which calls oneDNN through
+  ``torch.ops.mkldnn._linear_pointwise`` instead of the default (MKL) GEMM,
+  and the GELU of each timm MLP is fused into its first Linear. On CPUs where
+  oneDNN's fp32 kernel is faster than MKL's (measured: AMD EPYC with AVX-512,
+  where MKL only reaches AVX2-class speed) this is the largest fp32 gain.
+  Parameters are shared with the original layers, so ``state_dict`` keys and
+  values are unchanged. The oneDNN call is used only for CPU float32 inputs
+  with no autograd graph to build and autocast off; anything else (training,
+  CUDA, bf16, half) takes the ordinary ``F.linear`` path.
+* ``"bf16"``: the module runs under ``torch.autocast`` in bfloat16 (CPU) or
+  float16/bfloat16 (CUDA); floating outputs are cast back to float32. Faster,
+  with a small accuracy loss (see ``benchmarks/README.md``).
+* ``"compile"``: ``torch.compile`` (Inductor; on CPU with weight freezing,
+  which also pre-packs the Linear weights for oneDNN). The first call compiles
+  for tens of seconds; every new input shape compiles again.
+
+``torch.ops.mkldnn._linear_pointwise`` is a private PyTorch operator (PyTorch
+has no public oneDNN Linear with a fused GELU for strided fp32 tensors). It
+is looked up in one place, :func:`onednn_linear_op`, which checks it on a
+probe input once per process: if it is missing or fails, ``"onednn"`` warns
+and leaves the module unchanged, and ``"auto"`` runs fp32.
+
+Authors
+ * ast_sb developers 2026
+"""
+
+import copy
+import functools
+import statistics
+import time
+import warnings
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FAST_MODES = ("onednn", "bf16", "compile")
+"""Modes accepted by :func:`optimize_for_inference`."""
+
+INFERENCE_PATHS = ("auto", "fp32", "onednn", "int8", "bf16")
+"""Paths accepted by :class:`InferencePath` (interface, CLI, YAML)."""
+
+EXACT_ATOL = 1e-4
+"""Largest output difference from fp32 that ``"auto"`` accepts."""
+
+_clock = time.perf_counter  # the probe's clock
+
+
+def _private_onednn_linear() -> Callable:
+    """The private oneDNN operator (raises AttributeError when absent)."""
+    return torch.ops.mkldnn._linear_pointwise
+
+
+@functools.cache
+def onednn_linear_op() -> Optional[Callable]:
+    """The oneDNN Linear operator, or None where it is missing or wrong.
+
+    The one place that touches ``torch.ops.mkldnn._linear_pointwise``: the
+    operator is called once per process on a probe input and compared with
+    ``F.gelu(F.linear(...))``; the result is cached (``cache_clear()`` to
+    probe again).
+
+    Returns
+    -------
+    callable or None
+        ``op(x, weight, bias, activation, [], algorithm)``, or None.
+
+    Example
+    -------
+    >>> op = onednn_linear_op()
+    >>> op is None or callable(op)
+    True
+    """
+    try:
+        if not torch.backends.mkldnn.is_available():
+            return None
+        op = _private_onednn_linear()
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(3, 5, 8, generator=gen)
+        w = torch.randn(4, 8, generator=gen)
+        b = torch.randn(4, generator=gen)
+        with torch.no_grad():
+            ref = F.gelu(F.linear(x, w, b))
+            out = op(x, w, b, "gelu", [], "none")
+        ok = out.shape == ref.shape and torch.allclose(
+            out, ref, atol=1e-5, rtol=1e-5
+        )
+    except (AttributeError, RuntimeError, NotImplementedError, TypeError):
+        return None
+    return op if ok else None
+
+
+def onednn_linear_available() -> bool:
+    """Whether the oneDNN Linear path can be used here.
+
+    Returns
+    -------
+    bool
+        True when :func:`onednn_linear_op` found a working operator.
+
+    Example
+    -------
+    >>> isinstance(onednn_linear_available(), bool)
+    True
+    """
+    return onednn_linear_op() is not None
+
+
+class OneDNNLinear(nn.Linear):
+    """``nn.Linear`` (optionally followed by exact GELU) run by oneDNN.
+
+    In CPU float32 inference (no gradient needed, autocast off) the forward
+    calls the oneDNN operator of :func:`onednn_linear_op`; otherwise (also
+    when ``onednn_enabled`` is False, the operator failed its probe, or the
+    module is being traced or exported) it falls back to ``F.linear`` (and
+    ``F.gelu``), so training and other devices and dtypes behave like
+    ``nn.Linear``. The parameters are the usual ``weight`` and
+    ``bias``.
+
+    Arguments
+    ---------
+    in_features : int
+        Input size.
+    out_features : int
+        Output size.
+    bias : bool
+        Whether the layer has a bias.
+    activation : str
+        "none" or "gelu" (exact, erf-based GELU applied after the Linear).
+
+    Example
+    -------
+    >>> torch.manual_seed(0) and None
+    >>> linear = nn.Linear(16, 8)
+    >>> fast = OneDNNLinear.from_linear(linear)
+    >>> x = torch.randn(2, 5, 16)
+    >>> with torch.no_grad():
+    ...     diff = (fast(x) - linear(x)).abs().max().item()
+    >>> diff < 1e-5
+    True
+    >>> fast.weight is linear.weight
+    True
+    >>> sorted(fast.state_dict())
+    ['bias', 'weight']
+    """
+
+    ACTIVATIONS = ("none", "gelu")
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        activation: str = "none",
+        device: Any = None,
+        dtype: Optional[torch.dtype] = None,
+    ):
+        super().__init__(in_features, out_features, bias, device, dtype)
+        if activation not in self.ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {self.ACTIVATIONS}, "
+                f"got {activation!r}."
+            )
+        self.activation = activation
+        self.onednn_enabled = True
+
+    @classmethod
+    def from_linear(
+        cls, linear: nn.Linear, activation: str = "none"
+    ) -> "OneDNNLinear":
+        """A :class:`OneDNNLinear` sharing the parameters of ``linear``.
+
+        Arguments
+        ---------
+        linear : torch.nn.Linear
+            The layer to replace.
+        activation : str
+            "none" or "gelu" (fused activation).
+
+        Returns
+        -------
+        OneDNNLinear
+            The new layer (same ``weight``/``bias`` Parameter objects).
+        """
+        new = cls(
+            linear.in_features,
+            linear.out_features,
+            bias=linear.bias is not None,
+            activation=activation,
+            device="meta",
+        )
+        new.weight = linear.weight
+        new.bias = linear.bias
+        new.train(linear.training)
+        return new
+
+    def _use_onednn(self, x: torch.Tensor) -> bool:
+        """Whether this call can go through the oneDNN operator."""
+        if not self.onednn_enabled or onednn_linear_op() is None:
+            return False
+        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+            return False
+        if x.device.type != "cpu" or x.dtype != torch.float32:
+            return False
+        if self.weight.dtype != torch.float32:
+            return False
+        if torch.is_autocast_enabled("cpu"):
+            return False
+        if torch.is_grad_enabled() and (
+            x.requires_grad
+            or self.weight.requires_grad
+            or (self.bias is not None and self.bias.requires_grad)
+        ):
+            return False
+        return True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Applies the Linear layer (and the fused activation).
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            Input [..., in_features].
+
+        Returns
+        -------
+        torch.Tensor
+            Output [..., out_features].
+        """
+        if self._use_onednn(x):
+            return onednn_linear_op()(
+                x if x.is_contiguous() else x.contiguous(),
+                self.weight,
+                self.bias,
+                self.activation,
+                [],
+                "none" if self.activation == "gelu" else "",
+            )
+        out = F.linear(x, self.weight, self.bias)
+        if self.activation == "gelu":
+            out = F.gelu(out)
+        return out
+
+    def extra_repr(self) -> str:
+        """Summary shown by ``print(module)``."""
+        return f"{super().extra_repr()}, activation={self.activation!r}"
+
+
+def _is_fusable_mlp(module: nn.Module) -> bool:
+    """A timm-style MLP (fc1 -> exact GELU -> ... -> fc2) whose GELU can be
+    fused into fc1."""
+    act = getattr(module, "act", None)
+    fc1 = getattr(module, "fc1", None)
+    return (
+        type(module).__name__ == "Mlp"
+        and isinstance(fc1, nn.Linear)
+        and type(act) is nn.GELU
+        and act.approximate == "none"
+    )
+
+
+def use_onednn_linear(module: nn.Module, fuse_gelu: bool = True) -> int:
+    """Replaces, in place, every ``nn.Linear`` of ``module`` by
+    :class:`OneDNNLinear`.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        Model to modify (e.g. an AST encoder or classifier).
+    fuse_gelu : bool
+        Whether to fuse the exact GELU of timm MLP blocks into their first
+        Linear (the ``act`` module is then replaced by ``nn.Identity``).
+
+    Returns
+    -------
+    int
+        Number of layers replaced (0 when oneDNN is unavailable; a warning
+        is then issued).
+
+    Example
+    -------
+    >>> from ast_sb.lobes.model import AudioSpectrogramTransformerEncoder
+    >>> enc = AudioSpectrogramTransformerEncoder(
+    ...     "tiny224", target_length=64, depth=2
+    ... ).eval()
+    >>> keys = list(enc.state_dict())
+    >>> feats = torch.randn(2, 64, 128)
+    >>> with torch.no_grad():
+    ...     ref = enc(feats)
+    >>> n = use_onednn_linear(enc)
+    >>> n == 8 or not onednn_linear_available()
+    True
+    >>> list(enc.state_dict()) == keys
+    True
+    >>> with torch.no_grad():
+    ...     bool((enc(feats) - ref).abs().max() < 1e-4)
+    True
+    """
+    if not onednn_linear_available():
+        warnings.warn(
+            "the oneDNN Linear operator is unavailable or failed a "
+            "probe: keeping the default Linear layers.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return 0
+    count = 0
+    for parent in list(module.modules()):
+        fuse = fuse_gelu and _is_fusable_mlp(parent)
+        for name, child in list(parent.named_children()):
+            if type(child) is not nn.Linear:
+                continue
+            activation = "gelu" if fuse and name == "fc1" else "none"
+            setattr(parent, name, OneDNNLinear.from_linear(child, activation))
+            count += 1
+        if fuse:
+            parent.act = nn.Identity()
+    return count
+
+
+class InferenceWrapper(nn.Module):
+    """Runs a module under autocast and/or ``torch.compile`` for inference.
+
+    ``state_dict`` and ``load_state_dict`` are those of the wrapped module,
+    so checkpoints keep their keys. Floating-point outputs are returned as
+    float32.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        Module to wrap.
+    autocast_dtype : torch.dtype, optional
+        If given, the forward runs under ``torch.autocast`` with this dtype.
+    compile : bool
+        Whether to ``torch.compile`` the module (on CPU with Inductor weight
+        freezing; the forward then always runs without gradients).
+
+    Example
+    -------
+    >>> from ast_sb.lobes.model import AudioSpectrogramTransformerEncoder
+    >>> enc = AudioSpectrogramTransformerEncoder(
+    ...     "tiny224", target_length=64, depth=1
+    ... ).eval()
+    >>> fast = InferenceWrapper(enc, autocast_dtype=torch.bfloat16)
+    >>> out = fast(torch.randn(2, 64, 128))
+    >>> out.dtype, out.shape
+    (torch.float32, torch.Size([2, 1, 192]))
+    >>> list(fast.state_dict()) == list(enc.state_dict())
+    True
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        autocast_dtype: Optional[torch.dtype] = None,
+        compile: bool = False,
+    ):
+        super().__init__()
+        self.module = module
+        self.autocast_dtype = autocast_dtype
+        self.compiled = compile
+        self._run = module
+        if compile:
+            options = {"freezing": True} if _device_of(module) == "cpu" else {}
+            self._run = torch.compile(module, options=options)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Calls the wrapped module.
+
+        Arguments
+        ---------
+        *args : Any
+            Positional arguments of the wrapped module.
+        **kwargs : Any
+            Keyword arguments of the wrapped module.
+
+        Returns
+        -------
+        Any
+            The wrapped module's output, floating tensors cast to float32.
+        """
+        device = _device_of(self.module)
+        if self.compiled:
+            # Inductor freezing requires inference without autograd.
+            with torch.no_grad():
+                return self._call(device, *args, **kwargs)
+        return self._call(device, *args, **kwargs)
+
+    def _call(self, device: str, *args: Any, **kwargs: Any) -> Any:
+        if self.autocast_dtype is None:
+            return self._run(*args, **kwargs)
+        with torch.autocast(device_type=device, dtype=self.autocast_dtype):
+            out = self._run(*args, **kwargs)
+        return _to_float32(out)
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        """State dict of the wrapped module (same keys as without wrapper)."""
+        return self.module.state_dict(*args, **kwargs)
+
+    def load_state_dict(
+        self, state_dict: Any, strict: bool = True, assign: bool = False
+    ) -> Any:
+        """Loads into the wrapped module.
+
+        Arguments
+        ---------
+        state_dict : dict
+            State dict with the wrapped module's keys.
+        strict : bool
+            As in ``nn.Module.load_state_dict``.
+        assign : bool
+            As in ``nn.Module.load_state_dict``.
+
+        Returns
+        -------
+        NamedTuple
+            Missing and unexpected keys.
+        """
+        return self.module.load_state_dict(
+            state_dict, strict=strict, assign=assign
+        )
+
+
+def _device_of(module: nn.Module) -> str:
+    """Device type of the first parameter ("cpu" for parameterless)."""
+    for param in module.parameters():
+        return param.device.type
+    return "cpu"
+
+
+def _to_float32(out: Any) -> Any:
+    """Casts floating tensors (also inside tuples/lists/dicts) to float32."""
+    if isinstance(out, torch.Tensor):
+        return out.float() if out.is_floating_point() else out
+    if isinstance(out, (tuple, list)):
+        return type(out)(_to_float32(o) for o in out)
+    if isinstance(out, dict):
+        return {k: _to_float32(v) for k, v in out.items()}
+    return out
+
+
+def optimize_for_inference(
+    module: nn.Module,
+    mode: str = "onednn",
+    dtype: Optional[torch.dtype] = None,
+) -> nn.Module:
+    """Applies an inference fast path to an AST encoder, head or pipeline.
+
+    Put the module in eval mode and load its weights first.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        The model.
+    mode : str
+        "onednn": fp32, Linear layers through oneDNN with fused GELU
+        (in place; returns ``module``; outputs within ~1e-5 of the default
+        path). "bf16": autocast wrapper (bfloat16 on CPU, float16 on CUDA
+        unless ``dtype`` says otherwise). "compile": ``torch.compile``
+        wrapper (fp32).
+    dtype : torch.dtype, optional
+        Autocast dtype for "bf16".
+
+    Returns
+    -------
+    torch.nn.Module
+        The optimised module (``module`` itself for "onednn", an
+        :class:`InferenceWrapper` otherwise).
+
+    Example
+    -------
+    >>> from ast_sb.lobes.model import AudioSpectrogramTransformerEncoder
+    >>> enc = AudioSpectrogramTransformerEncoder(
+    ...     "tiny224", target_length=64, depth=1
+    ... ).eval()
+    >>> optimize_for_inference(enc, "onednn") is enc
+    True
+    >>> type(optimize_for_inference(enc, "bf16")).__name__
+    'InferenceWrapper'
+    >>> optimize_for_inference(enc, "fp8")
+    Traceback (most recent call last):
+    ...
+    ValueError: mode must be one of ('onednn', 'bf16', 'compile'), got 'fp8'.
+    """
+    if mode not in FAST_MODES:
+        raise ValueError(f"mode must be one of {FAST_MODES}, got {mode!r}.")
+    if module.training:
+        warnings.warn(
+            "optimize_for_inference() got a module in training mode; "
+            "call .eval() first for inference.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    device = _device_of(module)
+    if mode == "onednn":
+        if device != "cpu":
+            warnings.warn(
+                f"The oneDNN Linear path is CPU-only; the module is on "
+                f"{device}: left unchanged.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return module
+        use_onednn_linear(module)
+        return module
+    if mode == "bf16":
+        if dtype is None:
+            dtype = torch.float16 if device == "cuda" else torch.bfloat16
+        return InferenceWrapper(module, autocast_dtype=dtype)
+    return InferenceWrapper(module, compile=True)
+
+
+# ---------------------------------------------------------------------------
+# Paths chosen per machine
+# ---------------------------------------------------------------------------
+def cpu_capability() -> str:
+    """The CPU instruction set ATen's kernels use (e.g. "AVX2", "AVX512").
+
+    ``ATEN_CPU_CAPABILITY=avx2`` lowers it on an AVX-512 machine.
+
+    Returns
+    -------
+    str
+        ``torch.backends.cpu.get_cpu_capability()``.
+
+    Example
+    -------
+    >>> isinstance(cpu_capability(), str)
+    True
+    """
+    return str(torch.backends.cpu.get_cpu_capability())
+
+
+def default_path(
+    device: Any = "cpu",
+    capability: Optional[str] = None,
+    onednn: Optional[bool] = None,
+) -> str:
+    """The capability rule: the one exact candidate worth probing here.
+
+    oneDNN's fp32 Linear beat the default (MKL) GEMM on an AVX-512 CPU and
+    lost to it on AVX2 (0.75-0.89x of HF against 0.98-1.04x for fp32, see
+    ``benchmarks/README.md``), so it is the candidate only at AVX-512 level.
+    bf16 is never a candidate (not within 1e-4 of fp32; without native bf16
+    it is also 5-7x slower).
+
+    Arguments
+    ---------
+    device : str or torch.device
+        Device of the model.
+    capability : str, optional
+        CPU capability (default: :func:`cpu_capability`).
+    onednn : bool, optional
+        Whether the oneDNN operator works (default:
+        :func:`onednn_linear_available`).
+
+    Returns
+    -------
+    str
+        "onednn" or "fp32".
+
+    Example
+    -------
+    >>> default_path("cpu", "AVX2", onednn=True)
+    'fp32'
+    >>> default_path("cpu", "AVX512", onednn=True)
+    'onednn'
+    >>> default_path("cpu", "AVX512", onednn=False)
+    'fp32'
+    >>> default_path("cuda", "AVX512", onednn=True)
+    'fp32'
+    """
+    if torch.device(device).type != "cpu":
+        return "fp32"
+    capability = cpu_capability() if capability is None else capability
+    onednn = onednn_linear_available() if onednn is None else onednn
+    if capability.upper().startswith("AVX512") and onednn:
+        return "onednn"
+    return "fp32"
+
+
+def quantize_int8(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` with dynamic int8 Linear layers (CPU).
+
+    Weights are quantised per tensor to int8 once; activations are
+    quantised at run time (``torch.ao.quantization.quantize_dynamic``, the
+    fbgemm / x86 kernels). PyTorch marks ``torch.ao.quantization`` as
+    deprecated in favour of ``torchao``, but it still ships and runs in
+    torch 2.14 (see docs/DESIGN.md); its deprecation warnings are silenced
+    here.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        Model on the CPU, weights loaded (e.g. an AST encoder).
+
+    Returns
+    -------
+    torch.nn.Module
+        The quantised copy, in eval mode (``module`` is unchanged).
+
+    Example
+    -------
+    >>> from ast_sb.lobes.model import AudioSpectrogramTransformerEncoder
+    >>> enc = AudioSpectrogramTransformerEncoder(
+    ...     "tiny224", target_length=64, depth=1
+    ... ).eval()
+    >>> q = quantize_int8(enc)
+    >>> type(q.blocks[0].mlp.fc1).__name__
+    'Linear'
+    >>> q(torch.randn(2, 64, 128)).shape
+    torch.Size([2, 1, 192])
+    """
+    if _device_of(module) != "cpu":
+        raise ValueError(
+            f"int8 quantisation runs on the CPU; the module is on "
+            f"{_device_of(module)}."
+        )
+    if any(isinstance(m, OneDNNLinear) for m in module.modules()):
+        raise ValueError(
+            "quantize_int8() needs plain nn.Linear layers; quantise the "
+            "module before use_onednn_linear()."
+        )
+    try:
+        from torch.ao.quantization import quantize_dynamic
+    except ImportError as err:  # removed in a later torch
+        raise RuntimeError(
+            f"int8 needs torch.ao.quantization.quantize_dynamic, missing in "
+            f"torch {torch.__version__}."
+        ) from err
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*deprecated.*")
+        return quantize_dynamic(
+            copy.deepcopy(module).eval(), {nn.Linear}, dtype=torch.qint8
+        )
+
+
+def _shared_copy(module: nn.Module) -> nn.Module:
+    """A structural copy of ``module`` sharing its parameters and buffers."""
+    memo = {id(t): t for t in module.parameters()}
+    memo.update({id(t): t for t in module.buffers()})
+    return copy.deepcopy(module, memo)
+
+
+def _shape_key(args: Tuple[Any, ...]) -> Tuple:
+    """Cache key of a call: shapes, dtypes and devices of tensor arguments."""
+    return tuple(
+        (tuple(a.shape), str(a.dtype), str(a.device))
+        if isinstance(a, torch.Tensor)
+        else None
+        for a in args
+    )
+
+
+class InferencePath:
+    """Runs a module through an inference path, chosen per machine by default.
+
+    With ``path="auto"`` the candidate of :func:`default_path` is probed on
+    the first batch of each input shape (outputs within ``atol`` of fp32,
+    median time not above fp32's over ``probe_reps`` interleaved runs after
+    one warm-up) and kept for that shape only if it passes; the probe's
+    fp32 output is returned. Where the rule names fp32 nothing is probed.
+    Explicit paths run as asked. Variants share the module's parameters
+    (``"onednn"``) or hold a quantised copy (``"int8"``: call
+    :meth:`reset` after loading other weights).
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        Model in eval mode (e.g. an AST encoder), called as
+        ``module(feats, lengths)`` or ``module(feats)``.
+    path : str
+        One of :data:`INFERENCE_PATHS` (None: "auto").
+    atol : float
+        Largest output difference from fp32 "auto" accepts.
+    probe_reps : int
+        Timed runs of each path in the probe.
+    capability : str, optional
+        CPU capability for the rule (default: :func:`cpu_capability`).
+
+    Example
+    -------
+    >>> from ast_sb.lobes.model import AudioSpectrogramTransformerEncoder
+    >>> enc = AudioSpectrogramTransformerEncoder(
+    ...     "tiny224", target_length=64, depth=1
+    ... ).eval()
+    >>> run = InferencePath(enc, "auto", capability="AVX2")
+    >>> x = torch.randn(2, 64, 128)
+    >>> with torch.no_grad():
+    ...     torch.equal(run(x), enc(x))
+    True
+    >>> run.choices
+    {(((2, 64, 128), 'torch.float32', 'cpu'),): 'fp32'}
+    >>> with torch.no_grad():
+    ...     out = InferencePath(enc, "int8")(x)
+    >>> bool((out - enc(x)).abs().max() < 0.1)
+    True
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        path: Optional[str] = "auto",
+        atol: float = EXACT_ATOL,
+        probe_reps: int = 2,
+        capability: Optional[str] = None,
+    ):
+        path = "auto" if path is None else str(path)
+        if path not in INFERENCE_PATHS:
+            raise ValueError(
+                f"fast_path must be one of {INFERENCE_PATHS}, got {path!r}."
+            )
+        self.module = module
+        self.path = path
+        self.atol = float(atol)
+        self.probe_reps = max(1, int(probe_reps))
+        self.capability = cpu_capability() if capability is None else capability
+        self.choices: Dict[Tuple, str] = {}
+        self.probes: Dict[Tuple, Dict[str, float]] = {}
+        self._variants: Dict[str, nn.Module] = {}
+
+    @property
+    def candidate(self) -> str:
+        """The path run (explicit) or probed ("auto") for new shapes."""
+        if self.path != "auto":
+            return self.path
+        return default_path(_device_of(self.module), self.capability)
+
+    def reset(self) -> None:
+        """Forgets the choices and the variants (after new weights)."""
+        self.choices.clear()
+        self.probes.clear()
+        self._variants.clear()
+
+    def _variant(self, name: str) -> nn.Module:
+        if name == "fp32":
+            return self.module
+        if name not in self._variants:
+            if name == "onednn":
+                fast = _shared_copy(self.module)
+                if _device_of(fast) != "cpu" or use_onednn_linear(fast) == 0:
+                    fast = self.module
+                self._variants[name] = fast
+            elif name == "int8":
+                self._variants[name] = quantize_int8(self.module)
+            else:  # bf16
+                self._variants[name] = optimize_for_inference(
+                    self.module, "bf16"
+                )
+        return self._variants[name]
+
+    def run(self, name: str, *args: Any) -> Any:
+        """Runs the path ``name`` (no choice, no probe).
+
+        Arguments
+        ---------
+        name : str
+            "fp32", "onednn", "int8" or "bf16".
+        *args : Any
+            The module's arguments.
+
+        Returns
+        -------
+        Any
+            The module's output.
+        """
+        module = self._variant(name)
+        if name != "int8":
+            return module(*args)
+        # one clip at a time: int8 activation scales are per tensor, so a
+        # batch would change a clip's scores through the other clips
+        first = args[0]
+        rows = []
+        for i in range(first.shape[0]):
+            row_args = [
+                a[i : i + 1]
+                if isinstance(a, torch.Tensor)
+                and a.dim()
+                and len(a) == len(first)
+                else a
+                for a in args
+            ]
+            rows.append(module(*row_args))
+        return torch.cat(rows)
+
+    def _probe(self, key: Tuple, candidate: str, args: Tuple) -> Any:
+        times: Dict[str, List[float]] = {"fp32": [], candidate: []}
+        outputs: Dict[str, Any] = {}
+        for _ in range(self.probe_reps + 1):  # the first is a warm-up
+            for name in times:
+                start = _clock()
+                outputs[name] = self.run(name, *args)
+                times[name].append(_clock() - start)
+        ref, out = outputs["fp32"], outputs[candidate]
+        diff = float((out.float() - ref.float()).abs().max())
+        median = {k: statistics.median(v[1:]) for k, v in times.items()}
+        exact = diff <= self.atol  # False for NaN
+        faster = median[candidate] <= median["fp32"]
+        self.probes[key] = {
+            "max_abs_diff": diff,
+            "fp32_s": median["fp32"],
+            f"{candidate}_s": median[candidate],
+        }
+        self.choices[key] = candidate if exact and faster else "fp32"
+        return ref
+
+    def __call__(self, *args: Any) -> Any:
+        """Runs the module through the path chosen for these input shapes.
+
+        Arguments
+        ---------
+        *args : Any
+            The module's arguments.
+
+        Returns
+        -------
+        Any
+            The module's output (float32).
+        """
+        key = _shape_key(args)
+        name = self.choices.get(key)
+        if name is None:
+            candidate = self.candidate
+            if self.path == "auto" and candidate != "fp32":
+                return self._probe(key, candidate, args)
+            name = self.choices[key] = candidate
+        return self.run(name, *args)
+
+    def describe(self) -> Dict[str, Any]:
+        """Path, candidate, CPU capability and the choices per shape.
+
+        Returns
+        -------
+        dict
+            JSON-friendly summary.
+        """
+        return {
+            "path": self.path,
+            "candidate": self.candidate,
+            "cpu_capability": self.capability,
+            "choices": {str(k): v for k, v in self.choices.items()},
+            "probes": {str(k): v for k, v in self.probes.items()},
+        }

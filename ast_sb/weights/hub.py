@@ -1,0 +1,737 @@
+"""Published AST weights: Hugging Face ids, release URLs, timm names, aliases.
+
+:func:`resolve_weights` turns a weight *source* into a local path that
+:func:`ast_sb.weights.pretrained.read_state_dict` reads. A source is, in this order:
+
+* a local file or folder (returned unchanged, nothing is downloaded);
+* an ``http(s)://`` URL, e.g. an original AST release checkpoint; the file
+  is cached under ``torch.hub.get_dir()/checkpoints`` (the folder
+  ``torch.hub.load_state_dict_from_url`` uses, so a file it downloaded is
+  reused) and its SHA-256 is checked when one is known (``sha256=`` or a
+  ``#sha256=<hex>`` URL fragment);
+* ``timm:<name>`` or a timm model name with pretrained weights (e.g.
+  ``deit_base_distilled_patch16_384``): timm's own pretrained config gives
+  the Hugging Face repository of the ImageNet weights;
+* an alias of a published checkpoint (:data:`PUBLISHED_CHECKPOINTS`, e.g.
+  ``audioset-10-10-0.4593`` or its release file name
+  ``audioset_10_10_0.4593.pth``): the original release URL, then the
+  Hugging Face copy;
+* a Hugging Face model id, ``org/name`` or ``org/name@revision`` (also
+  ``hf://org/name``), downloaded with ``huggingface_hub`` into its cache
+  (``HF_HUB_CACHE``, ``HF_ENDPOINT`` and ``HF_HUB_OFFLINE`` are honoured,
+  also when set after ``huggingface_hub`` was imported). ``revision`` pins a
+  branch, tag or commit; with a commit hash a cached file is used without
+  any request.
+
+Offline (``HF_HUB_OFFLINE=1`` or ``local_files_only=True``) only the caches
+are read; a source that is not cached raises
+:class:`WeightsUnavailableError`, whose message says what to download and
+where to put it.
+
+No checksum is published for the original AST release files, so the alias
+table stores none: their downloads are verified only when the caller gives
+a SHA-256 (the log prints the digest of every download so it can be pinned).
+Hugging Face downloads are checked by ``huggingface_hub`` itself (ETag).
+
+Authors
+ * ast_sb developers 2026
+"""
+
+import dataclasses
+import hashlib
+import logging
+import os
+import re
+import urllib.error
+import urllib.parse
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+from ast_sb.errors import AudioSpectrogramTransformerError
+
+__all__ = [
+    "ChecksumError",
+    "PUBLISHED_CHECKPOINTS",
+    "PublishedCheckpoint",
+    "WeightsUnavailableError",
+    "download_hub",
+    "download_url",
+    "find_published",
+    "resolve_weights",
+]
+
+logger = logging.getLogger(__name__)
+
+HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+HUB_EXTRA_FILES = ("config.json", "preprocessor_config.json")
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors")
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+class WeightsUnavailableError(
+    AudioSpectrogramTransformerError, FileNotFoundError
+):
+    """Weights that are neither cached nor downloadable (offline, no network).
+
+    Example
+    -------
+    >>> raise WeightsUnavailableError("download X to Y")
+    Traceback (most recent call last):
+    ...
+    ast_sb.weights.hub.WeightsUnavailableError: download X to Y
+    """
+
+
+class ChecksumError(AudioSpectrogramTransformerError, ValueError):
+    """A downloaded or cached file whose SHA-256 is not the expected one.
+
+    Example
+    -------
+    >>> raise ChecksumError("bad digest")
+    Traceback (most recent call last):
+    ...
+    ast_sb.weights.hub.ChecksumError: bad digest
+    """
+
+
+class CheckpointNotInRepoError(
+    AudioSpectrogramTransformerError, FileNotFoundError
+):
+    """A Hugging Face repository without a weights file.
+
+    Example
+    -------
+    >>> issubclass(CheckpointNotInRepoError, FileNotFoundError)
+    True
+    """
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishedCheckpoint:
+    """A published AST checkpoint and the geometry it was trained with.
+
+    Arguments
+    ---------
+    name : str
+        Alias, e.g. ``audioset-10-10-0.4593``.
+    description : str
+        What it is (data, strides, score).
+    url : str
+        The original release URL (YuanGongND/ast README).
+    hub_id : str, optional
+        The Hugging Face copy (converted by transformers' script).
+    sha256 : str, optional
+        SHA-256 of the release file; None: none is published.
+    fstride, tstride, target_length, n_classes : int
+        Patch strides, input frames and classes of the checkpoint.
+    dataset : str
+        Key of its normalisation stats in ``ast_sb.lobes.features.DATASET_STATS``.
+    """
+
+    name: str
+    description: str
+    url: str
+    hub_id: Optional[str] = None
+    sha256: Optional[str] = None
+    fstride: int = 10
+    tstride: int = 10
+    target_length: int = 1024
+    n_classes: int = 527
+    dataset: str = "audioset"
+
+    @property
+    def filename(self) -> str:
+        """The release file name, e.g. ``audioset_10_10_0.4593.pth``."""
+        return os.path.basename(urllib.parse.urlparse(self.url).path)
+
+
+def _release(name, description, key, hub_suffix, stride=10, **kwargs):
+    url = f"https://www.dropbox.com/s/{key}/{name.replace('-', '_')}.pth?dl=1"
+    return PublishedCheckpoint(
+        name=name,
+        description=description,
+        url=url,
+        hub_id=f"MIT/ast-finetuned-{hub_suffix}",
+        fstride=stride,
+        tstride=stride,
+        **kwargs,
+    )
+
+
+# The original release (YuanGongND/ast README, "Pretrained Models") and the
+# Hugging Face copies made by transformers' conversion script. No SHA-256 is
+# published for any of them. No ESC-50 checkpoint was released.
+PUBLISHED_CHECKPOINTS: Dict[str, PublishedCheckpoint] = {
+    c.name: c
+    for c in (
+        _release(
+            "audioset-10-10-0.4593",
+            "full AudioSet, stride 10, weight averaging, 0.459 mAP",
+            "ca0b1v2nlxzyeb4",
+            "audioset-10-10-0.4593",
+        ),
+        _release(
+            "audioset-10-10-0.4495",
+            "full AudioSet, stride 10, model 1, 0.450 mAP",
+            "1tv0hovue1bxupk",
+            "audioset-10-10-0.450",
+        ),
+        _release(
+            "audioset-10-10-0.4483",
+            "full AudioSet, stride 10, model 2, 0.448 mAP",
+            "6u5sikl4b9wo4u5",
+            "audioset-10-10-0.448",
+        ),
+        _release(
+            "audioset-10-10-0.4475",
+            "full AudioSet, stride 10, model 3, 0.448 mAP",
+            "kt6i0v9fvfm1mbq",
+            "audioset-10-10-0.448-v2",
+        ),
+        _release(
+            "audioset-12-12-0.4467",
+            "full AudioSet, stride 12, 0.447 mAP",
+            "snfhx3tizr4nuc8",
+            "audioset-12-12-0.447",
+            stride=12,
+        ),
+        _release(
+            "audioset-14-14-0.4431",
+            "full AudioSet, stride 14, 0.443 mAP",
+            "z18s6pemtnxm4k7",
+            "audioset-14-14-0.443",
+            stride=14,
+        ),
+        _release(
+            "audioset-16-16-0.4422",
+            "full AudioSet, stride 16, 0.442 mAP",
+            "mdsa4t1xmcimia6",
+            "audioset-16-16-0.442",
+            stride=16,
+        ),
+        _release(
+            "speechcommands-10-10-0.9812",
+            "Speech Commands V2-35, stride 10, 98.12% accuracy",
+            "q0tbqpwv44pquwy",
+            "speech-commands-v2",
+            target_length=128,
+            n_classes=35,
+            dataset="speechcommands",
+        ),
+    )
+}
+
+# ImageNet DeiT weights of the original AST, per model size (timm names).
+IMAGENET_TIMM_NAMES = {
+    "imagenet-tiny224": "deit_tiny_distilled_patch16_224",
+    "imagenet-small224": "deit_small_distilled_patch16_224",
+    "imagenet-base224": "deit_base_distilled_patch16_224",
+    "imagenet-base384": "deit_base_distilled_patch16_384",
+}
+
+
+def _alias_key(name: str) -> str:
+    key = name.strip().lower().replace("_", "-")
+    return key[: -len(".pth")] if key.endswith(".pth") else key
+
+
+def find_published(source: str) -> Optional[PublishedCheckpoint]:
+    """The published checkpoint a source names (alias, file name, hub id).
+
+    Arguments
+    ---------
+    source : str
+        An alias (``audioset-10-10-0.4593``), a release file name
+        (``audioset_10_10_0.4593.pth``), its URL or its Hugging Face id.
+
+    Returns
+    -------
+    PublishedCheckpoint or None
+        None when the source is none of the published checkpoints.
+
+    Example
+    -------
+    >>> find_published("audioset_10_10_0.4593.pth").hub_id
+    'MIT/ast-finetuned-audioset-10-10-0.4593'
+    >>> find_published("MIT/ast-finetuned-speech-commands-v2").target_length
+    128
+    >>> find_published("my_model.pth") is None
+    True
+    """
+    source = str(source).strip()
+    key = _alias_key(os.path.basename(source.split("?")[0]))
+    for checkpoint in PUBLISHED_CHECKPOINTS.values():
+        names = (checkpoint.name, checkpoint.url, checkpoint.hub_id)
+        if key == checkpoint.name or source in names:
+            return checkpoint
+    return None
+
+
+def _offline(local_files_only: Optional[bool]) -> bool:
+    """``local_files_only`` or, when None, ``HF_HUB_OFFLINE`` (now or at
+    ``huggingface_hub``'s import)."""
+    if local_files_only is not None:
+        return bool(local_files_only)
+    from huggingface_hub import constants
+
+    flag = os.environ.get("HF_HUB_OFFLINE", "").upper()
+    return constants.is_offline_mode() or flag in {"1", "ON", "YES", "TRUE"}
+
+
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fin:
+        for block in iter(lambda: fin.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_sha256(sha256: Optional[str]) -> Optional[str]:
+    if sha256 is None:
+        return None
+    sha256 = str(sha256).strip().lower()
+    if not _SHA256.match(sha256):
+        raise ValueError(
+            f"sha256 must be 64 hexadecimal digits, got {sha256!r}"
+        )
+    return sha256
+
+
+def _split_url(url: str, sha256: Optional[str]) -> Tuple[str, Optional[str]]:
+    """Removes a ``#sha256=<hex>`` fragment and merges it with ``sha256``."""
+    base, _, fragment = url.partition("#")
+    from_url = None
+    if fragment.startswith("sha256="):
+        from_url = _check_sha256(fragment[len("sha256=") :])
+    elif fragment:
+        base = url
+    sha256 = _check_sha256(sha256)
+    if sha256 and from_url and sha256 != from_url:
+        raise ValueError(
+            f"Two different SHA-256 for {base}: {sha256} and {from_url}"
+        )
+    return base, sha256 or from_url
+
+
+def url_cache_path(url: str, cache_dir: Optional[str] = None) -> str:
+    """Where :func:`download_url` keeps the file of ``url``.
+
+    Arguments
+    ---------
+    url : str
+        The URL (query and fragment are not part of the file name).
+    cache_dir : str, optional
+        Cache folder; default ``torch.hub.get_dir()/checkpoints``.
+
+    Returns
+    -------
+    str
+        ``cache_dir/<file name of the URL path>``.
+
+    Example
+    -------
+    >>> url_cache_path("https://x.org/s/k/audioset_10_10_0.4593.pth?dl=1", "/c")
+    '/c/audioset_10_10_0.4593.pth'
+    """
+    if cache_dir is None:
+        cache_dir = os.path.join(torch.hub.get_dir(), "checkpoints")
+    name = os.path.basename(urllib.parse.urlparse(url).path)
+    if not name:
+        raise ValueError(f"The URL {url} does not end with a file name")
+    return os.path.join(os.fspath(cache_dir), name)
+
+
+def download_url(
+    url: str,
+    sha256: Optional[str] = None,
+    cache_dir: Optional[str] = None,
+    local_files_only: Optional[bool] = None,
+) -> str:
+    """Downloads ``url`` once into the cache and returns the local file.
+
+    A cached file is used without any request. A new download goes to a
+    temporary file (``torch.hub.download_url_to_file``) and is moved into
+    the cache only after its SHA-256 matched (when one is given), so a
+    corrupt or tampered file never lands in the cache.
+
+    Arguments
+    ---------
+    url : str
+        ``http(s)://`` URL; a ``#sha256=<hex>`` fragment gives the checksum.
+    sha256 : str, optional
+        Expected SHA-256 (hex) of the file.
+    cache_dir : str, optional
+        Cache folder (default ``torch.hub.get_dir()/checkpoints``).
+    local_files_only : bool, optional
+        Only use the cache (default: ``HF_HUB_OFFLINE``).
+
+    Returns
+    -------
+    str
+        The cached file.
+
+    Example
+    -------
+    >>> download_url("https://example.org/w/none.pth", cache_dir="/nonexistent",
+    ...              local_files_only=True)
+    Traceback (most recent call last):
+    ...
+    ast_sb.weights.hub.WeightsUnavailableError: https://example.org/w/none.pth is not in the cache and downloads are off (HF_HUB_OFFLINE / local_files_only). Download it on a machine with network access and put it at /nonexistent/none.pth (or pass the local file instead).
+    """
+    url, sha256 = _split_url(url, sha256)
+    path = url_cache_path(url, cache_dir)
+    if os.path.isfile(path):
+        if sha256 is not None and _file_sha256(path) != sha256:
+            raise ChecksumError(
+                f"The cached file {path} does not have the SHA-256 {sha256} "
+                f"given for {url}; delete it to download it again."
+            )
+        logger.info("Using cached %s for %s", path, url)
+        return path
+    where = (
+        f"Download it on a machine with network access and put it at "
+        f"{path} (or pass the local file instead)."
+    )
+    if _offline(local_files_only):
+        raise WeightsUnavailableError(
+            f"{url} is not in the cache and downloads are off "
+            f"(HF_HUB_OFFLINE / local_files_only). {where}"
+        )
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = f"{path}.{os.getpid()}.partial"
+    try:
+        logger.info("Downloading %s to %s", url, path)
+        torch.hub.download_url_to_file(url, partial, progress=False)
+        digest = _file_sha256(partial)
+        if sha256 is not None and digest != sha256:
+            raise ChecksumError(
+                f"The download of {url} has SHA-256 {digest}, not the "
+                f"expected {sha256}; it was not kept."
+            )
+        os.replace(partial, path)
+    except (urllib.error.URLError, OSError) as err:
+        raise WeightsUnavailableError(
+            f"Cannot download {url}: {err}. {where}"
+        ) from err
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    if sha256 is None:
+        logger.info(
+            "Downloaded %s (SHA-256 %s; no checksum was given, pass "
+            "sha256=%s to pin it)",
+            url,
+            digest,
+            digest,
+        )
+    return path
+
+
+def _hub_error_message(repo_id: str, revision: Optional[str], files) -> str:
+    rev = f" (revision {revision})" if revision else ""
+    return (
+        f"Download {', '.join(files)} of the Hugging Face model "
+        f"{repo_id}{rev} on a machine with network access, e.g. "
+        f"`hf download {repo_id} {' '.join(files)}"
+        f"{' --revision ' + revision if revision else ''}` (it fills the "
+        f"same cache, HF_HUB_CACHE), or download the files from "
+        f"https://huggingface.co/{repo_id} into a folder and pass that "
+        f"folder."
+    )
+
+
+def download_hub(
+    repo_id: str,
+    revision: Optional[str] = None,
+    cache_dir: Optional[str] = None,
+    local_files_only: Optional[bool] = None,
+    extra_files: Tuple[str, ...] = HUB_EXTRA_FILES,
+    endpoint: Optional[str] = None,
+) -> str:
+    """Downloads a model's weights (and configs) with ``huggingface_hub``.
+
+    ``model.safetensors`` is preferred, else ``pytorch_model.bin``; the
+    ``extra_files`` (``config.json``, ``preprocessor_config.json``) are
+    fetched when the repository has them.
+
+    Arguments
+    ---------
+    repo_id : str
+        ``org/name``.
+    revision : str, optional
+        Branch, tag or commit hash (default: the main branch).
+    cache_dir : str, optional
+        huggingface_hub cache (default ``HF_HUB_CACHE``).
+    local_files_only : bool, optional
+        Only use the cache (default: ``HF_HUB_OFFLINE``).
+    extra_files : tuple of str
+        Optional files fetched next to the weights.
+    endpoint : str, optional
+        Hub URL (default ``HF_ENDPOINT``, read at call time).
+
+    Returns
+    -------
+    str
+        The local weights file (its folder holds the extra files).
+    """
+    from huggingface_hub import (
+        _CACHED_NO_EXIST,
+        hf_hub_download,
+        try_to_load_from_cache,
+    )
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    options = {
+        "repo_id": repo_id,
+        "revision": revision,
+        "cache_dir": cache_dir or os.environ.get("HF_HUB_CACHE") or None,
+        "local_files_only": _offline(local_files_only),
+        "endpoint": endpoint or os.environ.get("HF_ENDPOINT") or None,
+    }
+    weights, errors = None, []
+
+    def cached(filename: str):
+        return try_to_load_from_cache(
+            repo_id,
+            filename,
+            cache_dir=options["cache_dir"],
+            revision=revision,
+        )
+
+    pinned = revision is not None and _COMMIT.match(revision) is not None
+    try:
+        for filename in HUB_WEIGHT_FILES:
+            if pinned and cached(filename) is _CACHED_NO_EXIST:
+                continue  # known absent at this commit: no request
+            try:
+                weights = hf_hub_download(filename=filename, **options)
+                break
+            except EntryNotFoundError as err:
+                errors.append(err)
+        if weights is None:
+            if any(isinstance(e, LocalEntryNotFoundError) for e in errors):
+                raise errors[0]
+            raise CheckpointNotInRepoError(
+                f"The Hugging Face model {repo_id} has none of "
+                f"{', '.join(HUB_WEIGHT_FILES)}."
+            )
+        for filename in extra_files:
+            # the weights' download refreshed the ref of a branch, so the
+            # cache of its current commit answers (also "does not exist")
+            if cached(filename) is not None:
+                continue
+            try:
+                hf_hub_download(filename=filename, **options)
+            except EntryNotFoundError:
+                pass
+    except (RepositoryNotFoundError, RevisionNotFoundError) as err:
+        raise FileNotFoundError(
+            f"{repo_id}{'@' + revision if revision else ''} is neither a "
+            f"local file nor a Hugging Face model (or revision) that "
+            f"{options['endpoint'] or 'the hub'} serves: {err}"
+        ) from err
+    except (
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        HfHubHTTPError,
+        OSError,
+    ) as err:
+        if isinstance(err, CheckpointNotInRepoError):
+            raise
+        files = [HUB_WEIGHT_FILES[0], *extra_files]
+        raise WeightsUnavailableError(
+            f"{repo_id} is not a local path, and as a Hugging Face model id "
+            f"it is not in the cache and cannot be downloaded "
+            f"({type(err).__name__}: {str(err).splitlines()[0]}). "
+            + _hub_error_message(repo_id, revision, files)
+        ) from err
+    return weights
+
+
+def _timm_hub_id(name: str) -> Optional[str]:
+    """The Hugging Face repository of a timm model's pretrained weights."""
+    try:
+        from timm.models import get_pretrained_cfg
+    except ImportError:  # pragma: no cover - timm is a dependency
+        return None
+    name = IMAGENET_TIMM_NAMES.get(name, name)
+    try:
+        cfg = get_pretrained_cfg(name)
+    except (RuntimeError, ValueError):
+        return None
+    return getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+
+
+def _split_revision(
+    repo_id: str, revision: Optional[str]
+) -> Tuple[str, Optional[str]]:
+    repo_id, _, from_id = repo_id.partition("@")
+    if from_id and revision and from_id != revision:
+        raise ValueError(
+            f"Two revisions for {repo_id}: {from_id!r} and {revision!r}"
+        )
+    return repo_id, revision or from_id or None
+
+
+def _not_found(source: str) -> FileNotFoundError:
+    published = find_published(source)
+    hint = ""
+    if published is not None:
+        hint = (
+            f" It is the original AST release {published.name} "
+            f"({published.description}): pass {published.name!r} to "
+            f"download it into the cache, or download {published.url} to "
+            f"that path."
+        )
+    return FileNotFoundError(
+        f"Checkpoint not found: {source}.{hint} Weights can be a local "
+        "file or folder, an http(s) URL, a Hugging Face model id "
+        "(org/name[@revision]), a timm model name (timm:<name>) or one of "
+        f"the aliases {', '.join(sorted(PUBLISHED_CHECKPOINTS))}, "
+        f"{', '.join(sorted(IMAGENET_TIMM_NAMES))}."
+    )
+
+
+def resolve_weights(
+    source: str,
+    revision: Optional[str] = None,
+    sha256: Optional[str] = None,
+    cache_dir: Optional[str] = None,
+    local_files_only: Optional[bool] = None,
+) -> str:
+    """Turns a weight source into a local file or folder (see the module doc).
+
+    Arguments
+    ---------
+    source : str
+        Local path, URL, ``timm:<name>``, alias or Hugging Face id.
+    revision : str, optional
+        Hugging Face branch, tag or commit (hub ids and timm names only).
+    sha256 : str, optional
+        Expected SHA-256 of a downloaded file (URLs and aliases) or of the
+        weights file (hub ids).
+    cache_dir : str, optional
+        Cache folder (default: torch.hub's for URLs, huggingface_hub's for
+        hub ids).
+    local_files_only : bool, optional
+        Only use the caches (default: ``HF_HUB_OFFLINE``).
+
+    Returns
+    -------
+    str
+        A local checkpoint file or HF model folder.
+
+    Example
+    -------
+    >>> resolve_weights(__file__) == __file__
+    True
+    >>> resolve_weights("missing/model.pth")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: Checkpoint not found: missing/model.pth. Weights can ...
+    """
+    source = os.fspath(source)
+    if os.path.exists(source):
+        return source
+    text = source.strip()
+    if text.startswith(("http://", "https://")):
+        if revision is not None:
+            raise ValueError(f"revision applies to hub ids, not to {text}")
+        return download_url(text, sha256, cache_dir, local_files_only)
+    if text.startswith("timm:") or (
+        "/" not in text and _timm_hub_id(text) is not None
+    ):
+        name = text[len("timm:") :] if text.startswith("timm:") else text
+        hub_id = _timm_hub_id(name)
+        if hub_id is None:
+            raise FileNotFoundError(
+                f"timm has no pretrained weights named {name!r} "
+                "(see timm.list_pretrained())."
+            )
+        hub_id, rev = _split_revision(hub_id, revision)
+        path = download_hub(
+            hub_id, rev, cache_dir, local_files_only, extra_files=()
+        )
+        return _verified(path, sha256)
+    if text.startswith(("hf://", "hf-hub:")):
+        text = text.split(":", 1)[1].lstrip("/")
+        return _from_hub(text, revision, sha256, cache_dir, local_files_only)
+    published = None
+    if os.sep not in text and "/" not in text:
+        published = PUBLISHED_CHECKPOINTS.get(_alias_key(text))
+    if published is not None:
+        return _from_published(
+            published, revision, sha256, cache_dir, local_files_only
+        )
+    if text.lower().endswith(CHECKPOINT_SUFFIXES) or not _REPO_ID.match(
+        text.partition("@")[0]
+    ):
+        raise _not_found(source)
+    return _from_hub(text, revision, sha256, cache_dir, local_files_only)
+
+
+def _verified(path: str, sha256: Optional[str]) -> str:
+    sha256 = _check_sha256(sha256)
+    if sha256 is not None:
+        digest = _file_sha256(path)
+        if digest != sha256:
+            raise ChecksumError(
+                f"{path} has SHA-256 {digest}, not the expected {sha256}."
+            )
+    return path
+
+
+def _from_hub(text, revision, sha256, cache_dir, local_files_only) -> str:
+    repo_id, revision = _split_revision(text, revision)
+    weights = download_hub(repo_id, revision, cache_dir, local_files_only)
+    _verified(weights, sha256)
+    # the folder: config.json (HF AST) travels with the weights
+    folder = os.path.dirname(weights)
+    if os.path.isfile(os.path.join(folder, "config.json")):
+        return folder
+    return weights
+
+
+def _from_published(
+    published: PublishedCheckpoint,
+    revision: Optional[str],
+    sha256: Optional[str],
+    cache_dir: Optional[str],
+    local_files_only: Optional[bool],
+) -> str:
+    """The release URL first (as the original code downloads it), then the
+    Hugging Face copy; the cache of either is used before any download.
+    A SHA-256 given by the caller is the release file's: then only the
+    release file (checked against it) is accepted."""
+    given = _check_sha256(sha256)
+    sha256 = given or published.sha256
+    errors: List[str] = []
+    attempts = [True] if _offline(local_files_only) else [True, False]
+    for cached_only in attempts:
+        try:
+            return download_url(published.url, sha256, cache_dir, cached_only)
+        except WeightsUnavailableError as err:
+            errors.append(str(err))
+        if published.hub_id is None or given is not None:
+            continue
+        try:
+            return _from_hub(
+                published.hub_id, revision, None, cache_dir, cached_only
+            )
+        except WeightsUnavailableError as err:
+            errors.append(str(err))
+    raise WeightsUnavailableError(
+        f"The published checkpoint {published.name} ({published.description})"
+        " is not cached and could not be downloaded. Either: "
+        + " Or: ".join(dict.fromkeys(errors[-2:]))
+    )
