@@ -48,7 +48,9 @@ __all__ = [
     "PACKAGE_FORWARDS",
     "ModuleAliasFinder",
     "forward_attribute",
+    "MOVED_NAMES",
     "install",
+    "moved_attribute",
     "new_module_path",
 ]
 
@@ -104,6 +106,14 @@ MODULE_ALIASES: Dict[str, str] = {
 PACKAGE_FORWARDS: Dict[str, str] = {
     "ast_sb.inference": "ast_sb.inference.interface",
     "ast_sb.export": "ast_sb.export.folder",
+}
+
+
+#: Module -> {name: module it moved to}: names that left their module (to
+#: break an import circle or split a big module) and stay importable there
+#: through the module's ``__getattr__`` (:func:`moved_attribute`).
+MOVED_NAMES: Dict[str, Dict[str, str]] = {
+    "ast_sb.lobes.token_budget": {"set_token_budget": "ast_sb.lobes.model"},
 }
 
 
@@ -207,3 +217,31 @@ def forward_attribute(package: str, name: str):
         raise AttributeError(
             f"module {package!r} has no attribute {name!r}"
         ) from None
+
+
+def moved_attribute(module: str, name: str):
+    """The ``__getattr__`` of a module in :data:`MOVED_NAMES`: a name that
+    moved out of ``module`` is imported from its new module on first use.
+
+    Arguments
+    ---------
+    module : str
+        The module's ``__name__``.
+    name : str
+        The attribute asked for.
+
+    Returns
+    -------
+    object
+        The attribute of the module it moved to.
+
+    Example
+    -------
+    >>> from ast_sb.lobes.token_budget import set_token_budget
+    >>> set_token_budget.__module__
+    'ast_sb.lobes.model'
+    """
+    target = MOVED_NAMES.get(module, {}).get(name)
+    if target is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(target), name)

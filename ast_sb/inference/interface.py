@@ -57,8 +57,7 @@ from ast_sb.export.safe_folder import (
 )
 from ast_sb.inference.pipeline import WaveformEncoder
 from ast_sb.lobes.features import sample_counts
-from ast_sb.lobes.model import PATCH_SIZE
-from ast_sb.lobes.token_budget import set_token_budget
+from ast_sb.lobes.model import PATCH_SIZE, set_token_budget
 
 __all__ = [
     "AudioSpectrogramTransformerInterface",

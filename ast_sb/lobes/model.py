@@ -18,7 +18,7 @@ Authors
 """
 
 from functools import partial
-from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -1008,3 +1008,67 @@ def forward_flops(
         for block, value in zip(encoder.blocks, fused):
             block.attn.fused_attn = value
     return float(counter.get_total_flops())
+
+
+def set_token_budget(
+    module: nn.Module, budget: Any, axes: Optional[str] = None
+) -> float:
+    """Sets the inference token budget of every AST encoder in ``module``.
+
+    Also records it in the encoders' ``constructor_args``, so a folder
+    exported afterwards keeps it (1.0 removes the key).
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        An encoder, a pipeline, or any module holding AST encoders.
+    budget : float
+        Fraction of patch tokens kept, in (0, 1].
+    axes : str, optional
+        "both", "time" or "frequency" (:func:`kept_grid`); default: keep
+        the encoders' own.
+
+    Returns
+    -------
+    float
+        The validated budget.
+
+    Example
+    -------
+    >>> from ast_sb.lobes.model import AudioSpectrogramTransformerEncoder
+    >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
+    >>> set_token_budget(torch.nn.Sequential(enc), 0.5)
+    0.5
+    >>> enc.token_budget, enc.constructor_args["token_budget"]
+    (0.5, 0.5)
+    """
+    budget = check_token_budget(budget)
+    if axes is not None:
+        axes = check_token_budget_axes(axes)
+    encoders = [
+        m
+        for m in module.modules()
+        if isinstance(m, AudioSpectrogramTransformerEncoder)
+    ]
+    if not encoders:
+        raise ValueError(
+            f"token_budget={budget}: {type(module).__name__} holds no "
+            "AudioSpectrogramTransformerEncoder."
+        )
+    for encoder in encoders:
+        encoder.token_budget = budget
+        if budget == 1.0:
+            encoder.constructor_args.pop("token_budget", None)
+        else:
+            encoder.constructor_args["token_budget"] = budget
+        if axes is not None:
+            encoder.token_budget_axes = axes
+            encoder.constructor_args.pop("token_budget_axes", None)
+            if axes != "both":
+                encoder.constructor_args["token_budget_axes"] = axes
+    for m in module.modules():
+        # inference copies (int8, oneDNN) were made with the old budget
+        reset = getattr(m, "reset_fast_path", None)
+        if callable(reset):
+            reset()
+    return budget
