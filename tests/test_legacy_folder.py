@@ -124,8 +124,9 @@ def test_old_module_paths_import_the_new_modules():
 
 
 def test_every_path_of_the_legacy_yaml_maps_to_a_new_one(tmp_path):
-    """The legacy YAML's tags name old paths; a new export names their new
-    spellings (``new_module_path``), and only those."""
+    """The legacy YAML's tags name old paths; they resolve to the objects a
+    new export names by their new paths (and no new path is an old one)."""
+    import pydoc
     import re
 
     from ast_sb._aliases import new_module_path
@@ -151,6 +152,9 @@ def test_every_path_of_the_legacy_yaml_maps_to_a_new_one(tmp_path):
         return set(tags)
 
     old, new = paths(LEGACY), paths(str(tmp_path / "new"))
-    assert len(old) == 8
-    assert {new_module_path(p) for p in old} == new
+    assert len(old) == len(new) == 8
     assert not old & new
+    located = {pydoc.locate(p) for p in old}
+    assert None not in located
+    assert located == {pydoc.locate(p) for p in new}
+    assert {pydoc.locate(new_module_path(p)) for p in old} == located

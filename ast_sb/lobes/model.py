@@ -1,4 +1,4 @@
-"""Audio Spectrogram Transformer (AST) encoder and classification head.
+"""Audio Spectrogram Transformer (AST) encoder (and, re-exported, its head).
 
 Implements the model of
 
@@ -11,7 +11,9 @@ distillation token (DeiT), given learned position embeddings and run through
 a ViT encoder built from ``timm`` blocks (SDPA attention). The output is the
 mean of the cls and distillation tokens after the final LayerNorm, shaped
 [B, 1, D] like other SpeechBrain embedding models, so the encoder can replace
-the ``embedding_model`` of a SpeechBrain classification recipe.
+the ``embedding_model`` of a SpeechBrain classification recipe. The patch
+grid and embedding live in :mod:`ast_sb.lobes.patches`, the classification
+head in :mod:`ast_sb.lobes.classifier`; both are importable from here too.
 
 Authors
  * ast_sb developers 2026
@@ -28,6 +30,17 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from ast_sb.dataio.validation import check_relative_lengths
+from ast_sb.lobes.classifier import (
+    AudioSpectrogramTransformerClassifier as AudioSpectrogramTransformerClassifier,
+)
+from ast_sb.lobes.patches import (
+    NUM_PREFIX_TOKENS,
+    PATCH_SIZE,
+    POSITION_GRID_METADATA as POSITION_GRID_METADATA,
+    PatchEmbedding,
+    patch_grid_size,
+    record_position_grid,
+)
 from ast_sb.lobes.position_embedding import resize_position_grid, tokens_to_grid
 from ast_sb.lobes.prefix_block import prefix_block_forward
 from ast_sb.lobes.token_budget import (
@@ -43,142 +56,6 @@ MODEL_SIZES: Dict[str, Dict[str, int]] = {
     "base384": {"embed_dim": 768, "depth": 12, "num_heads": 12},
 }
 """Transformer dimensions of the DeiT sizes AST supports (timm names)."""
-
-PATCH_SIZE = 16
-NUM_PREFIX_TOKENS = 2  # cls + distillation
-POSITION_GRID_METADATA = "ast_sb_position_grid"
-"""Key of the (f_dim, t_dim) position grid in a state dict's ``_metadata``."""
-
-
-def record_position_grid(
-    module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict
-) -> None:
-    """State-dict hook: writes the encoder's position grid into the
-    checkpoint's metadata, so a loader reads the grid instead of guessing it
-    from the number of position embeddings.
-
-    Arguments
-    ---------
-    module : AudioSpectrogramTransformerEncoder
-        The encoder being saved.
-    state_dict : dict
-        The state dict being built (unchanged).
-    prefix : str
-        The encoder's key prefix.
-    local_metadata : dict
-        The encoder's entry of ``state_dict._metadata`` (gets the grid).
-
-    Example
-    -------
-    >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
-    >>> enc.state_dict()._metadata[""][POSITION_GRID_METADATA]
-    [12, 101]
-    """
-    local_metadata[POSITION_GRID_METADATA] = list(module.grid_size)
-
-
-def patch_grid_size(
-    n_mels: int,
-    n_frames: int,
-    fstride: int,
-    tstride: int,
-    patch_shape: Tuple[int, int] = (PATCH_SIZE, PATCH_SIZE),
-) -> Tuple[int, int]:
-    """Number of patches along frequency and time for an input size.
-
-    Arguments
-    ---------
-    n_mels : int
-        Number of mel bins (F).
-    n_frames : int
-        Number of frames (T).
-    fstride : int
-        Patch stride along frequency.
-    tstride : int
-        Patch stride along time.
-    patch_shape : tuple of int
-        (frequency, time) size of a patch: (16, 16) in AST, e.g. (128, 2)
-        for SSAST's frame-based models.
-
-    Returns
-    -------
-    tuple of int
-        (f_dim, t_dim).
-
-    Example
-    -------
-    >>> patch_grid_size(128, 1024, 10, 10)
-    (12, 101)
-    >>> patch_grid_size(128, 512, 10, 10)
-    (12, 50)
-    >>> patch_grid_size(128, 1024, 128, 2, patch_shape=(128, 2))
-    (1, 512)
-    """
-    for name, size, patch in (
-        ("n_mels", n_mels, patch_shape[0]),
-        ("frames", n_frames, patch_shape[1]),
-    ):
-        if size < patch:
-            raise ValueError(f"AST needs at least {patch} {name}, got {size}.")
-    return (
-        (n_mels - patch_shape[0]) // fstride + 1,
-        (n_frames - patch_shape[1]) // tstride + 1,
-    )
-
-
-class PatchEmbedding(nn.Module):
-    """Overlapping 16x16 patch embedding of a spectrogram.
-
-    Arguments
-    ---------
-    embed_dim : int
-        Output dimension of each patch.
-    fstride : int
-        Stride along frequency (10 in AST: 6 bins of overlap).
-    tstride : int
-        Stride along time.
-    patch_shape : tuple of int
-        (frequency, time) size of a patch (default 16x16).
-
-    Example
-    -------
-    >>> embed = PatchEmbedding(embed_dim=32, fstride=10, tstride=10)
-    >>> embed(torch.randn(2, 100, 128)).shape
-    torch.Size([2, 32, 12, 9])
-    """
-
-    def __init__(
-        self,
-        embed_dim: int,
-        fstride: int = 10,
-        tstride: int = 10,
-        patch_shape: Tuple[int, int] = (PATCH_SIZE, PATCH_SIZE),
-    ):
-        super().__init__()
-        self.fstride = fstride
-        self.tstride = tstride
-        self.patch_shape = (int(patch_shape[0]), int(patch_shape[1]))
-        self.proj = nn.Conv2d(
-            1,
-            embed_dim,
-            kernel_size=self.patch_shape,
-            stride=(fstride, tstride),
-        )
-
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        """Embeds the patches of ``feats`` [B, T, F] into [B, D, f, t].
-
-        Arguments
-        ---------
-        feats : torch.Tensor
-            Spectrogram of shape [B, T, F].
-
-        Returns
-        -------
-        torch.Tensor
-            Patch embeddings of shape [B, D, f_dim, t_dim].
-        """
-        return self.proj(feats.transpose(1, 2).unsqueeze(1))
 
 
 class AudioSpectrogramTransformerEncoder(nn.Module):
@@ -833,106 +710,6 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         # last bits, same gradients, ~7 % fewer FLOPs for base384.
         tokens = self._encode(feats, lengths, prefix_only=True)
         return self.forward_head(self.norm(tokens))
-
-
-class AudioSpectrogramTransformerClassifier(nn.Module):
-    """AST classification head: LayerNorm + Linear on the pooled embedding.
-
-    Arguments
-    ---------
-    input_size : int
-        Embedding dimension D of the encoder.
-    n_classes : int
-        Number of output classes.
-    output : str
-        "log_softmax" for single-label classification (log-probabilities, as
-        SpeechBrain's ``nll_loss`` and ``EncoderClassifier`` expect),
-        "logits" for multi-label classification (BCE with logits, sigmoid at
-        inference), or "cosine": cosine similarities in [-1, 1] between the
-        normalised embedding and normalised class weights (no bias), the
-        scores SpeechBrain's ``AdditiveAngularMargin`` loss expects (as
-        SpeechBrain's ECAPA ``Classifier`` outputs).
-    layer_norm_eps : float
-        Epsilon of the LayerNorm (1e-5 in the original AST head).
-
-    Example
-    -------
-    >>> head = AudioSpectrogramTransformerClassifier(192, 10)
-    >>> out = head(torch.randn(4, 1, 192))
-    >>> out.shape
-    torch.Size([4, 1, 10])
-    >>> bool(torch.allclose(out.exp().sum(-1), torch.ones(4, 1)))
-    True
-    >>> cosine = AudioSpectrogramTransformerClassifier(192, 10, output="cosine")
-    >>> scores = cosine(torch.randn(4, 1, 192))
-    >>> bool(scores.abs().max() <= 1.0)
-    True
-    """
-
-    OUTPUTS = ("log_softmax", "logits", "cosine")
-
-    def __init__(
-        self,
-        input_size: int,
-        n_classes: int,
-        output: str = "log_softmax",
-        layer_norm_eps: float = 1e-5,
-    ):
-        super().__init__()
-        if output not in self.OUTPUTS:
-            raise ValueError(
-                f"output must be one of {self.OUTPUTS}, got {output!r}."
-            )
-        if n_classes < 1:
-            raise ValueError(f"n_classes must be positive, got {n_classes}.")
-        self.constructor_args = {
-            "input_size": input_size,
-            "n_classes": n_classes,
-            "output": output,
-            "layer_norm_eps": layer_norm_eps,
-        }
-        self.output = output
-        self.norm = nn.LayerNorm(input_size, eps=layer_norm_eps)
-        self.linear = nn.Linear(input_size, n_classes, bias=output != "cosine")
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Initialises the head (truncated normal 0.02, zero bias)."""
-        nn.init.ones_(self.norm.weight)
-        nn.init.zeros_(self.norm.bias)
-        nn.init.trunc_normal_(self.linear.weight, std=0.02)
-        if self.linear.bias is not None:
-            nn.init.zeros_(self.linear.bias)
-
-    @property
-    def n_classes(self) -> int:
-        """Number of output classes."""
-        return self.linear.out_features
-
-    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """Classifies embeddings [B, 1, D] (or [B, D]) into [B, 1, C].
-
-        Arguments
-        ---------
-        embeddings : torch.Tensor
-            Output of the encoder.
-
-        Returns
-        -------
-        torch.Tensor
-            Log-probabilities, logits or cosine scores, [B, 1, C].
-        """
-        if embeddings.dim() == 2:
-            embeddings = embeddings.unsqueeze(1)
-        if self.output == "cosine":
-            return F.linear(
-                F.normalize(self.norm(embeddings), dim=-1),
-                F.normalize(self.linear.weight, dim=-1),
-            )
-        logits = self.linear(self.norm(embeddings))
-        if self.output == "log_softmax":
-            return torch.log_softmax(logits, dim=-1)
-        return logits
 
 
 def count_parameters(module: nn.Module) -> int:
