@@ -59,16 +59,11 @@ from typing import (
     Sequence,
     Tuple,
     Type,
-    Union,
 )
 
-import numpy as np
 import speechbrain as sb
-import torch
-import yaml
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.batch import PaddedBatch
-from speechbrain.dataio.sampler import DynamicBatchSampler
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from ast_sb.dataio.datasets import (
@@ -77,6 +72,19 @@ from ast_sb.dataio.datasets import (
     prepare_classification_datasets,
 )
 from ast_sb.training.brain import AudioSpectrogramTransformerBrain
+from ast_sb.training.dataloaders import (
+    TRAIN_SAMPLERS as TRAIN_SAMPLERS,
+    dataloader_options,
+    length_quantiles as length_quantiles,
+)
+from ast_sb.training.preparation import (
+    PrepareKeys,
+    check_overrides,
+    class_counter as class_counter,
+    count_lines as count_lines,
+    prepare_arguments as prepare_arguments,
+    prepare_on_main,
+)
 
 __all__ = [
     "build_brain",
@@ -96,227 +104,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-TRAIN_SAMPLERS = ("shuffle", "weighted", "dynamic")
-
-
-def _include_arguments(hparams_file: str) -> Dict[str, set]:
-    """Known names of each top-level ``!include`` of a YAML file.
-
-    Those are the include's arguments (the indented keys below it) and the
-    top-level keys of the included file.
-    """
-    with open(hparams_file, encoding="utf-8") as fin:
-        text = fin.read()
-    known: Dict[str, set] = {}
-    pattern = r"^(\w+):\s*!include:(\S+)\n((?:[ \t]+\S.*\n?)*)"
-    for key, path, block in re.findall(pattern, text, flags=re.M):
-        names = set(re.findall(r"^[ \t]+(\w+):", block, flags=re.M))
-        included = os.path.join(os.path.dirname(hparams_file), path)
-        if os.path.isfile(included):
-            with open(included, encoding="utf-8") as fin:
-                names |= set(re.findall(r"^(\w+):", fin.read(), flags=re.M))
-        known[key] = names
-    return known
-
-
-def check_overrides(hparams_file: str, overrides: str) -> None:
-    r"""Rejects overrides inside an ``!include`` that HyperPyYAML ignores.
-
-    HyperPyYAML accepts ``--model '{layers: 4}'`` and changes nothing (an
-    unknown argument of an included file is dropped); the recipes expose
-    the model's settings as top-level keys (``--depth 4``) instead.
-
-    Arguments
-    ---------
-    hparams_file : str
-        The recipe YAML.
-    overrides : str
-        The YAML overrides of the command line.
-
-    Example
-    -------
-    >>> tmp = getfixture("tmpdir")
-    >>> _ = (tmp / "model.yaml").write_text("net: !ref <depth>\n", "utf-8")
-    >>> path = str(tmp / "hp.yaml")
-    >>> with open(path, "w") as fout:
-    ...     _ = fout.write("model: !include:model.yaml\n    depth: 2\n")
-    >>> check_overrides(path, "model: {depth: 4}")
-    >>> check_overrides(path, "model: {layers: 4}")
-    Traceback (most recent call last):
-    ...
-    ValueError: Override 'model: {layers: ...}' is ignored: ...
-    """
-    if not overrides or not overrides.strip():
-        return
-    try:
-        given = yaml.safe_load(overrides)
-    except yaml.YAMLError:
-        return  # tagged overrides: HyperPyYAML checks them itself
-    if not isinstance(given, dict):
-        return
-    for key, known in _include_arguments(hparams_file).items():
-        value = given.get(key)
-        if not isinstance(value, dict):
-            continue
-        unknown = sorted(set(value) - known)
-        if unknown:
-            raise ValueError(
-                f"Override '{key}: {{{unknown[0]}: ...}}' is ignored: "
-                f"{unknown} not among the names of {key} ({sorted(known)}) "
-                f"in {hparams_file}. Override a top-level key instead, e.g. "
-                f"--depth, --embed_dim, --num_heads, --model_size."
-            )
-
-
-def count_lines(path: str) -> int:
-    r"""Number of non-empty lines of a text file (e.g. ``labels.txt``).
-
-    Arguments
-    ---------
-    path : str
-        The file.
-
-    Returns
-    -------
-    int
-        Its number of non-empty lines.
-
-    Example
-    -------
-    >>> path = getfixture("tmpdir") / "labels.txt"
-    >>> _ = path.write_text("cat\ndog\n\n", "utf-8")
-    >>> count_lines(str(path))
-    2
-    """
-    with open(path, encoding="utf-8") as fin:
-        return sum(1 for line in fin if line.strip())
-
-
-PrepareKeys = Union[Sequence[str], Mapping[str, str]]
-"""The hyperparameters a recipe hands to its prepare function: names (the
-argument and the hyperparameter are called the same) or a mapping
-``argument -> hyperparameter``."""
-
-
-def prepare_arguments(
-    hparams: Mapping[str, Any],
-    keys: PrepareKeys,
-    optional: Sequence[str] = (),
-) -> Dict[str, Any]:
-    """The keyword arguments of a recipe's prepare function, from hparams.
-
-    This is the one way every recipe maps its hyperparameters to its data
-    preparation (:func:`prepare_on_main`, :func:`run_classification_recipe`).
-
-    Arguments
-    ---------
-    hparams : Mapping
-        The loaded hyperparameters.
-    keys : Sequence[str] or Mapping[str, str]
-        Required arguments: names, or ``argument -> hyperparameter``; a
-        missing hyperparameter raises ``KeyError``.
-    optional : Sequence[str]
-        Arguments passed only when the hyperparameter of that name is
-        defined (otherwise the prepare function's default applies).
-
-    Returns
-    -------
-    dict
-        Keyword arguments.
-
-    Example
-    -------
-    >>> hparams = {"prepare_folder": "out", "seed": 3, "lr": 0.1}
-    >>> prepare_arguments(hparams, {"save_folder": "prepare_folder"})
-    {'save_folder': 'out'}
-    >>> prepare_arguments(hparams, ("seed",), optional=("skip_prep", "lr"))
-    {'seed': 3, 'lr': 0.1}
-    """
-    names = dict(keys) if isinstance(keys, Mapping) else {k: k for k in keys}
-    kwargs = {arg: hparams[key] for arg, key in names.items()}
-    kwargs.update({key: hparams[key] for key in optional if key in hparams})
-    return kwargs
-
-
-def prepare_on_main(
-    prepare: Callable[..., Any],
-    hparams: Mapping[str, Any],
-    keys: PrepareKeys,
-    optional: Sequence[str] = (),
-    **extra: Any,
-) -> Any:
-    """Runs a recipe's data preparation on the main process.
-
-    The keyword arguments come from :func:`prepare_arguments` (``keys``
-    and ``optional``); ``extra`` keyword arguments are passed as given.
-    Under DDP the other processes wait for the main one.
-
-    Arguments
-    ---------
-    prepare : callable
-        The recipe's preparation function (e.g. ``prepare_esc50``).
-    hparams : Mapping
-        The loaded hyperparameters.
-    keys : Sequence[str] or Mapping[str, str]
-        The hyperparameters handed over (see :func:`prepare_arguments`).
-    optional : Sequence[str]
-        Hyperparameters handed over only when defined.
-    **extra
-        Further keyword arguments of ``prepare``.
-
-    Returns
-    -------
-    object
-        What ``prepare`` returns (usually the manifest paths).
-
-    Example
-    -------
-    >>> def prepare(save_folder, seed, skip_prep=False):
-    ...     return save_folder, seed, skip_prep
-    >>> hparams = {"save_folder": "out", "seed": 3, "lr": 0.1}
-    >>> prepare_on_main(prepare, hparams, ("save_folder", "seed"))
-    ('out', 3, False)
-    >>> prepare_on_main(prepare, hparams, ("save_folder",), seed=1)
-    ('out', 1, False)
-    """
-    kwargs = prepare_arguments(hparams, keys, optional)
-    kwargs.update(extra)
-    return run_on_main(prepare, kwargs=kwargs)
-
-
-def class_counter(
-    prepare: Callable[[Dict[str, Any]], Any],
-) -> Callable[[Dict[str, Any]], int]:
-    r"""Returns a ``count_classes`` for :func:`setup_experiment`.
-
-    The returned function runs ``prepare(hparams)`` and counts the lines of
-    ``<save_folder>/labels.txt`` that the preparation wrote.
-
-    Arguments
-    ---------
-    prepare : callable
-        ``prepare(hparams)``: the recipe's data preparation.
-
-    Returns
-    -------
-    callable
-        ``count_classes(hparams) -> int``.
-
-    Example
-    -------
-    >>> tmp = getfixture("tmpdir")
-    >>> def prepare(hparams):
-    ...     _ = (tmp / "labels.txt").write_text("cat\ndog\n", "utf-8")
-    >>> class_counter(prepare)({"save_folder": str(tmp)})
-    2
-    """
-
-    def count_classes(hparams: Dict[str, Any]) -> int:
-        prepare(hparams)
-        return count_lines(os.path.join(hparams["save_folder"], "labels.txt"))
-
-    return count_classes
 
 
 def setup_experiment(
@@ -558,187 +345,6 @@ def with_waveform_mixup(
         datasets["train"].alpha,
     )
     return datasets
-
-
-def _clip_seconds(entry: Mapping[str, Any]) -> float:
-    """Duration of a manifest entry's segment (``start`` / ``stop``)."""
-    duration = float(entry["duration"])
-    start, stop = entry.get("start"), entry.get("stop")
-    if stop is not None:
-        duration = min(duration, float(stop))
-    return duration - float(start or 0.0)
-
-
-def length_quantiles(lengths: Sequence[float], num_buckets: int) -> list:
-    """Bucket boundaries at the quantiles of the clips' own lengths.
-
-    SpeechBrain's ``DynamicBatchSampler`` spaces ``num_buckets`` boundaries
-    up to ``max_batch_length`` (e.g. 240 s), so short utterances all fall
-    into its first bucket and batches mix 1 s and 10 s clips; boundaries at
-    the length quantiles give buckets of equal size and similar lengths.
-
-    Arguments
-    ---------
-    lengths : Sequence[float]
-        Clip lengths (seconds).
-    num_buckets : int
-        Number of buckets (>= 1).
-
-    Returns
-    -------
-    list of float
-        Increasing upper bucket boundaries; the last is the longest clip.
-
-    Example
-    -------
-    >>> length_quantiles([1.0, 2.0, 3.0, 4.0, 10.0], 2)
-    [3.0, 10.0]
-    >>> length_quantiles([2.0, 2.0, 2.0], 4)
-    [2.0]
-    """
-    if num_buckets < 1:
-        raise ValueError(f"num_buckets must be >= 1: {num_buckets}")
-    if not lengths:
-        raise ValueError("No clip lengths to bucket")
-    quantiles = np.linspace(0.0, 1.0, num_buckets + 1)[1:]
-    edges = np.quantile(np.asarray(lengths, dtype=np.float64), quantiles)
-    return sorted({float(edge) for edge in edges})
-
-
-def _dynamic_sampler(
-    dataset, hparams: Mapping[str, Any], shuffle: bool, crop: Optional[float]
-):
-    """Length-bucketed batches of at most ``max_batch_length`` seconds.
-
-    Under DDP the batches are split between the processes.
-    """
-    max_length = hparams.get("max_batch_length")
-    if not max_length or max_length <= 0:
-        raise ValueError(
-            f"Dynamic batching needs max_batch_length > 0 (seconds of audio "
-            f"per batch), got {max_length!r}"
-        )
-    lengths = {}
-    for key, entry in dataset.data.items():
-        if "duration" not in entry:
-            raise DatasetError(
-                f"Dynamic batching needs a 'duration' for every clip; "
-                f"{key!r} has none."
-            )
-        seconds = _clip_seconds(entry)
-        lengths[key] = seconds if crop is None else min(seconds, float(crop))
-    longest_key = max(lengths, key=lengths.get)
-    if lengths[longest_key] > max_length:
-        raise ValueError(
-            f"max_batch_length={max_length} s is shorter than clip "
-            f"{longest_key!r} ({lengths[longest_key]:.1f} s); raise it or "
-            f"crop the clips"
-        )
-    sampler = DynamicBatchSampler(
-        dataset,
-        max_batch_length=float(max_length),
-        bucket_boundaries=length_quantiles(
-            list(lengths.values()), int(hparams.get("num_buckets", 20))
-        ),
-        lengths_list=[lengths[key] for key in dataset.data_ids],
-        shuffle=shuffle,
-        batch_ordering="random" if shuffle else "descending",
-        max_batch_ex=hparams.get("max_batch_ex"),
-    )
-    if shuffle and torch.distributed.is_initialized():
-        from speechbrain.dataio.sampler import DistributedSamplerWrapper
-
-        sampler = DistributedSamplerWrapper(sampler, shuffle=True)
-    return sampler
-
-
-def _weighted_sampler(dataset, hparams: Mapping[str, Any]):
-    """Sampling with replacement by the manifests' ``weight`` values."""
-    from speechbrain.dataio.sampler import ReproducibleWeightedRandomSampler
-
-    weights = []
-    for key, entry in dataset.data.items():
-        if "weight" not in entry:
-            raise DatasetError(
-                f"train_sampler 'weighted' needs a 'weight' for every clip "
-                f"of the training manifest; {key!r} has none."
-            )
-        weights.append(float(entry["weight"]))
-    num_samples = hparams.get("samples_per_epoch") or len(weights)
-    return ReproducibleWeightedRandomSampler(
-        weights,
-        num_samples=int(num_samples),
-        replacement=True,
-        seed=int(hparams.get("seed", 0)),
-    )
-
-
-def dataloader_options(
-    hparams: Mapping[str, Any], datasets: Mapping[str, Any]
-) -> Dict[str, Dict[str, Any]]:
-    """The DataLoader options of each split, with the configured sampler.
-
-    Arguments
-    ---------
-    hparams : Mapping
-        Hyperparameters: ``<split>_dataloader_opts`` and the batching keys
-        of the module docstring.
-    datasets : Mapping
-        Split name -> dataset.
-
-    Returns
-    -------
-    dict
-        Split name -> DataLoader keyword arguments.
-
-    Example
-    -------
-    >>> from speechbrain.dataio.dataset import DynamicItemDataset
-    >>> data = DynamicItemDataset(
-    ...     {f"u{i}": {"duration": 1.0 + i, "weight": 1.0} for i in range(6)}
-    ... )
-    >>> hparams = {"train_dataloader_opts": {"batch_size": 2},
-    ...            "train_sampler": "weighted", "samples_per_epoch": 4}
-    >>> opts = dataloader_options(hparams, {"train": data})
-    >>> len(opts["train"]["sampler"])
-    4
-    >>> hparams = {"train_sampler": "dynamic", "max_batch_length": 6.0,
-    ...            "num_buckets": 2, "dynamic_batching": True}
-    >>> opts = dataloader_options(hparams, {"train": data, "test": data})
-    >>> sorted(opts["test"]), sum(len(b) for b in opts["test"]["batch_sampler"])
-    (['batch_sampler'], 6)
-    """
-    options: Dict[str, Dict[str, Any]] = {}
-    sampler = hparams.get("train_sampler") or "shuffle"
-    if sampler not in TRAIN_SAMPLERS:
-        raise ValueError(
-            f"train_sampler must be one of {TRAIN_SAMPLERS}: {sampler!r}"
-        )
-    for split, dataset in datasets.items():
-        opts = dict(hparams.get(f"{split}_dataloader_opts") or {})
-        is_train = split == "train"
-        dynamic = (is_train and sampler == "dynamic") or (
-            not is_train and bool(hparams.get("dynamic_batching", False))
-        )
-        if isinstance(dataset, torch.utils.data.IterableDataset):
-            # streamed data: the stream shuffles; SpeechBrain only defaults
-            # to PaddedBatch for DynamicItemDatasets
-            opts.pop("shuffle", None)
-            opts.setdefault("collate_fn", PaddedBatch)
-        elif dynamic:
-            for key in ("batch_size", "shuffle", "sampler", "drop_last"):
-                opts.pop(key, None)
-            crop = hparams.get(
-                "train_crop_seconds" if is_train else "eval_crop_seconds"
-            )
-            opts["batch_sampler"] = _dynamic_sampler(
-                dataset, hparams, shuffle=is_train, crop=crop
-            )
-        elif is_train and sampler == "weighted":
-            opts.pop("shuffle", None)
-            opts["sampler"] = _weighted_sampler(dataset, hparams)
-        options[split] = opts
-    return options
 
 
 def _checkpoint_choice(
