@@ -105,3 +105,30 @@ def test_package_code_names_the_new_paths():
             if target in MODULE_ALIASES:
                 old.append(f"{name}: {target} -> {MODULE_ALIASES[target]}")
     assert not old, "\n".join(old)
+
+
+#: module split for size -> the modules that took some of its names
+SPLITS = {
+    "ast_sb.weights.pretrained": [
+        "ast_sb.weights.formats",
+        "ast_sb.weights.format_export",
+    ],
+    "ast_sb.lobes.model": ["ast_sb.lobes.classifier", "ast_sb.lobes.patches"],
+    "ast_sb.training.recipe": [
+        "ast_sb.training.dataloaders",
+        "ast_sb.training.preparation",
+    ],
+}
+
+
+def test_names_of_a_split_module_stay_importable_from_it():
+    import importlib
+
+    for old, parts in SPLITS.items():
+        module = importlib.import_module(old)
+        for part in parts:
+            new = importlib.import_module(part)
+            for name in new.__all__:
+                assert getattr(module, name, None) is getattr(new, name), (
+                    f"{old}.{name}"
+                )

@@ -45,7 +45,9 @@ from ast_sb.weights.format_export import (
     save_hf_folder as save_hf_folder,
 )
 from ast_sb.weights.formats import (
+    HF_PREFIX as HF_PREFIX,
     HF_WEIGHT_FILES as HF_WEIGHT_FILES,
+    IMAGENET_CLASSES as IMAGENET_CLASSES,
     RELEASED_GRIDS as RELEASED_GRIDS,
     SIZE_OF_WIDTH as SIZE_OF_WIDTH,
     CheckpointError,
