@@ -169,6 +169,11 @@ class _AliasLoader(importlib.abc.Loader):
         # the module's own (its name, file and loader)
         module.__spec__ = self._spec
 
+    def get_code(self, fullname: str):
+        """The new module's code: ``python -m <old path>`` runs it."""
+        spec = importlib.util.find_spec(self.target)
+        return spec.loader.get_code(self.target)
+
 
 class ModuleAliasFinder(importlib.abc.MetaPathFinder):
     """``sys.meta_path`` finder of the old paths in :data:`MODULE_ALIASES`."""
@@ -182,7 +187,11 @@ class ModuleAliasFinder(importlib.abc.MetaPathFinder):
         new = MODULE_ALIASES.get(fullname)
         if new is None:
             return None
-        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(new))
+        # origin: the new module's file (``python -m <old path>`` names it)
+        origin = importlib.util.find_spec(new).origin
+        return importlib.machinery.ModuleSpec(
+            fullname, _AliasLoader(new), origin=origin
+        )
 
 
 def install() -> None:

@@ -97,7 +97,11 @@ def test_plain_speechbrain_encoder_classifier(folder, monkeypatch):
 def test_old_module_paths_import_the_new_modules():
     import importlib
 
-    from ast_sb._aliases import MODULE_ALIASES, PACKAGE_FORWARDS
+    from ast_sb._aliases import (
+        MODULE_ALIASES,
+        PACKAGE_FORWARDS,
+        ModuleAliasFinder,
+    )
 
     for old, new in MODULE_ALIASES.items():
         module = importlib.import_module(old)
@@ -114,6 +118,12 @@ def test_old_module_paths_import_the_new_modules():
     assert importlib.import_module("ast_sb.pipeline").WaveformEncoder is (
         WaveformEncoder
     )
+    # `python -m ast_sb.baseline` (runpy: the spec's origin and code) runs
+    # the moved module
+    spec = ModuleAliasFinder().find_spec("ast_sb.baseline")
+    code = spec.loader.get_code("ast_sb.baseline")
+    new_file = importlib.import_module("ast_sb.training.baseline").__file__
+    assert spec.origin == code.co_filename == new_file
     # the two old modules that became packages forward their names
     for package, target in PACKAGE_FORWARDS.items():
         module = importlib.import_module(target)
