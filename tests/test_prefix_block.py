@@ -14,6 +14,8 @@ from torch import nn
 from ast_sb.model import NUM_PREFIX_TOKENS, AudioSpectrogramTransformerEncoder
 from ast_sb.prefix_block import prefix_block_forward, supports_prefix_forward
 
+from helpers import assert_close_to_scale
+
 # measured differences between the prefix path and the whole block are
 # 2-5e-7 (matrix products over fewer rows round differently)
 ATOL = 2e-6
@@ -128,9 +130,9 @@ def test_encoder_gradients_equal_the_whole_last_block(checkpointing):
     whole = gradients(enc, lambda f, n: full_pooled(enc, f, n), feats, lengths)
     assert fast.keys() == whole.keys()
     for name in fast:
-        torch.testing.assert_close(
-            fast[name], whole[name], rtol=1e-4, atol=1e-5, msg=name
-        )
+        # gradients reach 228; measured max diff per tensor 7.7e-7 of the
+        # tensor's largest value (AVX-512/AMX), 6.4e-7 at AVX2
+        assert_close_to_scale(fast[name], whole[name], rel=1e-5, msg=name)
     # the patch tokens' last-block outputs feed nothing: their MLP weights
     # get gradient through the cls and distillation rows only
     assert fast["blocks.1.mlp.fc1.weight"].abs().sum() > 0
