@@ -8,13 +8,12 @@ Authors
 
 import pytest
 import torch
+from helpers import assert_close_to_scale
 from timm.models.vision_transformer import Attention, Block
 from torch import nn
 
 from ast_sb.model import NUM_PREFIX_TOKENS, AudioSpectrogramTransformerEncoder
 from ast_sb.prefix_block import prefix_block_forward, supports_prefix_forward
-
-from helpers import assert_close_to_scale
 
 # measured differences between the prefix path and the whole block are
 # 2-5e-7 (matrix products over fewer rows round differently)
