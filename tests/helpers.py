@@ -260,7 +260,9 @@ def assert_close_to_scale(
     rounding of large values (gradients, logits of random models, fbank
     energies, summed scores) that differs between kernels (AVX2, AVX-512,
     AMX) passes, while a real error of a few per mille of the scale does
-    not. Shapes must match and a NaN anywhere fails.
+    not. Shapes must match and a NaN anywhere fails. With the environment
+    variable ``AST_SB_TOLERANCE_LOG`` set to a file, each call appends the
+    test, ``msg``, relative and absolute max difference and scale to it.
 
     Arguments
     ---------
@@ -294,6 +296,11 @@ def assert_close_to_scale(
         scale = float(expected.abs().max()) if expected.numel() else 0.0
     diff = float((actual - expected).abs().max()) if actual.numel() else 0.0
     ratio = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
+    log = os.environ.get("AST_SB_TOLERANCE_LOG")
+    if log:  # measuring: one line per comparison (see docs/TESTING.md)
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
+        with open(log, "a") as fout:
+            fout.write(f"{test}\t{msg}\t{ratio:.3g}\t{diff:.3g}\t{scale:.3g}\n")
     assert ratio <= rel, (  # False for NaN
         f"{msg} max diff {diff:.3g} > {rel:g} x scale {scale:.3g} "
         f"(relative {ratio:.3g})"
