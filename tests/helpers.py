@@ -245,3 +245,64 @@ def randomize_parameters(
             elif name.endswith("qkv.weight"):
                 param[: 2 * param.shape[0] // 3].mul_(qk_gain)
     return module
+
+
+def assert_close_to_scale(
+    actual: Any,
+    expected: Any,
+    rel: float,
+    scale: Optional[float] = None,
+    msg: str = "",
+) -> float:
+    """Asserts ``max|actual - expected| <= rel * max|expected|``.
+
+    The tolerance follows the size of what is compared, so float32
+    rounding of large values (gradients, logits of random models, fbank
+    energies, summed scores) that differs between kernels (AVX2, AVX-512,
+    AMX) passes, while a real error of a few per mille of the scale does
+    not. Shapes must match and a NaN anywhere fails. With the environment
+    variable ``AST_SB_TOLERANCE_LOG`` set to a file, each call appends the
+    test, ``msg``, relative and absolute max difference and scale to it.
+
+    Arguments
+    ---------
+    actual, expected : torch.Tensor or array-like
+        The values compared; ``expected`` sets the scale.
+    rel : float
+        The allowed maximum difference as a fraction of the scale.
+    scale : float, optional
+        The scale to use instead of ``max|expected|`` (e.g. the largest
+        gradient of a whole model).
+    msg : str
+        Prefix of the failure message (e.g. a parameter's name).
+
+    Returns
+    -------
+    float
+        The maximum difference relative to the scale (for reports).
+
+    Example
+    -------
+    >>> a = torch.tensor([200.0, -3.0]); b = torch.tensor([200.0001, -3.0])
+    >>> assert_close_to_scale(a, b, rel=1e-6) < 1e-6
+    True
+    """
+    actual = torch.as_tensor(actual).double()
+    expected = torch.as_tensor(expected).double()
+    assert actual.shape == expected.shape, (
+        f"{msg} shapes differ: {tuple(actual.shape)} vs {tuple(expected.shape)}"
+    )
+    if scale is None:
+        scale = float(expected.abs().max()) if expected.numel() else 0.0
+    diff = float((actual - expected).abs().max()) if actual.numel() else 0.0
+    ratio = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
+    log = os.environ.get("AST_SB_TOLERANCE_LOG")
+    if log:  # measuring: one line per comparison (see docs/TESTING.md)
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
+        with open(log, "a") as fout:
+            fout.write(f"{test}\t{msg}\t{ratio:.3g}\t{diff:.3g}\t{scale:.3g}\n")
+    assert ratio <= rel, (  # False for NaN
+        f"{msg} max diff {diff:.3g} > {rel:g} x scale {scale:.3g} "
+        f"(relative {ratio:.3g})"
+    )
+    return ratio

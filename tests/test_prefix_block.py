@@ -8,6 +8,7 @@ Authors
 
 import pytest
 import torch
+from helpers import assert_close_to_scale
 from timm.models.vision_transformer import Attention, Block
 from torch import nn
 
@@ -20,9 +21,9 @@ from ast_sb.lobes.prefix_block import (
     supports_prefix_forward,
 )
 
-# measured differences between the prefix path and the whole block are
-# 2-5e-7 (matrix products over fewer rows round differently)
-ATOL = 2e-6
+# max|prefix - whole| <= REL x max|whole|: matrix products over fewer rows
+# round differently
+REL = 2e-6
 
 
 def key_mask(batch, n_tokens, valid):
@@ -61,7 +62,7 @@ def test_prefix_rows_equal_the_whole_block(fused, attn_kwargs):
         for m in (None, mask):
             whole = block(x, attn_mask=m)[:, :NUM_PREFIX_TOKENS]
             prefix = prefix_block_forward(block, x, m, NUM_PREFIX_TOKENS)
-            torch.testing.assert_close(prefix, whole, rtol=0, atol=ATOL)
+            assert_close_to_scale(prefix, whole, REL)
     # the mask matters: a path ignoring it would not match
     with torch.no_grad():
         unmasked = prefix_block_forward(block, x, None, NUM_PREFIX_TOKENS)
@@ -134,9 +135,9 @@ def test_encoder_gradients_equal_the_whole_last_block(checkpointing):
     whole = gradients(enc, lambda f, n: full_pooled(enc, f, n), feats, lengths)
     assert fast.keys() == whole.keys()
     for name in fast:
-        torch.testing.assert_close(
-            fast[name], whole[name], rtol=1e-4, atol=1e-5, msg=name
-        )
+        # gradients reach 228; measured max diff per tensor 7.7e-7 of the
+        # tensor's largest value (AVX-512/AMX), 6.4e-7 at AVX2
+        assert_close_to_scale(fast[name], whole[name], rel=1e-5, msg=name)
     # the patch tokens' last-block outputs feed nothing: their MLP weights
     # get gradient through the cls and distillation rows only
     assert fast["blocks.1.mlp.fc1.weight"].abs().sum() > 0
@@ -154,7 +155,7 @@ def test_additive_float_masks_are_added(fused):
         whole = block(x, attn_mask=bias)[:, :NUM_PREFIX_TOKENS]
         prefix = prefix_block_forward(block, x, bias, NUM_PREFIX_TOKENS)
         plain = prefix_block_forward(block, x, None, NUM_PREFIX_TOKENS)
-    torch.testing.assert_close(prefix, whole, rtol=0, atol=ATOL)
+    assert_close_to_scale(prefix, whole, REL)
     assert (prefix - plain).abs().max() > 1e-3
 
 
