@@ -38,7 +38,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 import torch
 
 from ast_sb.errors import AudioSpectrogramTransformerError
-from ast_sb.hub import find_published, resolve_weights
+from ast_sb.hub import cached_download_hint, find_published, resolve_weights
 from ast_sb.model import (
     NUM_PREFIX_TOKENS,
     POSITION_GRID_METADATA,
@@ -226,8 +226,9 @@ def read_state_dict(path: str) -> Tuple[StateDict, Optional[dict]]:
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
+        hint = cached_download_hint(path)
         raise CheckpointError(
-            f"Cannot read checkpoint {path}: {error}"
+            f"Cannot read checkpoint {path}: {error}{hint}"
         ) from error
     for wrapper in ("model", "state_dict", "model_state_dict"):
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
