@@ -44,6 +44,7 @@ import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
 
 from ast_sb.atomic_folder import atomic_folder
+from ast_sb.description_checks import check_extra
 from ast_sb.errors import AudioSpectrogramTransformerError
 from ast_sb.features import AudioSpectrogramNormalizer, KaldiFbank
 from ast_sb.pipeline import (
@@ -519,6 +520,9 @@ def export_inference_folder(
     for key, value in (extra_hparams or {}).items():
         if not _scalar(value):
             raise ExportError(f"extra_hparams[{key!r}] must be a scalar")
+    reserved = check_extra(extra_hparams or {})
+    if reserved is not None:
+        raise ExportError(f"extra_hparams: {reserved}")
     modules = inference_modules(
         encoder,
         classifier,
