@@ -24,6 +24,7 @@ Authors
  * ast_sb developers 2026
 """
 
+import errno
 import hashlib
 import http.client
 import logging
@@ -143,6 +144,8 @@ def _transfer(url: str, dest: str, timeout: float) -> int:
 def _retryable(err: BaseException) -> bool:
     if isinstance(err, urllib.error.HTTPError):
         return err.code in _RETRY_STATUS
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return False  # the disk, not the network: a retry cannot help
     return isinstance(
         err, (urllib.error.URLError, http.client.HTTPException, OSError)
     )
