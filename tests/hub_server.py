@@ -7,15 +7,26 @@ with ``X-Repo-Commit``, ``ETag`` and ``Content-Length``, and the
 ``RevisionNotFound``, ``EntryNotFound``). Plain URLs are served under
 ``/files/<name>``. Every request is recorded as ``(method, path)``.
 
+Faults: ``server.faults[path]`` is a list of faults, one used by each next
+``GET`` of ``path`` (then healthy again), each a ``(kind, value)``:
+``("truncate", n)`` sends the full ``Content-Length`` but only the first
+``n`` bytes, then closes the connection; ``("die", n)`` sends ``n`` bytes
+and resets the connection (a server killed mid-transfer); ``("stall", n)``
+sends ``n`` bytes, then nothing until the server stops; ``("replace",
+data)`` sends ``data`` instead of the file, with the file's headers (same
+ETag; same ``Content-Length`` when ``data`` has the file's size).
+
 Authors
  * ast_sb developers 2026
 """
 
 import hashlib
 import http.server
+import socket
+import struct
 import threading
 import urllib.parse
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 
 class HubRepo:
@@ -43,6 +54,8 @@ class HubServer:
         self.repos: Dict[str, HubRepo] = {}
         self.files: Dict[str, bytes] = {}
         self.requests: List[Tuple[str, str]] = []
+        self.faults: Dict[str, List[Tuple[str, Any]]] = {}
+        self._stopping = threading.Event()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -56,16 +69,39 @@ class HubServer:
                 self._answer(body=True)
 
             def _send(self, status, headers, data: Optional[bytes]):
+                fault = None
+                if status == 200 and self.command == "GET":
+                    queue = server.faults.get(self._path, [])
+                    fault = queue.pop(0) if queue else None
+                kind, value = fault or (None, None)
+                if kind == "replace":
+                    data = value
                 self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
+                for key, value_ in headers.items():
+                    self.send_header(key, value_)
                 self.send_header("Content-Length", str(len(data or b"")))
                 self.end_headers()
-                if data is not None and self.command == "GET":
-                    self.wfile.write(data)
+                if data is None or self.command != "GET":
+                    return
+                if kind in ("truncate", "die", "stall"):
+                    self.wfile.write(data[:value])
+                    self.wfile.flush()
+                    if kind == "stall":
+                        server._stopping.wait(60)
+                    elif kind == "die":  # RST instead of FIN
+                        self.connection.setsockopt(
+                            socket.SOL_SOCKET,
+                            socket.SO_LINGER,
+                            struct.pack("ii", 1, 0),
+                        )
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                self.wfile.write(data)
 
             def _answer(self, body: bool):
                 path = urllib.parse.unquote(self.path.split("?")[0])
+                self._path = path
                 server.requests.append((self.command, path))
                 if path.startswith("/files/"):
                     data = server.files.get(path[len("/files/") :])
@@ -100,10 +136,16 @@ class HubServer:
                 headers = {"X-Repo-Commit": commit, "ETag": f'"{etag}"'}
                 self._send(200, headers, data)
 
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Quiet(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # the connections a fault closed
+
+        self._httpd = Quiet(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, daemon=True
+            target=self._httpd.serve_forever, args=(0.05,), daemon=True
         )
 
     def repo(self, repo_id: str) -> HubRepo:
@@ -115,5 +157,6 @@ class HubServer:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()

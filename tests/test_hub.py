@@ -13,24 +13,26 @@ import hashlib
 import io
 import os
 import tempfile
+from pathlib import Path
 
 import huggingface_hub.constants
 import pytest
 import torch
 from hub_server import HubServer
 
-from ast_sb import hub
 from ast_sb.lobes.model import (
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
 )
 from ast_sb.training.recipe import load_pretrained_weights
+from ast_sb.weights import download, hub
 from ast_sb.weights.hub import (
     ChecksumError,
     WeightsUnavailableError,
     resolve_weights,
 )
 from ast_sb.weights.pretrained import (
+    CheckpointError,
     build_from_hf,
     export_original,
     load_pretrained,
@@ -84,6 +86,9 @@ def server(tmp_path, monkeypatch):
     # online for these tests, even in an offline CI environment
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    # short waits: a failing download retries at once
+    monkeypatch.setattr(download, "TIMEOUT_S", 5.0)
+    monkeypatch.setattr(download, "BACKOFF_S", 0.01)
     yield srv
     srv.stop()
 
@@ -146,7 +151,8 @@ def test_url_checksum_cache_and_mismatch(server, tmp_path):
     server.files["ast_tiny.pth"] = data
     url = f"{server.url}/files/ast_tiny.pth"
     digest = hashlib.sha256(data).hexdigest()
-    cached = tmp_path / "torch" / "hub" / "checkpoints" / "ast_tiny.pth"
+    cached = Path(hub.url_cache_path(url))
+    assert cached.name == "ast_tiny.pth"
 
     with pytest.raises(ChecksumError, match="not the expected"):
         resolve_weights(url, sha256="0" * 64)
@@ -174,12 +180,14 @@ def test_offline_errors_say_what_to_download_and_where(server, monkeypatch):
         resolve_weights(REPO)
     assert f"hf download {REPO} model.safetensors" in str(err.value)
 
-    cache = os.path.join(os.environ["TORCH_HOME"], "hub", "checkpoints")
     with pytest.raises(WeightsUnavailableError) as err:
         resolve_weights("audioset_10_10_0.4593.pth")
     message = str(err.value)
     assert "dropbox.com/s/ca0b1v2nlxzyeb4/audioset_10_10_0.4593.pth" in message
-    assert os.path.join(cache, "audioset_10_10_0.4593.pth") in message
+    url = hub.PUBLISHED_CHECKPOINTS["audioset-10-10-0.4593"].url
+    cache = os.path.join(os.environ["TORCH_HOME"], "hub", "checkpoints")
+    assert hub.url_cache_path(url).startswith(cache + os.sep)
+    assert hub.url_cache_path(url) in message
     assert "MIT/ast-finetuned-audioset-10-10-0.4593" in message
     assert server.requests == []
 
@@ -285,3 +293,107 @@ def test_convert_alias_takes_the_published_geometry(
     text = (out / "hyperparams.yaml").read_text()
     assert "target_length: 128" in text
     assert "-6.845978" in text  # Speech Commands normalisation
+
+
+# --- downloads that go wrong (issue 24): truncated, dead, stalled, tampered
+
+
+def _served_checkpoint(server, name="w.pth", seed=0):
+    data, encoder = _original_bytes(seed)
+    server.files[name] = data
+    return data, encoder, f"{server.url}/files/{name}"
+
+
+def _cache_is_clean(url):
+    """No cached file and no temporary file left for ``url``."""
+    folder = os.path.dirname(hub.url_cache_path(url))
+    return not os.path.isdir(folder) or os.listdir(folder) == []
+
+
+@pytest.mark.parametrize("kind", ["truncate", "die"])
+def test_cut_download_is_retried_and_never_cached(server, kind):
+    data, original_enc, url = _served_checkpoint(server)
+    server.files["w.pth"] = data
+    # cut in every try: an error saying so, nothing in the cache
+    server.faults["/files/w.pth"] = [(kind, 1000)] * 2
+    with pytest.raises(WeightsUnavailableError) as err:
+        hub.download_url(url, attempts=2, backoff=0)
+    if kind == "truncate":
+        assert f"sent 1000 of the {len(data)} bytes" in str(err.value)
+    assert "2 tries failed" in str(err.value)
+    assert _cache_is_clean(url)
+    # cut once: the retry gets the whole file
+    server.faults["/files/w.pth"] = [(kind, 1000)]
+    path = hub.download_url(url)
+    assert open(path, "rb").read() == data
+    encoder, _ = _model(5)
+    load_pretrained(encoder, url)
+    assert _same(encoder, original_enc)
+
+
+def test_stalled_download_times_out(server):
+    data, _, url = _served_checkpoint(server)
+    server.faults["/files/w.pth"] = [("stall", 10)] * 2
+    with pytest.raises(WeightsUnavailableError, match="timeout") as err:
+        hub.download_url(url, timeout=0.3, attempts=2, backoff=0)
+    assert "no answer for 0.3 s" in str(err.value)
+    assert server.requests.count(("GET", "/files/w.pth")) == 2
+    assert _cache_is_clean(url)
+
+
+def test_cache_is_keyed_by_the_full_url(server):
+    first, _ = _original_bytes(0)
+    second, _ = _original_bytes(1)
+    server.files["a/w.pth"] = first
+    server.files["b/w.pth"] = second
+    path_a = hub.download_url(f"{server.url}/files/a/w.pth")
+    path_b = hub.download_url(f"{server.url}/files/b/w.pth")
+    assert path_a != path_b
+    assert os.path.basename(path_a) == os.path.basename(path_b) == "w.pth"
+    assert open(path_a, "rb").read() == first
+    assert open(path_b, "rb").read() == second
+    assert server.requests.count(("GET", "/files/b/w.pth")) == 1
+
+
+def test_corrupt_cached_download_names_the_file_to_delete(server):
+    data, _, url = _served_checkpoint(server)
+    cached = hub.url_cache_path(url)
+    os.makedirs(os.path.dirname(cached))
+    with open(cached, "wb") as fout:  # e.g. a download cut by an old version
+        fout.write(data[:1000])
+    encoder, _ = _model(5)
+    with pytest.raises(CheckpointError) as err:
+        load_pretrained(encoder, url)
+    assert f"delete {os.path.realpath(cached)} to download it again" in str(
+        err.value
+    )
+
+
+def test_tampered_hub_file_is_refused_and_deleted(server):
+    files, hf_enc, _ = _hf_files(0)
+    repo = server.repo(REPO)
+    repo.commit(files)
+    good = files["model.safetensors"]
+    tampered = good[:-4] + bytes(b ^ 0xFF for b in good[-4:])  # same size
+    path = f"/{REPO}/resolve/main/model.safetensors"
+    server.faults[path] = [("replace", tampered)]
+    with pytest.raises(ChecksumError, match="the hub announced") as err:
+        resolve_weights(REPO)
+    etag = hashlib.sha256(good).hexdigest()
+    assert etag in str(err.value)
+    blobs = os.path.join(
+        os.environ["HF_HUB_CACHE"], "models--test-org--ast-tiny", "blobs"
+    )
+    assert etag not in os.listdir(blobs)  # not kept
+    # the hub serves the right bytes again: downloaded and used
+    encoder, _ = _model(3)
+    load_pretrained(encoder, REPO)
+    assert _same(encoder, hf_enc)
+    # a cached blob changed later is refused (and deleted) too
+    blob = os.path.join(blobs, etag)
+    with open(blob, "r+b") as fout:
+        fout.seek(-4, os.SEEK_END)
+        fout.write(b"\0\0\0\0")
+    with pytest.raises(ChecksumError, match="the hub announced"):
+        resolve_weights(REPO)
+    assert not os.path.exists(blob)

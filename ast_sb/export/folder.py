@@ -45,6 +45,7 @@ from speechbrain.dataio.encoder import CategoricalEncoder
 
 from ast_sb.errors import AudioSpectrogramTransformerError
 from ast_sb.export.atomic_folder import atomic_folder
+from ast_sb.export.folder.description_checks import check_extra
 from ast_sb.export.safe_folder import (
     DESCRIPTION_FILE,
     describable,
@@ -519,6 +520,9 @@ def export_inference_folder(
     for key, value in (extra_hparams or {}).items():
         if not _scalar(value):
             raise ExportError(f"extra_hparams[{key!r}] must be a scalar")
+    reserved = check_extra(extra_hparams or {})
+    if reserved is not None:
+        raise ExportError(f"extra_hparams: {reserved}")
     modules = inference_modules(
         encoder,
         classifier,

@@ -37,6 +37,7 @@ from safetensors.torch import load_file, save_file
 from speechbrain.dataio.encoder import CategoricalEncoder
 
 from ast_sb.errors import AudioSpectrogramTransformerError
+from ast_sb.export.folder import description_checks as checks
 from ast_sb.inference.pipeline import (
     WaveformEncoder,
     WaveformPassThrough,
@@ -52,6 +53,7 @@ __all__ = [
     "DESCRIPTION_FILE",
     "WEIGHTS_FILE",
     "UntrustedModelError",
+    "check_special_files",
     "describable",
     "has_description",
     "load_described_modules",
@@ -60,7 +62,7 @@ __all__ = [
 
 DESCRIPTION_FILE = "ast_sb_model.json"
 WEIGHTS_FILE = "model.safetensors"
-FORMAT = "ast_sb.model"
+FORMAT = "ast_sb.lobes.model"
 VERSION = 1
 
 #: The only classes a description may name, by module slot.
@@ -248,6 +250,36 @@ def has_description(folder: str) -> bool:
     ) and os.path.isfile(os.path.join(folder, WEIGHTS_FILE))
 
 
+def check_special_files(folder: str) -> None:
+    """Refuses a description or weights file that is not a regular file.
+
+    A FIFO would block the loader forever and a device such as
+    ``/dev/zero`` would be read without end; either (also behind a
+    symbolic link) is named in an :class:`UntrustedModelError`.
+
+    Arguments
+    ---------
+    folder : str
+        Model folder.
+
+    Example
+    -------
+    >>> folder = getfixture("tmpdir")
+    >>> os.symlink("/dev/zero", folder / WEIGHTS_FILE)
+    >>> check_special_files(str(folder))
+    Traceback (most recent call last):
+    ...
+    ast_sb.export.safe_folder.UntrustedModelError: .../model.safetensors is a symbolic link to /dev/zero, a character device, not a regular file: refusing to read it.
+    """
+    for name in (DESCRIPTION_FILE, WEIGHTS_FILE):
+        path = os.path.join(folder, name)
+        kind = checks.check_regular_file(path)
+        if kind is not None:
+            raise UntrustedModelError(
+                f"{path} is {kind}, not a regular file: refusing to read it."
+            )
+
+
 def _check_entry(
     entry: Any,
     where: str,
@@ -265,6 +297,7 @@ def _check_entry(
     for key, value in entry["config"].items():
         if not _is_scalar(value):
             raise bad(f"{where}.config.{key} is not a scalar")
+    checks.check_config(entry["class"], entry["config"], where, bad)
 
 
 def _build(
@@ -275,7 +308,7 @@ def _build(
     """``cls(**kwargs)`` with a clear error."""
     try:
         return cls(**kwargs)
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, AssertionError) as err:
         raise UntrustedModelError(
             f"{what}: {cls.__name__}(**{dict(kwargs)}) failed: {err}"
         ) from err
@@ -283,14 +316,20 @@ def _build(
 
 def _read_description(folder: str) -> Dict[str, Any]:
     path = os.path.join(folder, DESCRIPTION_FILE)
-    try:
-        with open(path, encoding="utf-8") as fin:
-            data = json.load(fin)
-    except (OSError, ValueError) as err:
-        raise UntrustedModelError(f"Cannot read {path}: {err}") from err
 
     def bad(what: str) -> UntrustedModelError:
         return UntrustedModelError(f"Invalid model description {path}: {what}")
+
+    check_special_files(folder)
+    try:
+        if os.path.getsize(path) > checks.MAX_DESCRIPTION_BYTES:
+            raise bad(f"larger than {checks.MAX_DESCRIPTION_BYTES >> 20} MiB")
+        with open(path, encoding="utf-8") as fin:
+            data = json.load(fin)
+    except RecursionError as err:
+        raise bad("nested too deeply") from err
+    except (OSError, ValueError) as err:
+        raise UntrustedModelError(f"Cannot read {path}: {err}") from err
 
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise bad(f"format must be {FORMAT!r}")
@@ -322,8 +361,21 @@ def _read_description(folder: str) -> Dict[str, Any]:
         raise bad("labels must be strings or integers")
     if len(set(labels)) != len(labels):
         raise bad("labels must be unique")
-    if not isinstance(data.get("sample_rate"), int) or data["sample_rate"] < 1:
-        raise bad("sample_rate must be a positive integer")
+    if len(labels) > checks.MAX_CLASSES:
+        raise bad(f"more than {checks.MAX_CLASSES} labels")
+    problem = checks.LIMITS["WaveformEncoder"]["sample_rate"].problem(
+        data.get("sample_rate")
+    )
+    if problem is not None:
+        raise bad(f"sample_rate = {data.get('sample_rate')!r} {problem}")
+    pipeline_rate = data["modules"]["embedding_model"]["config"].get(
+        "sample_rate", 16000
+    )
+    if pipeline_rate != data["sample_rate"]:
+        raise bad(
+            f"sample_rate = {data['sample_rate']} differs from "
+            f"modules.embedding_model.config.sample_rate = {pipeline_rate}"
+        )
     if not isinstance(data.get("multi_label"), bool):
         raise bad("multi_label must be true or false")
     if data.get("weights") != WEIGHTS_FILE:
@@ -333,7 +385,56 @@ def _read_description(folder: str) -> Dict[str, Any]:
         _is_scalar(v) for v in extra.values()
     ):
         raise bad("extra must hold scalars only")
+    problem = checks.check_extra(extra)
+    if problem is not None:
+        raise bad(problem)
     return data
+
+
+#: Parts whose size the description sets: built on the meta device and
+#: compared with the weights' header before they are built for real.
+_SIZED_PARTS = (
+    "AudioSpectrogramTransformerEncoder",
+    "AudioSpectrogramTransformerClassifier",
+)
+
+
+def _check_sizes(
+    folder: str,
+    data: Mapping[str, Any],
+    header: Mapping[str, Tuple[Tuple[int, ...], str]],
+) -> None:
+    """Compares the large parts of a description (built on the meta device,
+    without memory) with the weights' header, before anything is built."""
+    weights_path = os.path.join(folder, WEIGHTS_FILE)
+    for slot, entry in data["modules"].items():
+        for name, part in entry["parts"].items():
+            if part["class"] not in _SIZED_PARTS:
+                continue
+            where = (
+                f"{DESCRIPTION_FILE} of {folder}, modules.{slot}.parts.{name}"
+            )
+            cls = PART_CLASSES[slot][name][part["class"]]
+            try:
+                expected = checks.meta_state(cls, part["config"])
+            except (TypeError, ValueError, AssertionError, RuntimeError) as err:
+                raise UntrustedModelError(
+                    f"{where}: {cls.__name__}(**{part['config']}) failed: {err}"
+                ) from err
+            if "pos_embed" in expected:
+                tokens = expected["pos_embed"][0][1]
+                if tokens > checks.MAX_PATCH_TOKENS + 2:
+                    raise UntrustedModelError(
+                        f"{where}: the patch grid has {tokens} tokens (at "
+                        f"most {checks.MAX_PATCH_TOKENS})"
+                    )
+            problem = checks.compare_with_header(
+                expected, header, f"{slot}.{name}."
+            )
+            if problem is not None:
+                raise UntrustedModelError(
+                    f"{weights_path} does not match {where}: {problem}"
+                )
 
 
 def load_described_modules(
@@ -386,6 +487,7 @@ def load_described_modules(
     True
     """
     folder = os.fspath(folder)
+    check_special_files(folder)
     if not has_description(folder):
         raise UntrustedModelError(
             f"{folder} has no {DESCRIPTION_FILE} and {WEIGHTS_FILE}."
@@ -393,11 +495,12 @@ def load_described_modules(
     data = _read_description(folder)
     weights_path = os.path.join(folder, WEIGHTS_FILE)
     try:
-        tensors = load_file(weights_path, device="cpu")
+        header = checks.read_header(weights_path)
     except Exception as err:  # safetensors raises its own error types
         raise UntrustedModelError(
             f"Cannot read weights {weights_path}: {err}"
         ) from err
+    _check_sizes(folder, data, header)
     modules: Dict[str, torch.nn.Module] = {}
     for slot, entry in data["modules"].items():
         what = f"{DESCRIPTION_FILE} of {folder}, modules.{slot}"
@@ -414,6 +517,24 @@ def load_described_modules(
             {**entry["config"], **parts},
             what,
         )
+        prefix = slot + "."
+        expected = {
+            k: (tuple(v.shape), v.dtype) for k, v in module.state_dict().items()
+        }
+        problem = checks.compare_with_header(expected, header, prefix)
+        if problem is not None:
+            raise UntrustedModelError(
+                f"{weights_path} does not match {slot} of {DESCRIPTION_FILE}: "
+                f"{problem}"
+            )
+        modules[slot] = module
+    try:
+        tensors = load_file(weights_path, device="cpu")
+    except Exception as err:  # safetensors raises its own error types
+        raise UntrustedModelError(
+            f"Cannot read weights {weights_path}: {err}"
+        ) from err
+    for slot, module in modules.items():
         prefix = slot + "."
         state = {
             k[len(prefix) :]: v

@@ -52,6 +52,7 @@ from ast_sb.export.safe_folder import (
     DESCRIPTION_FILE,
     WEIGHTS_FILE,
     UntrustedModelError,
+    check_special_files,
     has_description,
     load_described_modules,
 )
@@ -211,6 +212,7 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
                     f"from_folder arguments {sorted(kwargs)} apply to the "
                     "YAML loader only: pass trust_yaml=True"
                 )
+            check_special_files(folder)  # not "missing": no trust_yaml
             if not has_description(folder):
                 raise UntrustedModelError(
                     f"{folder} has no {DESCRIPTION_FILE} and {WEIGHTS_FILE}: "

@@ -28,7 +28,7 @@ from ast_sb.pretraining.pretrainer import (
     is_pretraining_state,
     pretraining_encoder_state,
 )
-from ast_sb.weights.hub import resolve_weights
+from ast_sb.weights.hub import cached_download_hint, resolve_weights
 
 __all__ = [
     "HF_PREFIX",
@@ -232,8 +232,9 @@ def read_state_dict(path: str) -> Tuple[StateDict, Optional[dict]]:
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
+        hint = cached_download_hint(path)
         raise CheckpointError(
-            f"Cannot read checkpoint {path}: {error}"
+            f"Cannot read checkpoint {path}: {error}{hint}"
         ) from error
     for wrapper in ("model", "state_dict", "model_state_dict"):
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
