@@ -45,7 +45,7 @@ from speechbrain.dataio.encoder import CategoricalEncoder
 
 from ast_sb.errors import AudioSpectrogramTransformerError
 from ast_sb.export.atomic_folder import atomic_folder
-from ast_sb.export.folder.description_checks import check_extra
+from ast_sb.export.description_checks import check_extra
 from ast_sb.export.safe_folder import (
     DESCRIPTION_FILE,
     describable,

@@ -36,8 +36,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from speechbrain.dataio.encoder import CategoricalEncoder
 
+import ast_sb.export.description_checks as checks
 from ast_sb.errors import AudioSpectrogramTransformerError
-from ast_sb.export.folder import description_checks as checks
 from ast_sb.inference.pipeline import (
     WaveformEncoder,
     WaveformPassThrough,
@@ -62,7 +62,7 @@ __all__ = [
 
 DESCRIPTION_FILE = "ast_sb_model.json"
 WEIGHTS_FILE = "model.safetensors"
-FORMAT = "ast_sb.lobes.model"
+FORMAT = "ast_sb.model"
 VERSION = 1
 
 #: The only classes a description may name, by module slot.
