@@ -22,6 +22,7 @@ import torchaudio.compliance.kaldi as ta_kaldi
 from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.utils.autocast import fwd_default_precision
 
+from ast_sb.clip_frames import SampleGrid, attach_sample_grid, carry_sample_grid
 from ast_sb.validation import (
     check_finite_features,
     check_relative_lengths,
@@ -490,6 +491,14 @@ class KaldiFbank(torch.nn.Module):
             wavs, blocked=wavs.device.type == "cpu", n_frames=n_frames
         )
         check_finite_features(feats, wavs)
+        if lengths is None:
+            # SpeechBrain's call pattern: the lengths reach the encoder only
+            # relative to the batch's samples, so tell it the samples
+            # (ast_sb.clip_frames, docs/DESIGN.md padding convention)
+            grid = SampleGrid(
+                int(wavs.shape[-1]), self.frame_length, self.frame_shift
+            )
+            attach_sample_grid(feats, grid)
         return feats
 
     def valid_frames(
@@ -715,9 +724,10 @@ class AudioSpectrogramNormalizer(torch.nn.Module):
         Returns
         -------
         torch.Tensor
-            ``(feats - mean) / (2 * std)``.
+            ``(feats - mean) / (2 * std)``, with the batch's sample count
+            of ``feats`` if it has one (:mod:`ast_sb.clip_frames`).
         """
-        return (feats - self.mean) / (self.std * 2)
+        return carry_sample_grid(feats, (feats - self.mean) / (self.std * 2))
 
     def extra_repr(self) -> str:
         """Summary shown by ``print(module)``."""

@@ -44,7 +44,6 @@ from speechbrain.inference.classifiers import EncoderClassifier
 
 from ast_sb.audio import AudioLoadError, load_audio
 from ast_sb.features import sample_counts
-from ast_sb.model import PATCH_SIZE
 from ast_sb.pipeline import WaveformEncoder
 from ast_sb.safe_folder import (
     DESCRIPTION_FILE,
@@ -392,11 +391,9 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
 
     @property
     def min_samples(self) -> int:
-        """Shortest clip (samples) the model can classify."""
-        length, shift = self._frame_geometry()
-        if getattr(self.features, "target_length", None):
-            return length  # padded to target_length by the features
-        return length + (PATCH_SIZE - 1) * shift
+        """Shortest clip (samples) the model can classify (the rule of
+        :attr:`ast_sb.pipeline.WaveformEncoder.min_samples`)."""
+        return self.pipeline.min_samples
 
     @property
     def max_duration(self) -> float:
