@@ -66,24 +66,36 @@ class SampleGrid:
         Frame length in samples.
     frame_shift : int
         Frame shift in samples.
+    center : bool
+        Frames centred on ``k * frame_shift`` with zero padding (``torch.stft``
+        with ``center=True``, SpeechBrain's ``STFT``): ``1 + n //
+        frame_shift`` frames. False: Kaldi's ``snip_edges``.
 
     Example
     -------
     >>> grid = SampleGrid(55977, 400, 160)
     >>> grid.frames(torch.tensor([1.0, 28365 / 55977])).tolist()
     [348, 175]
+    >>> SampleGrid(55977, 1024, 186, center=True).frames(torch.ones(1)).tolist()
+    [301]
     """
 
     num_samples: int
     frame_length: int
     frame_shift: int
+    center: bool = False
 
     def frames(self, lengths: torch.Tensor) -> torch.Tensor:
-        """Each clip's Kaldi frame count (``snip_edges``), long ``[B]``:
-        ``1 + (n - frame_length) // frame_shift`` of ``n = round(lengths *
-        num_samples)`` samples (may be < 1 for clips under one frame)."""
+        """Each clip's frame count, long ``[B]``, of ``n = round(lengths *
+        num_samples)`` samples: ``1 + (n - frame_length) // frame_shift``
+        (may be < 1 for clips under one frame), or ``1 + n // frame_shift``
+        with ``center``."""
         samples = torch.round(lengths.detach().double() * self.num_samples)
         samples = samples.long()
+        if self.center:
+            return 1 + torch.div(
+                samples, self.frame_shift, rounding_mode="floor"
+            )
         return 1 + torch.div(
             samples - self.frame_length,
             self.frame_shift,

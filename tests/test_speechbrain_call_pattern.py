@@ -11,11 +11,14 @@ longer than ``target_length`` stretches only its own grid) and, under one
 patch, zeros past its frames (as alone, where it is zero-padded).
 """
 
+import re
+
 import pytest
 import torch
+from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.inference.classifiers import EncoderClassifier
-from test_speechbrain_recipes import recipe_hparams
+from test_speechbrain_recipes import DOC, RECIPE_KEYS, TINY, recipe_hparams
 
 from ast_sb.audio import AudioLoadError, save_audio
 from ast_sb.clip_frames import ClipTooShortError
@@ -117,10 +120,36 @@ def test_clip_under_one_frame_in_a_batch_is_refused():
 # ----------------------------------------------------------------------------
 # EncoderClassifier on a folder configured as each docs recipe block
 # ----------------------------------------------------------------------------
+#: keys of the ESC-50 recipe's conv2d.yaml that its block references
+ESC50_KEYS = """spec_mag_power: 0.5
+compute_stft: !new:speechbrain.processing.features.STFT
+    n_fft: !ref <n_fft>
+    hop_length: 11.6099
+    win_length: 23.2199
+    sample_rate: !ref <sample_rate>
+"""
+
+
+def esc50_folder_hparams():
+    """The ESC-50 block plus its EncoderClassifier block (tiny AST)."""
+    text = DOC.read_text(encoding="utf-8")
+    blocks = [
+        re.search(rf"<!-- recipe: {name} -->\n```yaml\n(.*?)```", text, re.S)
+        for name in ("esc50", "esc50_encoder_classifier")
+    ]
+    assert all(blocks), f"no ESC-50 blocks in {DOC}"
+    torch.manual_seed(0)
+    yaml = RECIPE_KEYS + ESC50_KEYS + "".join(b.group(1) for b in blocks)
+    return load_hyperpyyaml(yaml, TINY)
+
+
 def block_classifier(recipe):
     """EncoderClassifier with the modules of a docs/speechbrain_recipes.md
     block (as a folder's hyperparams.yaml would build them)."""
-    hp = recipe_hparams(recipe)
+    if recipe == "esc50":
+        hp = esc50_folder_hparams()
+    else:
+        hp = recipe_hparams(recipe)
     torch.nn.init.normal_(hp["embedding_model"].pos_embed, std=1.0)
     labels = CategoricalEncoder()
     labels.update_from_iterable(["a", "b", "c", "d"])
@@ -137,13 +166,15 @@ def block_classifier(recipe):
 
 
 @pytest.mark.parametrize(
-    "recipe", ["iemocap", "urbansound8k", "speech_commands"]
+    "recipe", ["esc50", "iemocap", "urbansound8k", "speech_commands"]
 )
 def test_encoder_classifier_batch_equals_file_for_each_block(recipe, tmp_path):
     model = block_classifier(recipe)
     assert model.mods.embedding_model.use_padding_mask
-    # speech_commands (100 frames): 55,977 and 28,365 samples are longer
-    wavs = clips(SAMPLES, seed=1)
+    # speech_commands (100 frames): 55,977 and 28,365 samples are longer;
+    # esc50 (432 frames of 186 samples): 90,000 samples are
+    samples = SAMPLES + ([90000] if recipe == "esc50" else [])
+    wavs = clips(samples, seed=1)
     files = []
     for i, wav in enumerate(wavs):
         files.append(str(tmp_path / f"{i}.wav"))
