@@ -455,7 +455,11 @@ class KaldiFbank(torch.nn.Module):
         (:func:`frame_count` of its ``round(lengths[b] * N)`` samples) is set
         to 0, the value the original AST pads its fbank with before
         normalisation. A clip then gives the same features alone as in any
-        padded batch (see ``docs/DESIGN.md``, padding convention).
+        padded batch (see ``docs/DESIGN.md``, padding convention). Without
+        ``lengths`` (SpeechBrain's ``compute_features(wavs)``), the output
+        carries the batch's sample count (:mod:`ast_sb.clip_frames`), so an
+        encoder given lengths relative to the samples finds each clip's
+        own frames.
 
         Arguments
         ---------

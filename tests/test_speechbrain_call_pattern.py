@@ -153,6 +153,7 @@ def block_classifier(recipe):
     torch.nn.init.normal_(hp["embedding_model"].pos_embed, std=1.0)
     labels = CategoricalEncoder()
     labels.update_from_iterable(["a", "b", "c", "d"])
+    labels.expect_len(4)
     modules = {
         key: hp[key]
         for key in (
@@ -194,6 +195,7 @@ def test_exported_folder_refuses_a_clip_under_one_frame(tmp_path):
     """classify_file on a 1-sample clip: the rule of ast-sb / the interface."""
     labels = CategoricalEncoder()
     labels.update_from_iterable(["a", "b"])
+    labels.expect_len(2)
     enc = AudioSpectrogramTransformerEncoder(
         "tiny224", depth=1, target_length=64
     )
