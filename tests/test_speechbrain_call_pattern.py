@@ -76,15 +76,21 @@ def tiny_encoder(target_length):
 
 
 @pytest.mark.parametrize(
-    "target_length, samples",
+    "target_length, samples, fbank_length",
     [
-        (1024, SAMPLES),  # every clip within the grid
-        (64, SAMPLES + [17000]),  # 55,977 / 28,365 / 17,000: longer than it
+        (1024, SAMPLES, None),  # every clip within the grid
+        (64, SAMPLES + [17000], None),  # 55,977 / 28,365 / 17,000: longer
+        # the front end pads / cuts to 400 frames: T = 400 for every batch,
+        # the lengths still refer to the samples
+        (400, SAMPLES, 400),
     ],
 )
-def test_padded_batch_equals_each_clip_alone(target_length, samples):
+def test_padded_batch_equals_each_clip_alone(
+    target_length, samples, fbank_length
+):
     enc = tiny_encoder(target_length)
-    fbank, norm = KaldiFbank(), AudioSpectrogramNormalizer()
+    fbank = KaldiFbank(target_length=fbank_length)
+    norm = AudioSpectrogramNormalizer()
 
     def embed(wavs, lens):
         return speechbrain_embed(fbank, norm, enc, wavs, lens)
