@@ -557,7 +557,7 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         )
         if t_dim <= self.t_dim:
             return grid[:, :, :, :t_dim]
-        if columns is None:
+        if columns is None or bool((columns == t_dim).all()):
             columns = torch.full((1,), t_dim, device=grid.device)
         return clip_time_grids(grid, columns, t_dim)
 
