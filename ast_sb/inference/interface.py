@@ -58,7 +58,7 @@ from ast_sb.export.safe_folder import (
 )
 from ast_sb.inference.pipeline import WaveformEncoder
 from ast_sb.lobes.features import sample_counts
-from ast_sb.lobes.model import PATCH_SIZE, set_token_budget
+from ast_sb.lobes.model import set_token_budget
 
 __all__ = [
     "AudioSpectrogramTransformerInterface",
@@ -393,11 +393,9 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
 
     @property
     def min_samples(self) -> int:
-        """Shortest clip (samples) the model can classify."""
-        length, shift = self._frame_geometry()
-        if getattr(self.features, "target_length", None):
-            return length  # padded to target_length by the features
-        return length + (PATCH_SIZE - 1) * shift
+        """Shortest clip (samples) the model can classify (the rule of
+        :attr:`ast_sb.inference.pipeline.WaveformEncoder.min_samples`)."""
+        return self.pipeline.min_samples
 
     @property
     def max_duration(self) -> float:

@@ -38,6 +38,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from ast_sb.dataio.audio import AudioLoadError
 from ast_sb.dataio.validation import check_relative_lengths, check_waveforms
 from ast_sb.inference.fast import INFERENCE_PATHS, InferencePath
 from ast_sb.inference.windows import (
@@ -48,6 +49,7 @@ from ast_sb.inference.windows import (
     window_samples,
 )
 from ast_sb.lobes.features import sample_counts
+from ast_sb.lobes.patches import PATCH_SIZE
 
 __all__ = [
     "accepts_lengths",
@@ -226,6 +228,43 @@ class WaveformEncoder(nn.Module):
             self._fast = InferencePath(self.encoder, self._fast_path)
         return self._fast
 
+    @property
+    def min_samples(self) -> int:
+        """Shortest clip (samples) the model classifies: one frame when the
+        front end pads to ``target_length``, else one patch (16 frames);
+        the rule of every path (``classify_file`` / ``classify_batch``,
+        the interface, ``ast-sb``)."""
+        length = int(getattr(self.compute_features, "frame_length", 400))
+        shift = int(getattr(self.compute_features, "frame_shift", 160))
+        if getattr(self.compute_features, "target_length", None):
+            return length
+        return length + (PATCH_SIZE - 1) * shift
+
+    def check_samples(self, num_samples: torch.Tensor) -> None:
+        """Raises for a clip shorter than :attr:`min_samples`.
+
+        Arguments
+        ---------
+        num_samples : torch.Tensor
+            Long ``[B]``: each clip's sample count.
+
+        Raises
+        ------
+        AudioLoadError
+            Naming the clip, its length and the minimum.
+        """
+        short = (num_samples < self.min_samples).nonzero().flatten()
+        if short.numel():
+            item = int(short[0])
+            n = int(num_samples[item])
+            rate = self.sample_rate
+            raise AudioLoadError(
+                f"Audio too short: clip {item} of the batch has {n} samples "
+                f"({n / rate:.3f} s); the model needs at least "
+                f"{self.min_samples} samples ({self.min_samples / rate:.3f} s "
+                f"at {rate} Hz)."
+            )
+
     def _encode(self, feats: torch.Tensor, lengths) -> torch.Tensor:
         if self.training or torch.is_grad_enabled():
             return self._call(self.encoder, feats, lengths)
@@ -309,6 +348,7 @@ class WaveformEncoder(nn.Module):
         if lengths is None:
             lengths = torch.ones(wavs.shape[0], device=wavs.device)
         num_samples = sample_counts(lengths, wavs.shape[-1]).to(wavs.device)
+        self.check_samples(num_samples)
         exact = hasattr(self.compute_features, "valid_frames")
         if self.window is None:
             clips = torch.arange(wavs.shape[0], device=wavs.device)

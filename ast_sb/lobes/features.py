@@ -27,6 +27,11 @@ from ast_sb.dataio.validation import (
     check_relative_lengths,
     check_waveforms,
 )
+from ast_sb.lobes.clip_frames import (
+    SampleGrid,
+    attach_sample_grid,
+    carry_sample_grid,
+)
 
 __all__ = [
     "DATASET_STATS",
@@ -457,6 +462,10 @@ class KaldiFbank(torch.nn.Module):
         padded batch (see ``docs/DESIGN.md``, padding convention): bit for
         bit where the BLAS rounds a row alike whatever the number of rows
         (MKL at AVX-512), within a float32 step otherwise (MKL at AVX2).
+        Without ``lengths`` (SpeechBrain's ``compute_features(wavs)``), the
+        output carries the batch's sample count
+        (:mod:`ast_sb.lobes.clip_frames`), so an encoder given lengths
+        relative to the samples finds each clip's own frames.
 
         Arguments
         ---------
@@ -493,6 +502,14 @@ class KaldiFbank(torch.nn.Module):
             wavs, blocked=wavs.device.type == "cpu", n_frames=n_frames
         )
         check_finite_features(feats, wavs)
+        if lengths is None:
+            # SpeechBrain's call pattern: the lengths reach the encoder only
+            # relative to the batch's samples, so tell it the samples
+            # (ast_sb.lobes.clip_frames, docs/DESIGN.md padding convention)
+            grid = SampleGrid(
+                int(wavs.shape[-1]), self.frame_length, self.frame_shift
+            )
+            attach_sample_grid(feats, grid)
         return feats
 
     def valid_frames(
@@ -718,9 +735,10 @@ class AudioSpectrogramNormalizer(torch.nn.Module):
         Returns
         -------
         torch.Tensor
-            ``(feats - mean) / (2 * std)``.
+            ``(feats - mean) / (2 * std)``, with the batch's sample count
+            of ``feats`` if it has one (:mod:`ast_sb.lobes.clip_frames`).
         """
-        return (feats - self.mean) / (self.std * 2)
+        return carry_sample_grid(feats, (feats - self.mean) / (self.std * 2))
 
     def extra_repr(self) -> str:
         """Summary shown by ``print(module)``."""

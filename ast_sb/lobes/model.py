@@ -33,6 +33,7 @@ from ast_sb.dataio.validation import check_relative_lengths
 from ast_sb.lobes.classifier import (
     AudioSpectrogramTransformerClassifier as AudioSpectrogramTransformerClassifier,
 )
+from ast_sb.lobes.clip_frames import clip_frame_counts
 from ast_sb.lobes.patches import (
     NUM_PREFIX_TOKENS,
     PATCH_SIZE,
@@ -41,7 +42,7 @@ from ast_sb.lobes.patches import (
     patch_grid_size,
     record_position_grid,
 )
-from ast_sb.lobes.position_embedding import resize_position_grid, tokens_to_grid
+from ast_sb.lobes.position_embedding import clip_time_grids, tokens_to_grid
 from ast_sb.lobes.prefix_block import prefix_block_forward
 from ast_sb.lobes.token_budget import (
     check_token_budget,
@@ -392,36 +393,59 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         [101, 50]
         """
         frames = torch.round(lengths.float() * n_frames).long()
+        return self.time_patches_of_frames(frames)
+
+    def time_patches_of_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """Number of time-patch columns fully inside each clip's frames.
+
+        Arguments
+        ---------
+        frames : torch.Tensor
+            Long ``[B]``: each clip's own number of frames.
+
+        Returns
+        -------
+        torch.Tensor
+            Long tensor [B] of valid time columns (at least 1: a clip
+            shorter than one patch is zero-padded to one patch).
+
+        Example
+        -------
+        >>> enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
+        >>> enc.time_patches_of_frames(torch.tensor([175, 176, 5])).tolist()
+        [16, 17, 1]
+        """
         stride = self.patch_embed.tstride
         width = self.patch_embed.patch_shape[1]
         columns = torch.div(frames - width, stride, rounding_mode="floor")
         return (columns + 1).clamp(min=1)
 
-    def _patch_position_embedding(self, t_dim: int) -> torch.Tensor:
+    def _patch_position_embedding(
+        self, t_dim: int, columns: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         """Patch position embeddings of ``t_dim`` time columns: the first
-        ``t_dim`` columns of the grid, or the grid bilinearly stretched to
-        ``t_dim`` columns when the input is longer than ``target_length``."""
+        ``t_dim`` columns of the grid, or, for an input longer than
+        ``target_length``, the grid linearly stretched along time to the
+        clip's own ``columns`` (each clip gets the grid it gets alone, so a
+        long clip in the batch does not stretch the others': ``[B, D, f,
+        t_dim]``; without ``columns`` every clip has ``t_dim``)."""
         grid = tokens_to_grid(
             self.pos_embed[:, NUM_PREFIX_TOKENS:], self.f_dim, self.t_dim
         )
-        if t_dim > self.t_dim:
-            return resize_position_grid(grid, self.f_dim, t_dim)
-        return grid[:, :, :, :t_dim]
+        if t_dim <= self.t_dim:
+            return grid[:, :, :, :t_dim]
+        if columns is None or bool((columns == t_dim).all()):
+            columns = torch.full((1,), t_dim, device=grid.device)
+        return clip_time_grids(grid, columns, t_dim)
 
-    def _pad_short_input(
-        self, feats: torch.Tensor, lengths: Optional[torch.Tensor]
-    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def _pad_short_input(self, feats: torch.Tensor) -> torch.Tensor:
         """Zero-pads inputs shorter than one patch (16 frames, or the
-        patch width of a frame-based encoder) to one patch (relative
-        lengths are rescaled to the padded length)."""
+        patch width of a frame-based encoder) to one patch."""
         n_frames = feats.shape[1]
         width = self.patch_embed.patch_shape[1]
         if n_frames >= width:
-            return feats, lengths
-        feats = F.pad(feats, (0, 0, 0, width - n_frames))
-        if lengths is not None:
-            lengths = lengths * (n_frames / width)
-        return feats, lengths
+            return feats
+        return F.pad(feats, (0, 0, 0, width - n_frames))
 
     def embed(
         self, feats: torch.Tensor, lengths: Optional[torch.Tensor] = None
@@ -451,7 +475,12 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         if feats.shape[1] == 0:
             raise ValueError("AST got an input with 0 frames.")
         lengths = check_relative_lengths(lengths, feats.shape[0])
-        feats, lengths = self._pad_short_input(feats, lengths)
+        frames = None
+        if self.use_padding_mask and lengths is not None:
+            # each clip's own frames (ast_sb.lobes.clip_frames: from its samples
+            # when the front end tells the batch's sample count)
+            frames = clip_frame_counts(lengths, feats).to(feats.device)
+        feats = self._pad_short_input(feats)
         n_frames = feats.shape[1]
         width = self.patch_embed.patch_shape[1]
         if n_frames > self.target_length and self.long_inputs == "error":
@@ -463,15 +492,21 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
                 "features, or use long_inputs='interpolate'."
             )
         valid_columns = None
-        if self.use_padding_mask and lengths is not None:
-            valid_columns = self.valid_time_patches(lengths, n_frames)
+        if frames is not None:
+            valid_columns = self.time_patches_of_frames(frames)
             # Columns that are padding in every clip are never computed.
             keep = int(valid_columns.max())
             feats = feats[:, : (keep - 1) * self.patch_embed.tstride + width]
+            if bool((frames < width).any()):
+                # A clip under one patch reads zeros past its frames, as
+                # alone (where the input is zero-padded to one patch).
+                index = torch.arange(feats.shape[1], device=feats.device)
+                padding = index[None, :] >= frames[:, None]
+                feats = feats.masked_fill(padding[:, :, None], 0.0)
 
         patches = self.patch_embed(feats)  # [B, D, f, t]
         batch, _, f_dim, t_dim = patches.shape
-        patches = patches + self._patch_position_embedding(t_dim)
+        patches = patches + self._patch_position_embedding(t_dim, valid_columns)
         key_mask = None
         if valid_columns is not None and bool((valid_columns < t_dim).any()):
             column_ok = (
