@@ -36,7 +36,10 @@ Hyperparameters read here, besides those of
   ``pretrained_revision``, ``pretrained_sha256``, ``keep_pretrained_head``
   (default False: a fresh head, as the original AST fine-tuning; True keeps
   a checkpoint head with the same classes), ``eval_checkpoint``
-  ("best" or "last"), ``test_results_file``, ``test_predictions_file``
+  ("best" or "last"), ``test_results_file`` (JSON: the test metrics and
+  what was tested, ``eval_checkpoint`` "best"/"last" with its
+  ``eval_epoch``, or "average of epochs 131-150" with ``averaged_epochs``
+  under ``average_last_n_epochs``), ``test_predictions_file``
   (optional: per-clip test scores, JSON id -> list), ``export_folder``,
   ``output_folder``, ``plots`` (bool, default True).
 
@@ -871,11 +874,18 @@ def train_and_evaluate(
     if if_main_process():
         results = {
             **dict(results_meta or {}),
-            "eval_checkpoint": choice,
+            # what was tested: "best" / "last" and the epoch it held, or
+            # the averaged epochs (average_last_n_epochs replaces it)
             **(
-                {"averaged_epochs": brain.averaged_epochs}
+                {
+                    "eval_checkpoint": brain.tested_weights(),
+                    "averaged_epochs": brain.averaged_epochs,
+                }
                 if brain.averaged_epochs
-                else {}
+                else {
+                    "eval_checkpoint": choice,
+                    "eval_epoch": brain.tested_weights(),
+                }
             ),
             **brain.test_stats,
         }

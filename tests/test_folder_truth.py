@@ -109,3 +109,80 @@ def test_long_or_nested_lists_are_refused(value, message, tmp_path):
     with pytest.raises(UntrustedModelError, match=message) as err:
         AudioSpectrogramTransformerInterface.from_folder(folder)
     assert DESCRIPTION_FILE in str(err.value)
+
+
+# ---------------------------------------------------------------------------
+# 6. the model card names the real patches
+# ---------------------------------------------------------------------------
+def test_model_card_names_the_patch_shape():
+    from ast_sb.model_card import model_card_text
+
+    labels = CategoricalEncoder()
+    labels.update_from_iterable(LABELS)
+    for shape, fstride, tstride, expected in (
+        ([128, 4], 128, 2, "patches: 128 x 4 (mel bins x frames), "),
+        ((16, 16), 10, 10, "patches: 16 x 16 (mel bins x frames), "),
+    ):
+        enc = AudioSpectrogramTransformerEncoder(
+            "tiny224",
+            depth=1,
+            target_length=64,
+            fstride=fstride,
+            tstride=tstride,
+            patch_shape=shape,
+        )
+        text = model_card_text(
+            {"embedding_model": enc, "label_encoder": labels}
+        )
+        assert f"{expected}fstride {fstride}, tstride {tstride}" in text
+
+
+# ---------------------------------------------------------------------------
+# 7. averaged weights are reported as such
+# ---------------------------------------------------------------------------
+def test_averaged_weights_are_logged_as_the_average(tmp_path):
+    import sys
+
+    from speechbrain.utils.train_logger import FileTrainLogger
+
+    from ast_sb.model_card import model_card_text
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import ddp_worker
+    from helpers import make_brain
+
+    torch.set_num_threads(1)
+    log = tmp_path / "train_log.txt"
+    brain, counter = make_brain(
+        tmp_path / "save",
+        3,
+        average_last_n_epochs=2,
+        train_logger=FileTrainLogger(str(log)),
+    )
+    train = ddp_worker.make_dataset(16, seed=1, prefix="tr")
+    valid = ddp_worker.make_dataset(8, seed=2, prefix="va")
+    kwargs = {"batch_size": 8}
+    brain.fit(
+        counter,
+        train,
+        valid,
+        train_loader_kwargs=kwargs,
+        valid_loader_kwargs=kwargs,
+    )
+    brain.evaluate(valid, test_loader_kwargs=kwargs)
+    assert brain.averaged_epochs == [2, 3]
+    assert brain.tested_weights() == "average of epochs 2-3"
+    last = log.read_text(encoding="utf-8").strip().splitlines()[-1]
+    assert last.startswith("Epoch loaded: average of epochs 2-3 - test")
+    labels = CategoricalEncoder()
+    labels.update_from_iterable(LABELS)
+    card = model_card_text(
+        {"label_encoder": labels},
+        {"eval_checkpoint": brain.tested_weights(), "accuracy": 0.5},
+    )
+    assert "Weights tested and exported: average of epochs 2-3." in card
+    # without averaging: the recovered checkpoint's epoch, as before
+    brain.hparams.average_last_n_epochs = None
+    brain.evaluate(valid, test_loader_kwargs=kwargs)
+    assert brain.averaged_epochs is None
+    assert isinstance(brain.tested_weights(), int)
