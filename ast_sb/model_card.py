@@ -177,10 +177,19 @@ def model_card_text(
         lines.append("(no test results recorded)")
     baseline = results.get("baseline")
     if isinstance(baseline, Mapping) and "accuracy" in baseline:
+        fitted_on = baseline.get("fitted_on", "train+valid")
         lines += [
             "",
             f"Baseline on the same split (MFCC mean/std + logistic "
-            f"regression): accuracy {_fmt(baseline['accuracy'])}.",
+            f"regression) fitted on {fitted_on}"
+            + (" (as the AST)" if fitted_on == "train" else "")
+            + f": accuracy {_fmt(baseline['accuracy'])}"
+            + (
+                f"; fitted on train+valid: accuracy "
+                f"{_fmt(baseline['train_valid']['accuracy'])}."
+                if isinstance(baseline.get("train_valid"), Mapping)
+                else "."
+            ),
         ]
     lines += ["", "## Input geometry", ""]
     config = dict(

@@ -85,10 +85,20 @@ def test_classes_counted_and_baseline_on_the_same_split(run):
     assert results["n_examples"] == test_size
     baseline = results["baseline"]
     assert baseline["n_test"] == test_size
-    assert baseline["n_train"] == len(_split(out, "train")) + len(
+    # fitted on the AST's training clips; on train + valid too, labelled
+    # (issue 23.8)
+    assert baseline["fitted_on"] == "train"
+    assert baseline["n_train"] == len(_split(out, "train"))
+    both = baseline["train_valid"]
+    assert both["fitted_on"] == "train+valid"
+    assert both["n_train"] == len(_split(out, "train")) + len(
         _split(out, "valid")
     )
+    assert both["n_test"] == test_size
     assert 0.0 <= baseline["accuracy"] <= 1.0
+    card = (out / "inference" / "README.md").read_text()
+    assert "fitted on train (as the AST): accuracy" in card
+    assert "; fitted on train+valid: accuracy" in card
 
 
 def test_norm_stats_of_the_training_set(run):
