@@ -186,3 +186,65 @@ def test_averaged_weights_are_logged_as_the_average(tmp_path):
     brain.evaluate(valid, test_loader_kwargs=kwargs)
     assert brain.averaged_epochs is None
     assert isinstance(brain.tested_weights(), int)
+
+
+# ---------------------------------------------------------------------------
+# 9. seeds change the group split
+# ---------------------------------------------------------------------------
+def _emotion_like_set():
+    """10 speakers x 4 classes, every speaker with its own class mix."""
+    import numpy as np
+
+    counts = np.random.default_rng(0).integers(3, 15, size=(10, 4))
+    ids, labels, speakers = [], [], []
+    for spk, row in enumerate(counts):
+        for cls, n in enumerate(row):
+            for i in range(int(n)):
+                ids.append(f"s{spk}_c{cls}_{i}")
+                labels.append(f"c{cls}")
+                speakers.append(f"s{spk}")
+    return ids, labels, speakers, counts
+
+
+def test_seeds_give_different_group_splits_close_to_stratified():
+    import itertools
+
+    import numpy as np
+
+    from ast_sb.splits import group_split
+
+    ids, labels, speakers, counts = _emotion_like_set()
+    # every speaker has its own mix: StratifiedGroupKFold's shuffle gave
+    # one split for all seeds here
+    assert len({tuple(row / row.sum()) for row in counts}) == 10
+    ratios = np.array([0.6, 0.2, 0.2])
+    target = np.outer(ratios, counts.sum(axis=0))
+
+    def deviation(assignment):  # [..., speakers] part of each speaker
+        onehot = np.eye(3)[assignment]  # [..., speakers, parts]
+        filled = np.einsum("...gp,gc->...pc", onehot, counts)
+        return ((filled - target) ** 2).sum(axis=(-1, -2))
+
+    every = np.array(list(itertools.product(range(3), repeat=10)))
+    every = every[[len(set(a)) == 3 for a in every]]
+    optimum = deviation(every).min()
+    splits, deviations = set(), []
+    for seed in range(20):
+        parts = group_split(ids, labels, speakers, ratios, seed)
+        assert sorted(sum(parts, [])) == sorted(ids)
+        part_of = {}
+        for index, part in enumerate(parts):
+            for key in part:
+                part_of.setdefault(key.split("_")[0], set()).add(index)
+        assert all(len(p) == 1 for p in part_of.values()), "a group leaked"
+        assignment = np.array([min(part_of[f"s{s}"]) for s in range(10)])
+        splits.add(tuple(assignment))
+        deviations.append(deviation(assignment))
+    assert len(splits) >= 10
+    # each close to the most stratified split the speakers allow
+    assert max(deviations) <= 3 * optimum
+    assert np.mean(deviations) <= 1.5 * optimum
+    # the same seed, the same split
+    assert group_split(ids, labels, speakers, ratios, 3) == group_split(
+        ids, labels, speakers, ratios, 3
+    )
