@@ -215,11 +215,15 @@ def model_card_text(
         )
     norm = hparams.get("mean_var_norm")
     if norm is not None and hasattr(norm, "mean"):
-        source = (
-            "this training set"
-            if hparams.get("norm_stats") == "auto"
-            else "fixed in the recipe YAML"
-        )
+        recorded = results.get("norm_stats")
+        if isinstance(recorded, Mapping) and str(
+            recorded.get("source", "")
+        ).startswith("pretrained encoder"):
+            source = f"those of the {recorded['source']}"
+        elif hparams.get("norm_stats") == "auto":
+            source = "this training set"
+        else:
+            source = "fixed in the recipe YAML"
         lines += [
             "",
             "## Normalisation",

@@ -49,6 +49,7 @@ from ast_sb.position_embedding import adapt_position_embedding
 from ast_sb.pretraining.pretrainer import (
     is_pretraining_state,
     pretraining_encoder_state,
+    pretraining_norm_stats,
 )
 
 logger = logging.getLogger(__name__)
@@ -646,7 +647,10 @@ def load_pretrained(
     Returns
     -------
     dict
-        ``format``, ``head_loaded`` (bool) and ``source`` (``path`` as given).
+        ``format``, ``head_loaded`` (bool) and ``source`` (``path`` as
+        given); for an exported pretrained (SSAST) encoder also
+        ``norm_stats`` (``{"mean", "std"}`` it was pretrained with) when
+        the file stores them.
 
     Example
     -------
@@ -683,7 +687,17 @@ def load_pretrained(
             _check_and_load(classifier, head_state, "classifier", path)
             head_loaded = True
     logger.info("Loaded %s weights from %s (%s)", fmt, source, path)
-    return {"format": fmt, "head_loaded": head_loaded, "source": source}
+    info: Dict[str, object] = {
+        "format": fmt,
+        "head_loaded": head_loaded,
+        "source": source,
+    }
+    stats = (
+        pretraining_norm_stats(state) if fmt == "ast_sb_pretraining" else None
+    )
+    if stats is not None:
+        info["norm_stats"] = {"mean": stats[0], "std": stats[1]}
+    return info
 
 
 def build_from_hf(

@@ -841,10 +841,15 @@ def train_and_evaluate(
         raise DatasetError(
             f"Training needs 'train' and 'test' datasets, got {sorted(datasets)}"
         )
-    load_pretrained_weights(hparams)
+    pretrained = load_pretrained_weights(hparams)
     from ast_sb.norm_stats import apply_norm_stats
 
-    norm_stats = apply_norm_stats(hparams, datasets["train"])
+    # an SSL encoder's own statistics by default (ast_sb.norm_stats)
+    norm_stats = apply_norm_stats(
+        hparams,
+        datasets["train"],
+        (pretrained or {}).get("norm_stats"),
+    )
     loader_opts = dataloader_options(hparams, datasets)
     datasets = with_waveform_mixup(hparams, datasets, loader_opts)
     valid_split = "valid" if datasets.get("valid") is not None else "test"

@@ -248,3 +248,49 @@ def test_seeds_give_different_group_splits_close_to_stratified():
     assert group_split(ids, labels, speakers, ratios, 3) == group_split(
         ids, labels, speakers, ratios, 3
     )
+
+
+# ---------------------------------------------------------------------------
+# 10. the pretrained encoder keeps its normalisation
+# ---------------------------------------------------------------------------
+def test_pretrained_encoder_stores_and_restores_its_normalisation(tmp_path):
+    from ast_sb.features import AudioSpectrogramNormalizer
+    from ast_sb.norm_stats import apply_norm_stats
+    from ast_sb.pretrained import load_pretrained
+    from ast_sb.pretraining import (
+        AudioSpectrogramTransformerPretrainer,
+        export_pretrained_encoder,
+    )
+
+    enc = AudioSpectrogramTransformerEncoder(
+        "tiny224", target_length=64, fstride=16, tstride=16, depth=1
+    )
+    model = AudioSpectrogramTransformerPretrainer(enc, mask_count=4)
+    target = AudioSpectrogramTransformerEncoder(
+        "tiny224", target_length=64, depth=1
+    )
+    path = export_pretrained_encoder(
+        model, str(tmp_path / "new.ckpt"), norm_stats=(-6.5, 3.25)
+    )
+    info = load_pretrained(target, path)
+    assert info["norm_stats"] == {"mean": -6.5, "std": 3.25}
+    hparams = {
+        "norm_stats": "fixed",
+        "pretrained_path": path,
+        "mean_var_norm": AudioSpectrogramNormalizer(),
+    }
+    stats = apply_norm_stats(hparams, None, info["norm_stats"])
+    assert stats["source"] == f"pretrained encoder {path}"
+    norm = hparams["mean_var_norm"]
+    assert (norm.mean, norm.std) == (-6.5, 3.25)
+    # opting out keeps the YAML's values
+    hparams["mean_var_norm"] = AudioSpectrogramNormalizer(-1.0, 2.0)
+    hparams["pretrained_norm_stats"] = False
+    assert apply_norm_stats(hparams, None, info["norm_stats"]) is None
+    assert hparams["mean_var_norm"].mean == -1.0
+    # a file written before the statistics were stored still loads
+    old = export_pretrained_encoder(model, str(tmp_path / "old.ckpt"))
+    assert "norm_stats" not in torch.load(old, weights_only=True)
+    info = load_pretrained(target, old)
+    assert info["format"] == "ast_sb_pretraining"
+    assert "norm_stats" not in info
