@@ -294,3 +294,87 @@ def test_pretrained_encoder_stores_and_restores_its_normalisation(tmp_path):
     info = load_pretrained(target, old)
     assert info["format"] == "ast_sb_pretraining"
     assert "norm_stats" not in info
+
+
+# ---------------------------------------------------------------------------
+# 11. SpecAugment widths follow the clip length and are top-level keys
+# ---------------------------------------------------------------------------
+def _spec_augment_yamls():
+    import glob
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = sorted(glob.glob(os.path.join(root, "recipes/*/hparams/*.yaml")))
+    return [p for p in paths if "SpecAugment" in open(p).read()]
+
+
+def test_every_spec_augment_takes_scaled_top_level_widths():
+    import re
+
+    paths = _spec_augment_yamls()
+    assert len(paths) >= 10
+    for path in paths:
+        text = open(path, encoding="utf-8").read()
+        assert re.search(
+            r"spec_augment: !new:ast_sb.augment.SpecAugment\n"
+            r"    freq_mask: !ref <freq_mask>\n"
+            r"    time_mask: !ref <time_mask>\n",
+            text,
+        ), path
+        for key, size in (
+            ("freq_mask", "n_mels"),
+            ("time_mask", "target_length"),
+        ):
+            found = re.search(
+                rf"^{key}: !apply:ast_sb.augment.scaled_mask_width "
+                rf"\[(\d+), (\d+), !ref <{size}>\]$",
+                text,
+                re.M,
+            )
+            assert found, (path, key)
+            # the reference is the YAML's own default size: its widths
+            # are unchanged at that size
+            default = re.search(rf"^{size}: (\d+)", text, re.M)
+            assert found.group(2) == default.group(1), (path, key)
+
+
+@pytest.mark.parametrize(
+    "recipe, width, reference",
+    [
+        ("Custom/hparams/ast.yaml", 192, 1024),
+        ("ESC50/hparams/ast.yaml", 96, 512),
+    ],
+)
+def test_spec_augment_widths_scale_with_target_length(recipe, width, reference):
+    from hyperpyyaml import load_hyperpyyaml
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.path.join(root, "recipes", recipe)
+    required = {"model_size": "tiny224", "depth": 1, "n_classes": 3}
+    required["data_folder"] = "/nonexistent"
+
+    def load(**overrides):
+        with open(path, encoding="utf-8") as fin:
+            hp = load_hyperpyyaml(fin, {**required, **overrides})
+        return hp["spec_augment"].freq_mask, hp["spec_augment"].time_mask
+
+    freq, time = load()
+    assert time == width
+    # --target_length 100: the same fraction of 100 frames, not up to 99
+    short = load(target_length=100, n_mels=64)
+    assert short == (int(freq / 2 + 0.5), int(width * 100 / reference + 0.5))
+    assert short[1] <= 20
+    assert load(target_length=100, time_mask=7, freq_mask=5) == (5, 7)
+
+
+def test_custom_recipe_takes_the_from_scratch_lr_and_warmup():
+    from hyperpyyaml import load_hyperpyyaml
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.path.join(root, "recipes/Custom/hparams/ast.yaml")
+    small = {"model_size": "tiny224", "depth": 1, "n_classes": 3}
+    with open(path, encoding="utf-8") as fin:
+        scratch = load_hyperpyyaml(
+            fin, {**small, "lr": 0.0005, "warmup_steps": 100}
+        )
+    assert scratch["lr_scheduler"].warmup_steps == 100
+    assert scratch["spec_augment"].time_mask == 192  # 1024 frames
