@@ -85,10 +85,20 @@ def test_classes_counted_and_baseline_on_the_same_split(run):
     assert results["n_examples"] == test_size
     baseline = results["baseline"]
     assert baseline["n_test"] == test_size
-    assert baseline["n_train"] == len(_split(out, "train")) + len(
+    # fitted on the AST's training clips; on train + valid too, labelled
+    # (issue 23.8)
+    assert baseline["fitted_on"] == "train"
+    assert baseline["n_train"] == len(_split(out, "train"))
+    both = baseline["train_valid"]
+    assert both["fitted_on"] == "train+valid"
+    assert both["n_train"] == len(_split(out, "train")) + len(
         _split(out, "valid")
     )
+    assert both["n_test"] == test_size
     assert 0.0 <= baseline["accuracy"] <= 1.0
+    card = (out / "inference" / "README.md").read_text()
+    assert "fitted on train (as the AST): accuracy" in card
+    assert "; fitted on train+valid: accuracy" in card
 
 
 def test_norm_stats_of_the_training_set(run):
@@ -128,6 +138,16 @@ def test_frame_based_patches_in_the_exported_model(run):
     assert (encoder.f_dim, encoder.t_dim) == (1, 24)
     assert (encoder.embed_dim, len(encoder.blocks)) == (64, 1)
     assert encoder.blocks[0].attn.num_heads == 2
+    # the safe (description) path loads the list argument too (issue 23.5)
+    from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+
+    safe = AudioSpectrogramTransformerInterface.from_folder(
+        str(out / "inference")
+    )
+    patch_embed = safe.mods.embedding_model.encoder.patch_embed
+    assert patch_embed.patch_shape == (128, 4)
+    wav = torch.randn(1, 8000, generator=torch.Generator().manual_seed(0))
+    assert safe.classify_batch(wav * 0.1)[3][0] in SOUNDS
 
 
 def test_model_card(run):
@@ -140,6 +160,8 @@ def test_model_card(run):
         "| accuracy |",
         "Baseline on the same split",
         "depth 1",
+        "patches: 128 x 4 (mel bins x frames), fstride 128, tstride 2",
+        "Weights tested and exported: average of epochs 1-2.",
         "(this training set)",
         "EncoderClassifier.from_hparams",
     ):

@@ -37,6 +37,14 @@ def test_esc50_recipe_with_original_training_options(tmp_path):
     assert "Waveform mixup: p=0.6" in (out / "log.txt").read_text()
     results = json.loads((out / "test_results.json").read_text())
     assert results["averaged_epochs"] == [2, 3]
+    # what was tested is said as such (issue 23.7): results, log, card
+    assert results["eval_checkpoint"] == "average of epochs 2-3"
+    assert (
+        "Epoch loaded: average of epochs 2-3 - test"
+        in (out / "train_log.txt").read_text()
+    )
+    card = (out / "inference" / "README.md").read_text()
+    assert "Weights tested and exported: average of epochs 2-3." in card
 
     by_epoch = {}
     for folder in glob.glob(str(out / "save" / "CKPT*")):

@@ -82,6 +82,10 @@ def test_pretraining_run_writes_logs_plots_and_encoder(pretrained):
     assert (out / "plots" / "training_curves.png").stat().st_size > 0
     state = torch.load(out / "pretrained_encoder.ckpt", weights_only=True)
     assert state["patch_grid"].tolist() == [8, 3]
+    # the normalisation of pretraining (ssast_demo.yaml's mean_var_norm)
+    assert state["norm_stats"].tolist() == pytest.approx(
+        [-4.2677393, 4.5689974]
+    )
     assert not any(k.startswith("generative_head") for k in state)
 
 
@@ -103,12 +107,19 @@ def test_pretrained_encoder_fine_tunes_in_the_custom_recipe(pretrained):
         "output_folder": finetune,
         "split_ratio": "[0.67, 0.17, 0.16]",
         "pretrained_path": out / "pretrained_encoder.ckpt",
+        # the encoder's stored statistics win over the training set's
+        "norm_stats": "auto",
     }
     proc = run_recipe("Custom", "ast_demo.yaml", options=options)
     log = (finetune / "log.txt").read_text("utf-8") + proc.stdout + proc.stderr
     assert "'format': 'ast_sb_pretraining'" in log
     results = json.loads((finetune / "test_results.json").read_text("utf-8"))
     assert 0.0 <= results["accuracy"] <= 1.0
+    assert results["norm_stats"]["mean"] == pytest.approx(-4.2677393)
+    assert results["norm_stats"]["std"] == pytest.approx(4.5689974)
+    assert results["norm_stats"]["source"].startswith("pretrained encoder")
+    card = (finetune / "inference" / "README.md").read_text("utf-8")
+    assert "std 4.569 (those of the pretrained encoder" in card
     pretrained_state = torch.load(
         out / "pretrained_encoder.ckpt", weights_only=True
     )

@@ -97,6 +97,13 @@ def test_trains_tests_and_exports(trained):
     results = json.loads((out / "test_results.json").read_text())
     assert results["n_examples"] == len(WORDS)
     assert results["eval_checkpoint"] == "best"
+    # the epoch of the tested checkpoint, in the results and the card
+    epoch = results["eval_epoch"]
+    assert isinstance(epoch, int) and epoch >= 1
+    card = (out / "inference" / "README.md").read_text()
+    assert (
+        f"Weights tested and exported: best checkpoint (epoch {epoch})." in card
+    )
     from ast_sb.export.folder import load_encoder_classifier
 
     model = load_encoder_classifier(str(out / "inference"), str(tmp / "loaded"))

@@ -4,7 +4,8 @@ When several clips come from one speaker (or actor, recording session,
 source file), a random split puts the same speaker in training and test and
 measures how well the model recognises *that speaker*, not the class.
 :func:`group_split` keeps every group in exactly one part, stratified by
-class as far as the groups allow (scikit-learn's ``StratifiedGroupKFold``).
+class as far as the groups allow (the best of a few seeded greedy
+assignments: see :func:`group_split`).
 
 Authors
  * ast_sb developers 2026
@@ -18,40 +19,73 @@ import numpy as np
 
 from ast_sb.errors import DataPreparationError
 
-__all__ = ["check_disjoint", "group_split", "stratified_split"]
+__all__ = [
+    "GROUP_SPLIT_CANDIDATES",
+    "check_disjoint",
+    "group_split",
+    "stratified_split",
+]
 
 
-def _holdout(
-    indices: np.ndarray,
-    labels: Sequence[str],
-    groups: Sequence[str],
-    fraction: float,
-    seed: int,
+#: Candidate group assignments :func:`group_split` draws per seed.
+GROUP_SPLIT_CANDIDATES = 32
+
+
+def _assign_groups(
+    counts: np.ndarray,
+    target: np.ndarray,
+    positive: List[int],
+    rng: np.random.Generator,
 ) -> np.ndarray:
-    """Indices (of ``indices``) of a held-out part of about ``fraction``.
+    """One seeded greedy assignment of groups to parts.
 
-    The held-out part is one fold of ``round(1 / fraction)`` stratified
-    group folds.
+    The groups are taken in a random order (``rng``); each goes to the
+    part where it reduces most the L1 distance between that part's class
+    counts and its target counts (ties: the first part). When as many
+    groups are left as parts with a positive ratio are still empty, the
+    groups go to those parts.
+
+    Arguments
+    ---------
+    counts : numpy.ndarray
+        ``[groups, classes]`` items per group and class.
+    target : numpy.ndarray
+        ``[parts, classes]`` the stratified item counts (ratio x total).
+    positive : list of int
+        The parts with a positive ratio (the others stay empty).
+    rng : numpy.random.Generator
+        Source of the order.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[groups]`` the part of each group.
     """
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    if fraction <= 0.0:
-        return np.zeros(0, dtype=np.int64)
-    sub_groups = [groups[i] for i in indices]
-    n_groups = len(set(sub_groups))
-    n_splits = min(max(2, int(round(1.0 / fraction))), n_groups)
-    if n_splits < 2:
-        raise ValueError(
-            f"Cannot hold out {fraction:.0%} of {n_groups} group(s): a group "
-            f"split needs at least 2 groups"
+    n_groups = counts.shape[0]
+    filled = np.zeros_like(target)
+    sizes = np.zeros(target.shape[0], dtype=np.int64)
+    parts = np.empty(n_groups, dtype=np.int64)
+    for step, group in enumerate(rng.permutation(n_groups)):
+        empty = [p for p in positive if sizes[p] == 0]
+        options = empty if n_groups - step <= len(empty) else positive
+        before = np.abs(filled[options] - target[options]).sum(axis=1)
+        after = np.abs(filled[options] + counts[group] - target[options]).sum(
+            axis=1
         )
-    folds = StratifiedGroupKFold(
-        n_splits=n_splits, shuffle=True, random_state=seed
-    )
-    _, held = next(
-        iter(folds.split(indices, [labels[i] for i in indices], sub_groups))
-    )
-    return held
+        part = options[int(np.argmin(after - before))]
+        parts[group] = part
+        filled[part] += counts[group]
+        sizes[part] += 1
+    return parts
+
+
+def _deviation(
+    counts: np.ndarray, target: np.ndarray, parts: np.ndarray
+) -> float:
+    """Sum of squared differences of class counts from the target."""
+    filled = np.zeros_like(target)
+    np.add.at(filled, parts, counts)
+    return float(((filled - target) ** 2).sum())
 
 
 def group_split(
@@ -63,9 +97,16 @@ def group_split(
 ) -> List[List[str]]:
     """Splits ids into train / valid / test with no group in two parts.
 
-    The test part is one fold of ``round(1 / test_ratio)`` stratified group
-    folds of all items; the valid part is then taken the same way from the
-    rest. Sizes follow ``ratios`` only approximately: whole groups move.
+    Whole groups are assigned to the parts, as close to stratified as the
+    groups allow: :data:`GROUP_SPLIT_CANDIDATES` seeded greedy assignments
+    are drawn (groups in a random order, each to the part whose class
+    counts it brings closest to ``ratio x`` the class totals) and the one
+    with the smallest squared deviation of the class counts from those
+    targets is kept (the first drawn among equals). Different seeds give
+    different splits even when every group has its own class mix
+    (scikit-learn's ``StratifiedGroupKFold`` shuffle only reorders groups
+    before a stable sort by that mix, so its seed often changes nothing).
+    Sizes follow ``ratios`` only approximately: whole groups move.
 
     Arguments
     ---------
@@ -106,19 +147,35 @@ def group_split(
     if len(set(ids)) != len(ids):
         raise ValueError("ids must be unique")
     total = float(sum(ratios))
-    train_r, valid_r, test_r = (r / total for r in ratios)
     labels = [str(lab) for lab in labels]
     groups = [str(g) for g in groups]
-    everything = np.arange(len(ids))
-    test_pos = _holdout(everything, labels, groups, test_r, seed)
-    rest = np.setdiff1d(everything, everything[test_pos])
-    valid_fraction = valid_r / (train_r + valid_r) if valid_r > 0 else 0.0
-    valid_pos = _holdout(rest, labels, groups, valid_fraction, seed + 1)
-    valid = rest[valid_pos]
-    train = np.setdiff1d(rest, valid)
+    group_names = sorted(set(groups))
+    classes = sorted(set(labels))
+    group_index = {g: i for i, g in enumerate(group_names)}
+    class_index = {c: i for i, c in enumerate(classes)}
+    group_of = np.array([group_index[g] for g in groups], dtype=np.int64)
+    class_of = np.array([class_index[c] for c in labels], dtype=np.int64)
+    counts = np.zeros((len(group_names), len(classes)))
+    np.add.at(counts, (group_of, class_of), 1.0)
+    shares = np.array([r / total for r in ratios])
+    target = np.outer(shares, counts.sum(axis=0))
+    positive = [p for p in range(3) if ratios[p] > 0]
+    if len(group_names) < len(positive):
+        raise ValueError(
+            f"Cannot split {len(group_names)} group(s) into "
+            f"{len(positive)} parts: a group split needs a group per part"
+        )
+    rng = np.random.default_rng(seed)
+    best, best_deviation = None, float("inf")
+    for _ in range(GROUP_SPLIT_CANDIDATES):
+        parts = _assign_groups(counts, target, positive, rng)
+        deviation = _deviation(counts, target, parts)
+        if deviation < best_deviation:
+            best, best_deviation = parts, deviation
+    item_parts = best[group_of]
     return [
-        sorted(ids[i] for i in part)
-        for part in (train, valid, everything[test_pos])
+        sorted(ids[i] for i in np.flatnonzero(item_parts == part))
+        for part in range(3)
     ]
 
 

@@ -96,6 +96,10 @@ class Bound:
     'must be an integer in [1, 64]'
     >>> Bound(float, 0, 1, low_open=True).problem(0.5) is None
     True
+    >>> Bound(int, 1, 1024, items=2).problem([128, 4]) is None
+    True
+    >>> Bound(int, 1, 1024, items=2).problem([128, 0])
+    'has items that must be an integer in [1, 1024]'
     """
 
     kind: type
@@ -103,10 +107,20 @@ class Bound:
     high: Optional[float] = None
     low_open: bool = False
     nullable: bool = False
+    items: Optional[int] = None
 
     def problem(self, value: Any) -> Optional[str]:
         """What is wrong with ``value`` (None: nothing)."""
         if value is None and self.nullable:
+            return None
+        if self.items is not None:
+            if not isinstance(value, (list, tuple)) or len(value) != self.items:
+                return f"must be a list of {self.items} items"
+            scalar = dataclasses.replace(self, items=None, nullable=False)
+            for item in value:
+                problem = scalar.problem(item)
+                if problem is not None:
+                    return f"has items that {problem}"
             return None
         if self.kind is bool:
             return None if isinstance(value, bool) else "must be true or false"
@@ -175,8 +189,9 @@ LIMITS: Dict[str, Dict[str, Bound]] = {
         "size": Bound(str),
         "n_mels": _MELS,
         "target_length": _FRAMES,
-        "fstride": Bound(int, 1, 64),
-        "tstride": Bound(int, 1, 64),
+        "fstride": Bound(int, 1, 1024),
+        "tstride": Bound(int, 1, 1024),
+        "patch_shape": Bound(int, 1, 1024, items=2),
         "embed_dim": Bound(int, 1, 8192, nullable=True),
         "depth": Bound(int, 1, 64, nullable=True),
         "num_heads": Bound(int, 1, 256, nullable=True),

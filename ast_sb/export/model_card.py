@@ -14,6 +14,8 @@ Authors
 import os
 from typing import Any, Dict, List, Mapping, Optional
 
+from ast_sb.lobes.model import PATCH_SIZE
+
 __all__ = ["model_card_text", "write_model_card"]
 
 CARD_NAME = "README.md"
@@ -30,6 +32,36 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def _patch_shape(config: Mapping[str, Any]) -> str:
+    """``"<mel bins> x <frames>"`` of the encoder's patches.
+
+    Example
+    -------
+    >>> _patch_shape({"patch_shape": [128, 4]}), _patch_shape({})
+    ('128 x 4 (mel bins x frames)', '16 x 16 (mel bins x frames)')
+    """
+    shape = config.get("patch_shape") or (PATCH_SIZE, PATCH_SIZE)
+    return f"{int(shape[0])} x {int(shape[1])} (mel bins x frames)"
+
+
+def _tested(results: Mapping[str, Any]) -> str:
+    """The tested (and exported) weights in words.
+
+    Example
+    -------
+    >>> _tested({"eval_checkpoint": "best", "eval_epoch": 114})
+    'best checkpoint (epoch 114)'
+    >>> _tested({"eval_checkpoint": "average of epochs 131-150"})
+    'average of epochs 131-150'
+    """
+    tested = str(results["eval_checkpoint"])
+    if tested in ("best", "last"):
+        tested += " checkpoint"
+        if results.get("eval_epoch") is not None:
+            tested += f" (epoch {results['eval_epoch']})"
+    return tested
 
 
 def _data_lines(hparams: Mapping[str, Any], sizes: Mapping[str, int]) -> list:
@@ -140,15 +172,24 @@ def model_card_text(
         lines += ["| metric | value |", "|---|---|"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in metrics]
         if "eval_checkpoint" in results:
-            lines += ["", f"Checkpoint tested: {results['eval_checkpoint']}."]
+            lines += ["", f"Weights tested and exported: {_tested(results)}."]
     else:
         lines.append("(no test results recorded)")
     baseline = results.get("baseline")
     if isinstance(baseline, Mapping) and "accuracy" in baseline:
+        fitted_on = baseline.get("fitted_on", "train+valid")
         lines += [
             "",
             f"Baseline on the same split (MFCC mean/std + logistic "
-            f"regression): accuracy {_fmt(baseline['accuracy'])}.",
+            f"regression) fitted on {fitted_on}"
+            + (" (as the AST)" if fitted_on == "train" else "")
+            + f": accuracy {_fmt(baseline['accuracy'])}"
+            + (
+                f"; fitted on train+valid: accuracy "
+                f"{_fmt(baseline['train_valid']['accuracy'])}."
+                if isinstance(baseline.get("train_valid"), Mapping)
+                else "."
+            ),
         ]
     lines += ["", "## Input geometry", ""]
     config = dict(
@@ -163,8 +204,8 @@ def model_card_text(
             f"{config.get('n_mels')} mel bins, 10 ms hop, "
             f"{config.get('target_length')} frames "
             f"({config.get('target_length', 0) / 100:.2f} s) per window",
-            f"- patches: 16 x 16, fstride {config.get('fstride')}, "
-            f"tstride {config.get('tstride')}",
+            f"- patches: {_patch_shape(config)}, fstride "
+            f"{config.get('fstride')}, tstride {config.get('tstride')}",
         ]
     window = hparams.get("eval_window_seconds")
     if window:
@@ -174,11 +215,15 @@ def model_card_text(
         )
     norm = hparams.get("mean_var_norm")
     if norm is not None and hasattr(norm, "mean"):
-        source = (
-            "this training set"
-            if hparams.get("norm_stats") == "auto"
-            else "fixed in the recipe YAML"
-        )
+        recorded = results.get("norm_stats")
+        if isinstance(recorded, Mapping) and str(
+            recorded.get("source", "")
+        ).startswith("pretrained encoder"):
+            source = f"those of the {recorded['source']}"
+        elif hparams.get("norm_stats") == "auto":
+            source = "this training set"
+        else:
+            source = "fixed in the recipe YAML"
         lines += [
             "",
             "## Normalisation",

@@ -10,10 +10,12 @@ Exported ast_sb folders therefore also carry a declarative description:
 * ``ast_sb_model.json``: format and version, sample rate, labels,
   single/multi-label, and the folder's four ``EncoderClassifier`` modules
   (the exported layout of :mod:`ast_sb.inference.pipeline`): for each its class
-  name, its constructor arguments (JSON scalars only) and its trained
-  parts (``WaveformEncoder``: front end, normaliser, encoder;
-  ``WindowedClassifier``: head), each again a class name from a fixed
-  allow-list of ast_sb classes with scalar arguments;
+  name, its constructor arguments (JSON scalars, or flat lists of at
+  most :data:`MAX_LIST_LENGTH` scalars such as the encoder's
+  ``patch_shape``) and its trained parts (``WaveformEncoder``: front
+  end, normaliser, encoder; ``WindowedClassifier``: head), each again a
+  class name from a fixed allow-list of ast_sb classes with such
+  arguments;
 * ``model.safetensors``: all weights (``<module>.<parameter>``, the keys
   of the folder's ``.ckpt`` files); safetensors holds raw tensors only,
   nothing is unpickled.
@@ -64,6 +66,8 @@ DESCRIPTION_FILE = "ast_sb_model.json"
 WEIGHTS_FILE = "model.safetensors"
 FORMAT = "ast_sb.model"
 VERSION = 1
+#: The longest list a constructor argument may be (``patch_shape`` has 2).
+MAX_LIST_LENGTH = 8
 
 #: The only classes a description may name, by module slot.
 MODULE_CLASSES: Dict[str, Dict[str, Type[torch.nn.Module]]] = {
@@ -121,6 +125,33 @@ def _is_scalar(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     return value is None or isinstance(value, (bool, int, str))
+
+
+def _config_problem(value: Any) -> Optional[str]:
+    """Why ``value`` is not a valid constructor argument, or None.
+
+    Scalars and flat lists of at most :data:`MAX_LIST_LENGTH` scalars are
+    data; nested or longer lists are refused.
+
+    Example
+    -------
+    >>> _config_problem([128, 4]) is None
+    True
+    >>> _config_problem([[128, 4]])
+    'is a nested list (only scalars or flat lists of scalars)'
+    """
+    if _is_scalar(value):
+        return None
+    if isinstance(value, list):
+        if len(value) > MAX_LIST_LENGTH:
+            return (
+                f"is a list of {len(value)} items (at most {MAX_LIST_LENGTH})"
+            )
+        if any(isinstance(v, (list, dict)) for v in value):
+            return "is a nested list (only scalars or flat lists of scalars)"
+        if all(_is_scalar(v) for v in value):
+            return None
+    return "is not a scalar or a flat list of scalars"
 
 
 def describable(modules: Mapping[str, torch.nn.Module]) -> bool:
@@ -295,8 +326,9 @@ def _check_entry(
             f"{sorted(allowed)}"
         )
     for key, value in entry["config"].items():
-        if not _is_scalar(value):
-            raise bad(f"{where}.config.{key} is not a scalar")
+        problem = _config_problem(value)
+        if problem is not None:
+            raise bad(f"{where}.config.{key} {problem}")
     checks.check_config(entry["class"], entry["config"], where, bad)
 
 
@@ -443,7 +475,8 @@ def load_described_modules(
     """Builds the modules and hparams of a folder from its description.
 
     Nothing in the folder is executed or unpickled: classes come from a
-    fixed allow-list, arguments are JSON scalars and the weights are read
+    fixed allow-list, arguments are JSON scalars or short flat lists of
+    them (:data:`MAX_LIST_LENGTH`) and the weights are read
     from safetensors (every tensor must match, strictly).
 
     Arguments

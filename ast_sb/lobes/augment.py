@@ -13,6 +13,11 @@ Two augmentations used by the original AST training recipes (Gong et al.,
   ``lam ~ Beta(alpha, alpha)`` (``alpha = 10`` in the AST code); the targets
   become ``lam * y1 + (1 - lam) * y2`` (see ``Mixup.mix_targets``).
 
+The recipe YAMLs give the SpecAugment widths as top-level ``freq_mask`` /
+``time_mask`` keys scaled to their ``n_mels`` / ``target_length`` by
+:func:`scaled_mask_width` (the original recipe's widths at its input size;
+a number given on the command line overrides).
+
 Both draw their random numbers from the global torch RNG, so seeding it (as
 ``AudioSpectrogramTransformerBrain`` does for every training batch) makes them
 reproducible.
@@ -21,11 +26,47 @@ Authors
  * ast_sb developers 2026
 """
 
+import math
 from typing import Optional, Tuple
 
 import torch
 from torch import nn
 from torchaudio.functional import mask_along_axis_iid
+
+
+def scaled_mask_width(width: int, reference: int, size: int) -> int:
+    """A SpecAugment mask width scaled to another input size.
+
+    ``round(width * size / reference)``: the same fraction of the axis as
+    ``width`` of ``reference`` (e.g. AST's AudioSet recipe: 192 of 1024
+    frames, 48 of 128 mel bins).
+
+    Arguments
+    ---------
+    width : int
+        Mask width (exclusive bound) at the reference size.
+    reference : int
+        Axis length the width was chosen for (frames or mel bins).
+    size : int
+        This model's axis length (``target_length`` or ``n_mels``).
+
+    Returns
+    -------
+    int
+        The scaled width (0 stays 0, halves round up).
+
+    Example
+    -------
+    >>> scaled_mask_width(192, 1024, 1024), scaled_mask_width(192, 1024, 100)
+    (192, 19)
+    >>> scaled_mask_width(48, 128, 64)
+    24
+    """
+    if width < 0 or reference < 1 or size < 1:
+        raise ValueError(
+            f"Mask width {width} of {reference} cannot be scaled to {size}"
+        )
+    return int(math.floor(width * size / reference + 0.5))
 
 
 def _mask_iid(

@@ -15,7 +15,8 @@ the same lobe; any encoder size works.
 
 Checkpoint format: the lobe's state dict has the encoder under
 ``encoder.*`` and a ``patch_grid`` buffer (f_dim, t_dim of the position
-embedding), so a SpeechBrain checkpoint of the lobe
+embedding); the exported encoder also holds ``norm_stats`` (the fbank
+mean and std it was pretrained with, reused when fine-tuning), so a SpeechBrain checkpoint of the lobe
 (``save/CKPT+*/pretrainer.ckpt``) or the file written by
 :func:`export_pretrained_encoder` loads through
 ``ast_sb.weights.pretrained.load_pretrained`` into any fine-tuning encoder with the
@@ -44,6 +45,9 @@ GRID_KEY = "patch_grid"
 """State-dict key that marks a pretraining checkpoint (its patch grid)."""
 
 ENCODER_PREFIX = "encoder."
+NORM_STATS_KEY = "norm_stats"
+"""State-dict key of the fbank normalisation the encoder was pretrained
+with: a float64 tensor ``[mean, std]`` (files written before it have none)."""
 MASKINGS = ("random", "cluster")
 
 
@@ -333,13 +337,47 @@ def pretraining_encoder_state(
     return encoder, (grid[0], grid[1])
 
 
+def pretraining_norm_stats(
+    state: Dict[str, torch.Tensor],
+) -> Optional[Tuple[float, float]]:
+    """The (mean, std) an exported pretrained encoder was trained with.
+
+    Arguments
+    ---------
+    state : dict
+        State dict written by :func:`export_pretrained_encoder`.
+
+    Returns
+    -------
+    tuple of float or None
+        ``(mean, std)``; None for files without them (written before they
+        were stored, or a SpeechBrain checkpoint of the lobe).
+
+    Example
+    -------
+    >>> pretraining_norm_stats({NORM_STATS_KEY: torch.tensor([-4.0, 4.5])})
+    (-4.0, 4.5)
+    >>> pretraining_norm_stats({}) is None
+    True
+    """
+    stats = state.get(NORM_STATS_KEY)
+    if stats is None:
+        return None
+    mean, std = (float(v) for v in stats.reshape(-1).tolist())
+    return mean, std
+
+
 def export_pretrained_encoder(
-    pretrainer: AudioSpectrogramTransformerPretrainer, path: str
+    pretrainer: AudioSpectrogramTransformerPretrainer,
+    path: str,
+    norm_stats: Optional[Tuple[float, float]] = None,
 ) -> str:
     """Writes the pretrained encoder (and its patch grid) for fine-tuning.
 
-    The file holds ``encoder.*`` and ``patch_grid`` only (no heads), and
-    is what ``pretrained_path`` of a fine-tuning recipe points at.
+    The file holds ``encoder.*``, ``patch_grid`` and, if given,
+    ``norm_stats`` (no heads), and is what ``pretrained_path`` of a
+    fine-tuning recipe points at; a recipe fine-tuning from it normalises
+    with those statistics by default (``ast_sb.training.norm_stats``).
 
     Arguments
     ---------
@@ -347,6 +385,9 @@ def export_pretrained_encoder(
         The trained lobe.
     path : str
         Output file (``.ckpt`` / ``.pt``).
+    norm_stats : tuple of float, optional
+        ``(mean, std)`` of the fbank normalisation of the pretraining
+        (its ``mean_var_norm``).
 
     Returns
     -------
@@ -368,12 +409,19 @@ def export_pretrained_encoder(
     ... )
     >>> load_pretrained(target, path)["format"]
     'ast_sb_pretraining'
+    >>> path = export_pretrained_encoder(model, path, norm_stats=(-4.0, 4.5))
+    >>> load_pretrained(target, path)["norm_stats"]
+    {'mean': -4.0, 'std': 4.5}
     """
     state = {
         k: v.detach().cpu().clone()
         for k, v in pretrainer.state_dict().items()
         if k.startswith(ENCODER_PREFIX) or k == GRID_KEY
     }
+    if norm_stats is not None:
+        state[NORM_STATS_KEY] = torch.tensor(
+            [float(norm_stats[0]), float(norm_stats[1])], dtype=torch.float64
+        )
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     torch.save(state, path)

@@ -14,7 +14,8 @@ crops start at the segment start), ``shards`` (optional WebDataset shard
 spec replacing the training manifest), ``shard_epoch_length``,
 ``shuffle_buffer``, ``seed``, ``modules``, ``opt_class``, ``checkpointer``,
 ``epoch_counter``, ``train/valid_dataloader_opts``, ``pretrainer``,
-``encoder_file`` (the exported encoder for fine-tuning), ``output_folder``,
+``encoder_file`` (the exported encoder for fine-tuning, with the mean /
+std of ``mean_var_norm``, which fine-tuning reuses), ``output_folder``,
 ``train_log`` and ``plots``; the Brain's own hyperparameters are listed in
 :mod:`ast_sb.pretraining.brain`.
 
@@ -118,8 +119,11 @@ def pretrain(
         valid_loader_kwargs=loader_opts.get("valid", {}),
     )
     if if_main_process():
+        norm = hparams.get("mean_var_norm")
         path = export_pretrained_encoder(
-            hparams["pretrainer"], hparams["encoder_file"]
+            hparams["pretrainer"],
+            hparams["encoder_file"],
+            norm_stats=None if norm is None else (norm.mean, norm.std),
         )
         logger.info("Pretrained encoder for fine-tuning: %s", path)
         if hparams.get("plots", True) and os.path.isfile(

@@ -23,9 +23,40 @@ from speechbrain.utils.checkpoints import (
     average_checkpoints,
 )
 
-__all__ = ["average_last_epochs", "end_of_epoch_checkpoints"]
+__all__ = [
+    "average_last_epochs",
+    "describe_average",
+    "end_of_epoch_checkpoints",
+]
 
 logger = logging.getLogger(__name__)
+
+
+def describe_average(epochs: List[int]) -> str:
+    """What averaged weights are, in words (logs, results, model card).
+
+    Arguments
+    ---------
+    epochs : list of int
+        The averaged epochs (as :func:`average_last_epochs` returns them).
+
+    Returns
+    -------
+    str
+        ``"average of epochs 131-150"`` for consecutive epochs, else the
+        epochs listed.
+
+    Example
+    -------
+    >>> describe_average(list(range(131, 151)))
+    'average of epochs 131-150'
+    >>> describe_average([3]), describe_average([2, 5])
+    ('average of epochs 3-3', 'average of epochs 2, 5')
+    """
+    epochs = [int(e) for e in epochs]
+    if epochs == list(range(epochs[0], epochs[0] + len(epochs))):
+        return f"average of epochs {epochs[0]}-{epochs[-1]}"
+    return "average of epochs " + ", ".join(str(e) for e in epochs)
 
 
 def end_of_epoch_checkpoints(checkpointer: Checkpointer) -> List[Checkpoint]:

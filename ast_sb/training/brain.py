@@ -41,7 +41,8 @@ Hyperparameters read (all optional except the modules):
 * ``seed`` (int, 0), ``reseed_every_batch`` (bool, True);
 * ``average_last_n_epochs`` (int or None): test and export the average
   weights of the last N epochs (the last N end-of-epoch checkpoints are
-  kept for it);
+  kept for it; the test log then says ``Epoch loaded: average of epochs
+  131-150``, see :meth:`AudioSpectrogramTransformerBrain.tested_weights`);
 * ``train_logger``, ``per_class_stats_file`` (path), ``label_encoder``;
 * run options such as ``max_grad_norm`` (0: no clipping),
   ``remove_vector_weight_decay`` (weight decay 0 for 1-d parameters and the
@@ -67,7 +68,7 @@ import logging
 import math
 import os
 import random
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import speechbrain as sb
@@ -94,7 +95,7 @@ from ast_sb.inference.windows import (
 )
 from ast_sb.lobes.augment import Mixup
 from ast_sb.lobes.features import sample_counts
-from ast_sb.training.averaging import average_last_epochs
+from ast_sb.training.averaging import average_last_epochs, describe_average
 from ast_sb.training.checkpoints import make_crash_safe
 from ast_sb.training.param_groups import parameter_groups, unwrap
 
@@ -978,11 +979,11 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
                 )
         elif stage == sb.Stage.TEST:
             self.test_stats = stats
-            epoch_loaded = None
-            counter = self._hp("epoch_counter")
-            if counter is not None:
-                epoch_loaded = getattr(counter, "current", None)
-            self._log({"Epoch loaded": epoch_loaded}, None, test_stats=stats)
+            self._log(
+                {"Epoch loaded": self.tested_weights()},
+                None,
+                test_stats=stats,
+            )
             self._write_per_class_stats()
 
     def _log(self, meta, train_stats, valid_stats=None, test_stats=None):
@@ -1046,11 +1047,28 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
                 max_key = min_key = None
         super().on_evaluate_start(max_key=max_key, min_key=min_key)
         n_average = self._hp("average_last_n_epochs")
+        self.averaged_epochs = None
         if n_average and self.checkpointer is not None:
             self.averaged_epochs = average_last_epochs(
                 self.checkpointer, int(n_average)
             )
         self.test_path = self._make_test_path()
+
+    def tested_weights(self) -> Union[int, str, None]:
+        """What the last ``evaluate`` tested: the epoch of the recovered
+        checkpoint (int, None when unknown), or ``"average of epochs
+        131-150"`` when ``average_last_n_epochs`` replaced it
+        (:func:`ast_sb.training.averaging.describe_average`).
+
+        Returns
+        -------
+        int or str or None
+            The recovered epoch or the averaged epochs in words.
+        """
+        if self.averaged_epochs:
+            return describe_average(self.averaged_epochs)
+        counter = self._hp("epoch_counter")
+        return None if counter is None else getattr(counter, "current", None)
 
     def _make_test_path(self) -> Optional[InferencePath]:
         """The encoder's inference path of the test (hparam

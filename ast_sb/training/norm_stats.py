@@ -10,6 +10,13 @@ With ``norm_stats: auto`` a recipe computes them over every training clip
 to ``save_folder/norm_stats.json``, which a resumed run reads back instead
 of recomputing.
 
+Fine-tuning from an encoder of the self-supervised recipe
+(``ast_sb.pretraining``), whose file stores the statistics it was
+pretrained with, uses those by default, whatever ``norm_stats`` says: the
+encoder learnt on features normalised that way. ``pretrained_norm_stats:
+False`` follows ``norm_stats`` instead; files without statistics (written
+before they were stored) follow ``norm_stats`` too.
+
 Authors
  * ast_sb developers 2026
 """
@@ -80,29 +87,62 @@ def training_set_stats(dataset, compute_features) -> Tuple[float, float]:
 
 
 def apply_norm_stats(
-    hparams: Mapping[str, Any], train_dataset
-) -> Optional[Dict[str, float]]:
-    """Sets the training set's mean/std on ``mean_var_norm`` if asked.
+    hparams: Mapping[str, Any],
+    train_dataset,
+    pretrained: Optional[Mapping[str, float]] = None,
+) -> Optional[Dict[str, Any]]:
+    """Sets the pretrained encoder's or the training set's mean/std on
+    ``mean_var_norm`` if asked.
 
     Arguments
     ---------
     hparams : Mapping
         Hyperparameters: ``norm_stats`` ("fixed" or "auto"; default
-        "fixed"), ``mean_var_norm``, ``compute_features``, ``save_folder``.
+        "fixed"), ``pretrained_norm_stats`` (default True),
+        ``mean_var_norm``, ``compute_features``, ``save_folder``,
+        ``pretrained_path``.
     train_dataset : DynamicItemDataset
         The training data.
+    pretrained : Mapping, optional
+        ``{"mean", "std"}`` stored with the pretrained encoder (the
+        ``norm_stats`` of ``ast_sb.weights.pretrained.load_pretrained``); used
+        unless ``pretrained_norm_stats`` is False.
 
     Returns
     -------
     dict or None
-        ``{"mean": ..., "std": ..., "source": "training set"}`` for "auto",
-        else None.
+        ``{"mean": ..., "std": ..., "source": ...}`` ("pretrained encoder
+        <path>" or "training set"), None for the YAML's fixed values.
+
+    Example
+    -------
+    >>> from ast_sb.lobes.features import AudioSpectrogramNormalizer
+    >>> hparams = {"norm_stats": "auto", "pretrained_path": "enc.ckpt",
+    ...            "mean_var_norm": AudioSpectrogramNormalizer()}
+    >>> apply_norm_stats(hparams, None, {"mean": -6.0, "std": 3.0})["source"]
+    'pretrained encoder enc.ckpt'
+    >>> hparams["mean_var_norm"].mean, hparams["mean_var_norm"].std
+    (-6.0, 3.0)
     """
     mode = hparams.get("norm_stats") or "fixed"
     if mode not in NORM_STATS_MODES:
         raise ValueError(
             f"norm_stats must be one of {NORM_STATS_MODES}: {mode!r}"
         )
+    if pretrained is not None and hparams.get("pretrained_norm_stats", True):
+        stats = {
+            "mean": float(pretrained["mean"]),
+            "std": float(pretrained["std"]),
+            "source": f"pretrained encoder {hparams.get('pretrained_path')}",
+        }
+        hparams["mean_var_norm"].set_statistics(stats["mean"], stats["std"])
+        logger.info(
+            "Normalisation stats of the pretrained encoder (instead of "
+            "norm_stats: %s): %s",
+            mode,
+            stats,
+        )
+        return stats
     if mode == "fixed":
         return None
     path = os.path.join(hparams["save_folder"], "norm_stats.json")

@@ -36,7 +36,10 @@ Hyperparameters read here, besides those of
   ``pretrained_revision``, ``pretrained_sha256``, ``keep_pretrained_head``
   (default False: a fresh head, as the original AST fine-tuning; True keeps
   a checkpoint head with the same classes), ``eval_checkpoint``
-  ("best" or "last"), ``test_results_file``, ``test_predictions_file``
+  ("best" or "last"), ``test_results_file`` (JSON: the test metrics and
+  what was tested, ``eval_checkpoint`` "best"/"last" with its
+  ``eval_epoch``, or "average of epochs 131-150" with ``averaged_epochs``
+  under ``average_last_n_epochs``), ``test_predictions_file``
   (optional: per-clip test scores, JSON id -> list), ``export_folder``,
   ``output_folder``, ``plots`` (bool, default True).
 
@@ -444,10 +447,15 @@ def train_and_evaluate(
         raise DatasetError(
             f"Training needs 'train' and 'test' datasets, got {sorted(datasets)}"
         )
-    load_pretrained_weights(hparams)
+    pretrained = load_pretrained_weights(hparams)
     from ast_sb.training.norm_stats import apply_norm_stats
 
-    norm_stats = apply_norm_stats(hparams, datasets["train"])
+    # an SSL encoder's own statistics by default (ast_sb.training.norm_stats)
+    norm_stats = apply_norm_stats(
+        hparams,
+        datasets["train"],
+        (pretrained or {}).get("norm_stats"),
+    )
     loader_opts = dataloader_options(hparams, datasets)
     datasets = with_waveform_mixup(hparams, datasets, loader_opts)
     valid_split = "valid" if datasets.get("valid") is not None else "test"
@@ -477,11 +485,18 @@ def train_and_evaluate(
     if if_main_process():
         results = {
             **dict(results_meta or {}),
-            "eval_checkpoint": choice,
+            # what was tested: "best" / "last" and the epoch it held, or
+            # the averaged epochs (average_last_n_epochs replaces it)
             **(
-                {"averaged_epochs": brain.averaged_epochs}
+                {
+                    "eval_checkpoint": brain.tested_weights(),
+                    "averaged_epochs": brain.averaged_epochs,
+                }
                 if brain.averaged_epochs
-                else {}
+                else {
+                    "eval_checkpoint": choice,
+                    "eval_epoch": brain.tested_weights(),
+                }
             ),
             **brain.test_stats,
         }
@@ -528,20 +543,21 @@ def _run_baseline(
     hparams: Mapping[str, Any], datasets: Mapping[str, Any]
 ) -> Dict[str, Any]:
     """The MFCC + logistic-regression baseline on the recipe's split."""
-    from ast_sb.training.baseline import baseline_accuracy
+    from ast_sb.training.baseline import baseline_comparison
 
     if bool(hparams.get("multi_label", False)):
         raise ValueError("baseline: True needs single-label data")
-    train_entries = dict(datasets["train"].data)
-    if datasets.get("valid") is not None:
-        train_entries.update(datasets["valid"].data)
-    results = baseline_accuracy(
-        train_entries,
+    valid = datasets.get("valid")
+    # fitted on train, as the AST (valid only selects its checkpoint);
+    # on train + valid too, under "train_valid"
+    results = baseline_comparison(
+        datasets["train"].data,
+        None if valid is None else valid.data,
         datasets["test"].data,
         int(hparams.get("sample_rate", 16000)),
         int(hparams.get("seed", 0)),
     )
-    results["model"] = "MFCC mean/std + logistic regression (train+valid)"
+    results["model"] = "MFCC mean/std + logistic regression"
     logger.info("Baseline: %s", results)
     return results
 

@@ -38,6 +38,7 @@ from ast_sb.lobes.model import (
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
 )
+from ast_sb.pretraining.pretrainer import pretraining_norm_stats
 from ast_sb.weights.format_export import (
     export_hf as export_hf,
     export_original as export_original,
@@ -124,7 +125,10 @@ def load_pretrained(
     Returns
     -------
     dict
-        ``format``, ``head_loaded`` (bool) and ``source`` (``path`` as given).
+        ``format``, ``head_loaded`` (bool) and ``source`` (``path`` as
+        given); for an exported pretrained (SSAST) encoder also
+        ``norm_stats`` (``{"mean", "std"}`` it was pretrained with) when
+        the file stores them.
 
     Example
     -------
@@ -161,7 +165,17 @@ def load_pretrained(
             _check_and_load(classifier, head_state, "classifier", path)
             head_loaded = True
     logger.info("Loaded %s weights from %s (%s)", fmt, source, path)
-    return {"format": fmt, "head_loaded": head_loaded, "source": source}
+    info: Dict[str, object] = {
+        "format": fmt,
+        "head_loaded": head_loaded,
+        "source": source,
+    }
+    stats = (
+        pretraining_norm_stats(state) if fmt == "ast_sb_pretraining" else None
+    )
+    if stats is not None:
+        info["norm_stats"] = {"mean": stats[0], "std": stats[1]}
+    return info
 
 
 def build_from_hf(
