@@ -14,7 +14,10 @@ Usage::
 loaded offline with SpeechBrain's ``EncoderClassifier`` machinery.
 
 Exit status: 0 on success, 1 when a file or an export failed (the other
-files are still processed and reported), 2 on usage errors.
+files are still processed and reported), 2 on usage errors, 141
+(128 + SIGPIPE, what a shell reports for ``yes | head``) when the reader
+of stdout went away (``ast-sb stream ... | head -c 50``): the command
+stops quietly, without a traceback.
 
 Authors
  * ast_sb developers 2026
@@ -701,6 +704,31 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+#: Exit status when stdout's reader went away: 128 + SIGPIPE, as a shell
+#: reports for a Unix tool killed by SIGPIPE.
+EXIT_BROKEN_PIPE = 141
+
+
+def _stdout_closed() -> int:
+    """Ends quietly after the reader of stdout went away (``| head``).
+
+    Python's documented pattern: stdout is pointed at ``os.devnull`` so
+    that flushing it at exit raises nothing more.
+
+    Returns
+    -------
+    int
+        :data:`EXIT_BROKEN_PIPE`.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a file descriptor (tests, embedding)
+    return EXIT_BROKEN_PIPE
+
+
 COMMANDS = {
     "classify": cmd_classify,
     "tag": cmd_tag,
@@ -722,7 +750,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     Returns
     -------
     int
-        Exit status (0 ok, 1 failure, 2 usage error).
+        Exit status (0 ok, 1 failure, 2 usage error, 141 stdout closed).
     """
     parser = build_parser()
     try:
@@ -733,6 +761,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         return COMMANDS[args.command](args)
+    except BrokenPipeError:
+        return _stdout_closed()
     except CLIError as err:
         if getattr(args, "json", False):
             # --json: stdout is always one valid JSON document
