@@ -5,7 +5,8 @@
 place (a rename within one file system is atomic). An error or an
 interruption inside the block leaves the target as it was and removes the
 temporary folder, so a model folder is never half written or mixed with an
-older one. A non-empty target is refused unless ``overwrite=True``.
+older one; a full disk ends in :class:`ast_sb.disk_space.DiskFullError`
+naming the target (after the temporary folder is removed). A non-empty target is refused unless ``overwrite=True``.
 
 Why not a library: the standard library has no folder-level atomic
 replace, and the few lines here are the usual write-to-temp-and-rename
@@ -22,6 +23,11 @@ import secrets
 import shutil
 from typing import Iterator, Union
 
+from ast_sb.disk_space import (
+    disk_full_as_error,
+    disk_full_error,
+    is_disk_full,
+)
 from ast_sb.errors import AudioSpectrogramTransformerError
 
 __all__ = ["FolderExistsError", "atomic_folder", "check_output_folder"]
@@ -116,13 +122,16 @@ def atomic_folder(target: PathLike, overwrite: bool = False) -> Iterator[str]:
     parent, name = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
     tmp = os.path.join(parent, f".{name}.tmp-{secrets.token_hex(6)}")
-    os.mkdir(tmp)  # honours the umask, unlike tempfile.mkdtemp
+    with disk_full_as_error(path):
+        os.mkdir(tmp)  # honours the umask, unlike tempfile.mkdtemp
     try:
         yield tmp
         check_output_folder(path, overwrite)
         _replace(tmp, path, overwrite)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, Exception) and is_disk_full(err):
+            raise disk_full_error(path, err) from err
         raise
 
 

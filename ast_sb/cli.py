@@ -32,6 +32,7 @@ import pickle
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
+from ast_sb.disk_space import DiskFullError
 from ast_sb.errors import AudioSpectrogramTransformerError
 
 __all__ = ["build_parser", "main", "read_labels"]
@@ -414,12 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _emit(data: Any, as_json: bool, text: str, output: Optional[str]) -> None:
     if output:
-        parent = os.path.dirname(output)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        with open(output, "w", encoding="utf-8") as fout:
-            json.dump(data, fout, indent=2, allow_nan=False)
-            fout.write("\n")
+        from ast_sb.disk_space import write_file_atomic
+
+        # whole or not at all: a full disk leaves no 0-byte file
+        write_file_atomic(
+            output, json.dumps(data, indent=2, allow_nan=False) + "\n"
+        )
     if as_json:
         # allow_nan=False: never print NaN / Infinity (invalid JSON)
         print(json.dumps(data, indent=2, allow_nan=False))
@@ -763,7 +764,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return COMMANDS[args.command](args)
     except BrokenPipeError:
         return _stdout_closed()
-    except CLIError as err:
+    except (CLIError, DiskFullError) as err:
         if getattr(args, "json", False):
             # --json: stdout is always one valid JSON document
             failure: Dict[str, Any] = {"status": "error", "error": str(err)}
