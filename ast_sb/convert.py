@@ -356,7 +356,9 @@ def convert_to_folder(
     sha256 : str, optional
         Expected SHA-256 of a downloaded file.
     check : bool
-        Reload the folder and compare its scores with the source's.
+        Reload the folder and compare its scores with the source's; the
+        check runs on the temporary folder before it moves into place, so
+        a folder that fails it never replaces ``out``.
     overwrite : bool
         Replace a non-empty output folder (as a whole).
 

@@ -52,6 +52,7 @@ import webdataset
 from braceexpand import braceexpand
 from torch.utils.data import IterableDataset, get_worker_info
 
+from ast_sb.disk_space import disk_full_error, is_disk_full, write_file_atomic
 from ast_sb.seeding import EpochSeeded
 
 __all__ = [
@@ -234,9 +235,11 @@ def write_shards(
                 meta = json.dumps(entry, ensure_ascii=False).encode("utf-8")
                 writer.write({"__key__": key, ext: payload, "json": meta})
             writer.close()  # commits the last shard
-        except BaseException:
+        except BaseException as err:
             failed.append(True)
             _abandon_shards(writer, files, shards)
+            if isinstance(err, Exception) and is_disk_full(err):
+                raise disk_full_error(out, err) from err
             raise
     index = {
         "num_samples": sum(counts),
@@ -248,8 +251,7 @@ def write_shards(
     if weight_sum is not None and ids:
         # lets a reader draw samples in proportion to their weights
         index["weight_sum"] = weight_sum
-    with open(out / INDEX_NAME, "w", encoding="utf-8") as f:
-        json.dump(index, f, indent=2)
+    write_file_atomic(out / INDEX_NAME, json.dumps(index, indent=2))
     logger.info(
         "Wrote %d samples into %d shards in %s", len(ids), len(shards), out
     )

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import webdataset
 from torch.utils.data import DataLoader
 
 from ast_sb.data import DatasetError
@@ -305,3 +306,28 @@ def test_streamed_crops_are_the_manifest_draws(tmp_path):
         for item in data:
             want = loader(item["id"], entries[item["id"]]["wav"])
             assert torch.equal(item["sig"], want)
+
+
+def test_write_shards_on_a_full_disk(tmp_path, monkeypatch):
+    """ENOSPC while packing: DiskFullError naming the folder, nothing left."""
+    import errno
+
+    from ast_sb.disk_space import DiskFullError
+
+    entries = _clips(
+        tmp_path, {f"c{i}": np.zeros(800, "float32") for i in range(3)}
+    )
+    out = tmp_path / "shards"
+    real = webdataset.TarWriter.write
+    calls = []
+
+    def full(self, obj):
+        calls.append(obj["__key__"])
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, obj)
+
+    monkeypatch.setattr(webdataset.TarWriter, "write", full)
+    with pytest.raises(DiskFullError, match=f"No space left.*{out}"):
+        write_shards(entries, out, max_samples_per_shard=2, shuffle=False)
+    assert list(out.iterdir()) == []
