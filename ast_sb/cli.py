@@ -14,7 +14,10 @@ Usage::
 loaded offline with SpeechBrain's ``EncoderClassifier`` machinery.
 
 Exit status: 0 on success, 1 when a file or an export failed (the other
-files are still processed and reported), 2 on usage errors.
+files are still processed and reported), 2 on usage errors, 141
+(128 + SIGPIPE, what a shell reports for ``yes | head``) when the reader
+of stdout went away (``ast-sb stream ... | head -c 50``): the command
+stops quietly, without a traceback.
 
 Authors
  * ast_sb developers 2026
@@ -29,6 +32,7 @@ import pickle
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
+from ast_sb.disk_space import DiskFullError
 from ast_sb.errors import AudioSpectrogramTransformerError
 
 __all__ = ["build_parser", "main", "read_labels"]
@@ -411,12 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _emit(data: Any, as_json: bool, text: str, output: Optional[str]) -> None:
     if output:
-        parent = os.path.dirname(output)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        with open(output, "w", encoding="utf-8") as fout:
-            json.dump(data, fout, indent=2, allow_nan=False)
-            fout.write("\n")
+        from ast_sb.disk_space import write_file_atomic
+
+        # whole or not at all: a full disk leaves no 0-byte file
+        write_file_atomic(
+            output, json.dumps(data, indent=2, allow_nan=False) + "\n"
+        )
     if as_json:
         # allow_nan=False: never print NaN / Infinity (invalid JSON)
         print(json.dumps(data, indent=2, allow_nan=False))
@@ -701,6 +705,31 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+#: Exit status when stdout's reader went away: 128 + SIGPIPE, as a shell
+#: reports for a Unix tool killed by SIGPIPE.
+EXIT_BROKEN_PIPE = 141
+
+
+def _stdout_closed() -> int:
+    """Ends quietly after the reader of stdout went away (``| head``).
+
+    Python's documented pattern: stdout is pointed at ``os.devnull`` so
+    that flushing it at exit raises nothing more.
+
+    Returns
+    -------
+    int
+        :data:`EXIT_BROKEN_PIPE`.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a file descriptor (tests, embedding)
+    return EXIT_BROKEN_PIPE
+
+
 COMMANDS = {
     "classify": cmd_classify,
     "tag": cmd_tag,
@@ -722,7 +751,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     Returns
     -------
     int
-        Exit status (0 ok, 1 failure, 2 usage error).
+        Exit status (0 ok, 1 failure, 2 usage error, 141 stdout closed).
     """
     parser = build_parser()
     try:
@@ -733,7 +762,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         return COMMANDS[args.command](args)
-    except CLIError as err:
+    except BrokenPipeError:
+        return _stdout_closed()
+    except (CLIError, DiskFullError) as err:
         if getattr(args, "json", False):
             # --json: stdout is always one valid JSON document
             failure: Dict[str, Any] = {"status": "error", "error": str(err)}

@@ -5,6 +5,7 @@ Authors
 """
 
 import logging
+import os
 
 import pytest
 import torch
@@ -113,7 +114,7 @@ def test_models_shorter_than_the_check_clip_convert(
 def test_check_refuses_a_corrupted_weight(tmp_path, monkeypatch):
     """A loader bug (one attention weight off by 1 %) fails the check on a
     short grid too."""
-    import ast_sb.pretrained as pretrained
+    import ast_sb.weights.pretrained as pretrained
 
     folder = _short_hf_folder(tmp_path / "hf", 128)
     build = pretrained.build_from_hf
@@ -127,3 +128,87 @@ def test_check_refuses_a_corrupted_weight(tmp_path, monkeypatch):
     monkeypatch.setattr(pretrained, "build_from_hf", corrupted)
     with pytest.raises(ConversionError, match="other outputs than the source"):
         convert_to_folder(folder, str(tmp_path / "out"))
+
+
+def _hf_folder(tmp_path):
+    enc, head = _model(2, "logits")
+    return save_hf_folder(
+        str(tmp_path / "hf"),
+        enc,
+        head,
+        ["a", "b"],
+        normalizer=AudioSpectrogramNormalizer.from_dataset("esc50"),
+    )
+
+
+def _listing(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _leftovers(folder):
+    return [p.name for p in folder.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_failed_check_leaves_the_old_folder(tmp_path, capsys):
+    """The reload check runs before the move: a rejected model never
+    replaces the folder (issue 24, 1)."""
+    hf = _hf_folder(tmp_path)
+    out = tmp_path / "mymodel"
+    assert main(["convert", hf, str(out)]) == 0
+    before = _listing(out)
+    bad = ["convert", hf, str(out), "--overwrite", "--mean", "0", "--std"]
+    assert main(bad + ["1"]) == 1
+    assert "--no-check" in capsys.readouterr().err
+    assert _listing(out) == before
+    assert not _leftovers(out)
+
+
+def test_concurrent_writers_report_their_own_result(tmp_path, monkeypatch):
+    """A writer that passed its check keeps its success when a rejected
+    writer runs right after its move; the rejected one changes nothing."""
+    import ast_sb.export.atomic_folder as atomic
+
+    hf = _hf_folder(tmp_path)
+    out = str(tmp_path / "m")
+    replace, state = atomic._replace, {"bad": None}
+
+    def then_a_bad_writer(new, path, overwrite=True):
+        replace(new, path, overwrite)
+        if state["bad"] is None:
+            state["bad"] = "running"
+            with pytest.raises(ConversionError, match="--no-check"):
+                convert_to_folder(hf, out, mean=0.0, std=1.0, overwrite=True)
+            state["bad"] = "rejected"
+
+    monkeypatch.setattr(atomic, "_replace", then_a_bad_writer)
+    good = convert_to_folder(hf, out, overwrite=True)
+    assert state["bad"] == "rejected" and good["max_abs_diff"] <= 1e-4
+    model = AudioSpectrogramTransformerInterface.from_folder(out)
+    assert model.normalizer.mean == pytest.approx(-6.6268077)
+
+
+def test_concurrent_convert_to_a_new_folder(tmp_path, monkeypatch, capsys):
+    """Another writer fills the new target while this one writes: a clear
+    CLI error naming the folder, not a FolderExistsError traceback
+    (issue 24, 18)."""
+    import ast_sb.export.atomic_folder as atomic
+
+    enc, head = _model(2, "logits")
+    pth = str(tmp_path / "ast.pth")
+    torch.save(export_original(enc, head), pth)
+    out = tmp_path / "new"
+    check, calls = atomic.check_output_folder, []
+
+    def other_writer_first(target, overwrite=False):
+        calls.append(target)
+        if len(calls) == 3:  # this writer's check after its block
+            out.mkdir()
+            (out / "other.txt").write_text("the other writer's")
+        return check(target, overwrite)
+
+    monkeypatch.setattr(atomic, "check_output_folder", other_writer_first)
+    args = ["convert", pth, str(out), "--target-length", "128", "--no-check"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ast-sb: error:") and str(out) in err
+    assert sorted(os.listdir(out)) == ["other.txt"] and not _leftovers(out)

@@ -301,3 +301,48 @@ def test_patch_shape_mismatch_is_a_clear_error(tmp_path):
     target = _tiny_encoder(patch_shape=(128, 2), fstride=128, tstride=1)
     load_pretrained(target, path)
     assert target.pos_embed.shape == (1, 2 + 63, 32)
+
+
+def test_recipe_shards_follow_on_corrupt(tmp_path, caplog):
+    """The self-supervised recipe's shards obey ``on_corrupt``: a corrupt
+    or 1-sample clip is an error naming it, or skipped with a warning
+    (issue 24, 7 and 11)."""
+    import io
+    import tarfile
+
+    import soundfile as sf
+
+    from ast_sb.dataio.datasets import DatasetError
+    from ast_sb.dataio.sharding import write_shards
+    from ast_sb.pretraining.recipe import build_pretraining_datasets
+
+    entries = {}
+    for name, n in [("ok0", 8000), ("ok1", 8000), ("one", 1)]:
+        path = str(tmp_path / f"{name}.wav")
+        sf.write(path, np.full(n, 0.1, "float32"), 16000)
+        entries[name] = {"wav": path}
+    shards = write_shards(entries, tmp_path / "s", shuffle=False)
+    corrupt = str(tmp_path / "corrupt.tar")
+    with tarfile.open(corrupt, "w") as tar:
+        info = tarfile.TarInfo("bad.wav")
+        info.size = 7
+        tar.addfile(info, io.BytesIO(b"garbage"))
+    hparams = {"shards": shards + [corrupt], "crop_seconds": 0.25}
+    for on_corrupt in (None, "raise"):
+        data = build_pretraining_datasets(
+            {**hparams, "on_corrupt": on_corrupt}, {}
+        )["train"]
+        with pytest.raises(Exception, match="bad|one"):
+            list(data)
+    data = build_pretraining_datasets({**hparams, "on_corrupt": "skip"}, {})
+    with caplog.at_level("WARNING", logger="ast_sb.dataio.sharding"):
+        items = list(data["train"])
+    assert sorted(item["id"] for item in items) == ["ok0", "ok1"]
+    assert [len(item["sig"]) for item in items] == [4000, 4000]
+    assert "corrupt.tar" in caplog.text and "min_duration" in caplog.text
+    with pytest.raises(DatasetError, match="Sample one of"):
+        list(
+            build_pretraining_datasets(
+                {"shards": shards, "on_corrupt": "raise"}, {}
+            )["train"]
+        )

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import webdataset
 from torch.utils.data import DataLoader
 
+from ast_sb.dataio.datasets import DatasetError
 from ast_sb.dataio.sharding import (
     ShardedAudioDataset,
     expand_shard_spec,
@@ -20,12 +22,13 @@ from ast_sb.dataio.sharding import (
 
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory):
-    """12 clips: lengths differ by id; one 8 kHz, one stereo, one FLAC."""
+    """12 clips: lengths (30 to 140 ms) differ by id; one 8 kHz, one
+    stereo, one FLAC."""
     tmp = tmp_path_factory.mktemp("clips")
     entries = {}
     for i in range(12):
         rate = 8000 if i == 3 else 16000
-        n = (i + 1) * rate // 100  # (i + 1) * 10 ms
+        n = (i + 3) * rate // 100  # (i + 3) * 10 ms
         wav = (0.01 * (i + 1) * np.ones(n)).astype("float32")
         if i == 4:
             wav = np.stack([wav, -wav], axis=1)  # stereo, mean = 0
@@ -97,9 +100,9 @@ def test_read_decodes_resamples_and_collates(shard_dir):
     for i in range(12):
         sig = items[f"Y{i}.part/{i}"]["sig"]
         assert sig.dtype == torch.float32 and sig.dim() == 1
-        assert sig.shape[0] == (i + 1) * 160  # 8 kHz clip resampled
+        assert sig.shape[0] == (i + 3) * 160  # 8 kHz clip resampled
     assert torch.allclose(
-        items["Y4.part/4"]["sig"], torch.zeros(800), atol=1e-4
+        items["Y4.part/4"]["sig"], torch.zeros(1120), atol=1e-4
     )
     assert items["Y0.part/0"]["sig"].mean().item() == pytest.approx(
         0.01, abs=1e-4
@@ -167,7 +170,8 @@ def test_corrupt_sample_and_errors(manifest, tmp_path):
     data = ShardedAudioDataset(
         [str(tar_path)], rank=0, world_size=1, on_error="skip"
     )
-    assert list(data) == []
+    with pytest.raises(DatasetError, match="no usable sample"):
+        list(data)  # a whole pass that gives nothing is an error
     raw = list(ShardedAudioDataset([str(tar_path)], decode=False, world_size=1))
     assert raw[0]["wav"] == b"garbage" and raw[0]["id"] == "k1"
     with pytest.raises(ValueError, match="No shard"):
@@ -188,5 +192,142 @@ def test_errors_name_the_shard(shard_dir, tmp_path, caplog):
         [str(bad)], rank=0, world_size=1, on_error="skip"
     )
     with caplog.at_level("WARNING", logger="ast_sb.dataio.sharding"):
-        assert list(data) == []
+        with pytest.raises(DatasetError, match="bad-000000.tar"):
+            list(data)
     assert "k1" in caplog.text and "bad-000000.tar" in caplog.text
+
+
+@pytest.fixture
+def no_hang():
+    """Turns a reader that would loop forever into a test failure."""
+    import signal
+
+    class ReaderHangs(BaseException):
+        """Not an Exception: the reader's skip path must not catch it."""
+
+    def stop(signum, frame):
+        raise ReaderHangs("the reader did not stop")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(30)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def _clips(tmp_path, waves):
+    entries = {}
+    for name, wav in waves.items():
+        path = tmp_path / f"{name}.wav"
+        sf.write(str(path), wav, 16000, subtype="FLOAT")
+        entries[name] = {"wav": str(path), "labels": ["a"]}
+    return entries
+
+
+def test_all_bad_shard_set_stops_with_an_error(tmp_path, no_hang):
+    """Cycling readers (epoch_length) over shards whose samples all fail
+    stop after one pass instead of skipping forever (issue 24, 6)."""
+    from speechbrain.dataio.encoder import CategoricalEncoder
+
+    from ast_sb.dataio.sharding import sharded_classification_dataset
+
+    bad = [str(_garbage_tar(tmp_path / f"bad-{i}.tar")) for i in range(2)]
+    enc = CategoricalEncoder()
+    enc.update_from_iterable(["a"])
+    data = sharded_classification_dataset(bad, enc, epoch_length=4)
+    with pytest.raises(DatasetError, match="bad-0.tar.*no usable sample"):
+        list(data)
+    # one good clip among bad ones, with a shuffle buffer spanning many
+    # passes: no false alarm
+    good = write_shards(
+        _clips(tmp_path, {"ok": np.full(800, 0.1, "float32")}),
+        tmp_path / "good",
+    )
+    mixed = sharded_classification_dataset(
+        bad + good, enc, epoch_length=9, shuffle_buffer=50
+    )
+    assert _ids(mixed) == ["ok"] * 9
+
+
+def test_nan_and_one_sample_clips_in_shards(tmp_path, caplog):
+    """The manifests' audio rule (finite, >= MIN_DURATION) applies to
+    streamed samples: an error naming the sample, or skipped (issue 24, 11)."""
+    nan = np.full(800, 0.1, "float32")
+    nan[400] = np.nan
+    waves = {"ok": np.full(800, 0.1, "float32"), "nan": nan}
+    waves["one"] = np.full(1, 0.1, "float32")
+    shards = write_shards(_clips(tmp_path, waves), tmp_path / "s")
+    for name, why in [("nan", "NaN"), ("one", "shorter than min_duration")]:
+        alone = write_shards(
+            _clips(tmp_path, {name: waves[name]}), tmp_path / name
+        )
+        with pytest.raises(DatasetError, match=f"Sample {name} of .*{why}"):
+            list(ShardedAudioDataset(alone, rank=0, world_size=1))
+    data = ShardedAudioDataset(shards, rank=0, world_size=1, on_error="skip")
+    with caplog.at_level("WARNING", logger="ast_sb.dataio.sharding"):
+        assert _ids(data) == ["ok"]
+    assert "NaN" in caplog.text and "min_duration" in caplog.text
+
+
+def test_failed_write_leaves_no_shard(tmp_path):
+    """A missing clip: write_shards raises and leaves no .tar (complete or
+    partial), no .tmp and no index (issue 24, 12)."""
+    entries = _clips(
+        tmp_path, {f"c{i}": np.zeros(800, "float32") for i in range(3)}
+    )
+    entries["gone"] = {"wav": str(tmp_path / "gone.wav"), "labels": ["a"]}
+    out = tmp_path / "shards"
+    with pytest.raises(Exception, match="gone.wav"):
+        write_shards(entries, out, max_samples_per_shard=2, shuffle=False)
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_streamed_crops_are_the_manifest_draws(tmp_path):
+    """Crops of streamed clips come from (seed, epoch, clip), as the
+    manifests' ClipLoader, not from the global RNG (issue 24, 13)."""
+    from speechbrain.dataio.encoder import CategoricalEncoder
+
+    from ast_sb.dataio.datasets import ClipLoader
+    from ast_sb.dataio.sharding import sharded_classification_dataset
+
+    wave = np.arange(16000, dtype="float32") / 16000
+    entries = _clips(tmp_path, {f"c{i}": wave for i in range(4)})
+    shards = write_shards(entries, tmp_path / "s")
+    enc = CategoricalEncoder()
+    enc.update_from_iterable(["a"])
+    loader = ClipLoader(crop_seconds=0.1, random_crop=True, seed=7)
+    for epoch in (0, 3):
+        data = sharded_classification_dataset(
+            shards, enc, crop_seconds=0.1, seed=7
+        )
+        data.set_epoch(epoch)
+        loader.set_epoch(epoch)
+        torch.manual_seed(epoch)  # the global RNG plays no part
+        for item in data:
+            want = loader(item["id"], entries[item["id"]]["wav"])
+            assert torch.equal(item["sig"], want)
+
+
+def test_write_shards_on_a_full_disk(tmp_path, monkeypatch):
+    """ENOSPC while packing: DiskFullError naming the folder, nothing left."""
+    import errno
+
+    from ast_sb.disk_space import DiskFullError
+
+    entries = _clips(
+        tmp_path, {f"c{i}": np.zeros(800, "float32") for i in range(3)}
+    )
+    out = tmp_path / "shards"
+    real = webdataset.TarWriter.write
+    calls = []
+
+    def full(self, obj):
+        calls.append(obj["__key__"])
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, obj)
+
+    monkeypatch.setattr(webdataset.TarWriter, "write", full)
+    with pytest.raises(DiskFullError, match=f"No space left.*{out}"):
+        write_shards(entries, out, max_samples_per_shard=2, shuffle=False)
+    assert list(out.iterdir()) == []

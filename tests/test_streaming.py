@@ -408,3 +408,41 @@ def test_cli_stream_resamples_raw_pcm(folders, capsys, monkeypatch):
     end = json.loads(out.splitlines()[-1])
     assert end["duration"] == pytest.approx(3.0) and end["n_windows"] == 5
     assert math.isfinite(end["n_events"])
+
+
+def test_wav_stream_with_rate_zero_is_refused(folders, capsys, monkeypatch):
+    """A header saying 0 Hz is an error, not a stream at the model's rate."""
+    pcm = np.zeros(RATE, "<i2").tobytes()
+    with pytest.raises(AudioLoadError, match="0 Hz"):
+        read_wav_header(io.BytesIO(wav_header(0) + pcm), "rec.wav")
+    code, out, err = run_cli(
+        capsys,
+        monkeypatch,
+        ["stream", "--model", folders["single"], "--format", "wav"],
+        wav_header(0) + pcm,
+    )
+    assert code == 1 and "0 Hz" in err and out == ""
+
+
+class _ClosedPipe(io.StringIO):
+    """stdout whose reader went away after ``room`` characters."""
+
+    def __init__(self, room):
+        super().__init__()
+        self.room = room
+
+    def write(self, text):
+        if self.tell() + len(text) > self.room:
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+
+def test_stream_into_a_closed_pipe_exits_quietly(folders, capsys, monkeypatch):
+    """``ast-sb stream ... | head -c 50``: exit 141, no traceback."""
+    pcm = (bursty_audio(3.0, seed=2) * 32767).astype("<i2").tobytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(pcm)))
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe(50))
+    argv = ["stream", "--model", str(folders["single"]), "--windows"]
+    code = main(argv + ["--window", "1.0", "--hop", "0.5"])
+    assert code == 141
+    assert capsys.readouterr().err == ""

@@ -52,6 +52,9 @@ import webdataset
 from braceexpand import braceexpand
 from torch.utils.data import IterableDataset, get_worker_info
 
+from ast_sb.dataio.seeding import EpochSeeded
+from ast_sb.disk_space import disk_full_error, is_disk_full, write_file_atomic
+
 __all__ = [
     "EncodeClassificationItem",
     "ShardedAudioDataset",
@@ -87,6 +90,23 @@ def _audio_bytes(path: str, audio_format: str) -> Tuple[bytes, str]:
     return buffer.getvalue(), target
 
 
+def _abandon_shards(writer: Any, files: List[Any], shards: List[str]) -> None:
+    """After an error: removes the shard being written and the finished ones."""
+    try:
+        writer.close()  # ``_commit`` removes the incomplete shard
+    except Exception:
+        pass  # e.g. the disk is full: the file is removed below
+    for fout in files:
+        try:
+            fout.close()
+        except OSError:
+            pass
+        if os.path.exists(fout.name):
+            os.remove(fout.name)
+    for shard in shards:  # an incomplete set is no data set
+        os.remove(shard)
+
+
 def write_shards(
     manifest: Union[str, "os.PathLike[str]", Mapping[str, Mapping[str, Any]]],
     output_folder: Union[str, "os.PathLike[str]"],
@@ -101,7 +121,10 @@ def write_shards(
 
     Written with ``webdataset.ShardWriter``; each shard is written to
     ``<name>.tmp`` and renamed when complete, so an interrupted run leaves
-    no truncated ``.tar``.
+    no truncated ``.tar``. On an error (a missing or unreadable clip, a
+    full disk) the shard being written is removed and so are the shards
+    this call already finished: no incomplete set is left for a reader to
+    take as the whole data set, and ``shards.json`` is not written.
 
     Arguments
     ---------
@@ -168,8 +191,14 @@ def write_shards(
         files.append(open(name + ".tmp", "wb"))
         return files[-1]
 
+    failed: List[bool] = []
+
     def _commit(name: str):
-        files.pop().close()
+        files[-1].close()  # a failed close leaves it to _abandon_shards
+        files.pop()
+        if failed:  # closed after an error: the shard is incomplete
+            os.remove(name + ".tmp")
+            return
         os.replace(name + ".tmp", name)
         shards.append(name)
         counts.append(writer.count)
@@ -189,7 +218,7 @@ def write_shards(
             mode=0o644,
             format="PAX_FORMAT",
         )
-        with writer:
+        try:
             for utt_id in ids:
                 entry = dict(manifest[utt_id])
                 payload, ext = _audio_bytes(entry.pop("wav"), audio_format)
@@ -205,6 +234,13 @@ def write_shards(
                     weight_sum = None
                 meta = json.dumps(entry, ensure_ascii=False).encode("utf-8")
                 writer.write({"__key__": key, ext: payload, "json": meta})
+            writer.close()  # commits the last shard
+        except BaseException as err:
+            failed.append(True)
+            _abandon_shards(writer, files, shards)
+            if isinstance(err, Exception) and is_disk_full(err):
+                raise disk_full_error(out, err) from err
+            raise
     index = {
         "num_samples": sum(counts),
         "shards": [
@@ -215,8 +251,7 @@ def write_shards(
     if weight_sum is not None and ids:
         # lets a reader draw samples in proportion to their weights
         index["weight_sum"] = weight_sum
-    with open(out / INDEX_NAME, "w", encoding="utf-8") as f:
-        json.dump(index, f, indent=2)
+    write_file_atomic(out / INDEX_NAME, json.dumps(index, indent=2))
     logger.info(
         "Wrote %d samples into %d shards in %s", len(ids), len(shards), out
     )
@@ -301,6 +336,85 @@ def iterate_tar_samples(path: str) -> Iterator[Dict[str, bytes]]:
         }
 
 
+def _check_audio(
+    data: np.ndarray, rate: int, min_duration: float, where: str
+) -> None:
+    """The rule of the manifests (:func:`ast_sb.dataio.audio_checks.check_audio_file`):
+    finite samples, at least ``min_duration`` seconds."""
+    from ast_sb.dataio.datasets import DatasetError
+
+    finite = np.isfinite(data).all(axis=1)
+    if not finite.all():
+        first = int(np.argmin(finite))
+        raise DatasetError(
+            f"{where} contains NaN or inf samples (first at "
+            f"{first / rate:.4f} s)"
+        )
+    if data.shape[0] < min_duration * rate:
+        raise DatasetError(
+            f"{where} is {data.shape[0] / rate:.4f} s long, shorter than "
+            f"min_duration={min_duration} s"
+        )
+
+
+class _Passes:
+    """Samples read and decoded per pass over a reader's shards.
+
+    A reader cycling over shards whose samples all fail to decode would
+    skip forever; once every sample read in a pass is decoded or skipped
+    and none gave an item, :meth:`done` raises instead.
+    """
+
+    def __init__(self, shards: Sequence[str]):
+        self.shards = shards
+        self.reading = 0  # the pass the shard reader is in
+        self.read: Dict[int, int] = {}
+        self.tried: Dict[int, int] = {}
+        self.good: Dict[int, int] = {}
+        self.skipped = 0
+
+    def error(self, what: str):
+        from ast_sb.dataio.datasets import DatasetError
+
+        names = ", ".join(self.shards[:3])
+        more = (
+            f" and {len(self.shards) - 3} more" if len(self.shards) > 3 else ""
+        )
+        return DatasetError(
+            f"A whole pass over the shards {names}{more} gave no usable "
+            f"sample ({what}); every sample failed to decode or was "
+            "skipped: nothing to train on"
+        )
+
+    def start(self, cycle: int) -> None:
+        """The shard reader begins pass ``cycle`` (``math.inf``: ended)."""
+        self.reading = cycle
+
+    def count(self, samples: Iterator[Dict[str, Any]]):
+        """Tags each raw sample with the pass it was read in."""
+        for sample in samples:
+            sample["__pass__"] = self.reading
+            self.read[self.reading] = self.read.get(self.reading, 0) + 1
+            yield sample
+
+    def done(self, sample: Dict[str, Any], ok: bool) -> None:
+        """One sample decoded (``ok``) or skipped; raises after a dead pass."""
+        number = sample["__pass__"]
+        self.tried[number] = self.tried.get(number, 0) + 1
+        self.good[number] = self.good.get(number, 0) + int(ok)
+        self.skipped += int(not ok)
+        self.check()
+
+    def check(self) -> None:
+        """Raises if a finished pass gave no item; forgets finished passes."""
+        for number in [n for n in self.tried if n < self.reading]:
+            if self.tried[number] < self.read.get(number, 0):
+                continue
+            if not self.good[number]:
+                raise self.error(f"{self.skipped} skipped")
+            del self.tried[number], self.good[number], self.read[number]
+
+
 class ShardedAudioDataset(IterableDataset):
     """Streams WebDataset tar shards written by :func:`write_shards`.
 
@@ -346,7 +460,14 @@ class ShardedAudioDataset(IterableDataset):
     transform : Callable[[dict], dict], optional
         Applied to every item (e.g. label encoding).
     on_error : str
-        "raise" or "skip" (log a warning) for undecodable samples.
+        "raise" or "skip" (log a warning) for undecodable samples, NaN or
+        inf samples and clips shorter than ``min_duration`` (the rule of
+        the manifests). With "skip", a whole pass over the shards that
+        gives no item raises a ``DatasetError`` (instead of cycling
+        forever).
+    min_duration : float
+        Shortest clip accepted (seconds), default
+        :data:`ast_sb.dataio.audio_checks.MIN_DURATION` (one fbank frame).
 
     Example
     -------
@@ -381,6 +502,7 @@ class ShardedAudioDataset(IterableDataset):
         decode: bool = True,
         transform: Optional[Callable[[Dict[str, Any]], Dict[str, Any]]] = None,
         on_error: str = "raise",
+        min_duration: Optional[float] = None,
     ):
         super().__init__()
         self.shards, self.num_samples = expand_shard_spec(shards)
@@ -399,6 +521,11 @@ class ShardedAudioDataset(IterableDataset):
         self.decode = decode
         self.transform = transform
         self.on_error = on_error
+        if min_duration is None:
+            from ast_sb.dataio.audio_checks import MIN_DURATION
+
+            min_duration = MIN_DURATION
+        self.min_duration = float(min_duration)
         self.epoch = 0
 
     def set_epoch(self, epoch: int):
@@ -410,6 +537,8 @@ class ShardedAudioDataset(IterableDataset):
             Epoch number.
         """
         self.epoch = int(epoch)
+        if hasattr(self.transform, "set_epoch"):  # seeded crops
+            self.transform.set_epoch(self.epoch)
 
     def rank_and_world_size(self) -> Tuple[int, int]:
         """Returns (rank, world size) of this process.
@@ -449,7 +578,13 @@ class ShardedAudioDataset(IterableDataset):
         worker, n_workers = (info.id, info.num_workers) if info else (0, 1)
         return rank * n_workers + worker, world_size * n_workers, n_workers
 
-    def _shard_urls(self, consumer: int, n_consumers: int, cycles: bool):
+    def _shard_urls(
+        self,
+        consumer: int,
+        n_consumers: int,
+        cycles: bool,
+        passes: Optional[_Passes] = None,
+    ):
         """This consumer's shards, as ``{"url": path}``, cycled if asked.
 
         The shard list is permuted with ``(seed, epoch, cycle)``, the same
@@ -459,6 +594,8 @@ class ShardedAudioDataset(IterableDataset):
         """
         cycle = 0
         while True:
+            if passes is not None:
+                passes.start(cycle)
             shards = list(self.shards)
             if self.shuffle:
                 seed = f"{self.seed}-{self.epoch}-{cycle}"
@@ -468,17 +605,25 @@ class ShardedAudioDataset(IterableDataset):
             for shard in shards:
                 yield {"url": shard}
             if not cycles:
+                if passes is not None:
+                    passes.start(math.inf)
                 return
             cycle += 1
 
-    def _raw_samples(self, consumer: int, n_consumers: int, cycles: bool):
+    def _raw_samples(
+        self,
+        consumer: int,
+        n_consumers: int,
+        cycles: bool,
+        passes: Optional[_Passes] = None,
+    ):
         """Raw samples (``{ext: bytes}``) of this consumer's shards."""
         handler = (
             webdataset.reraise_exception
             if self.on_error == "raise"
             else webdataset.warn_and_continue
         )
-        urls = self._shard_urls(consumer, n_consumers, cycles)
+        urls = self._shard_urls(consumer, n_consumers, cycles, passes)
         samples = webdataset.tarfile_samples(urls, handler=handler)
         if len(self.shards) >= n_consumers:
             return samples
@@ -510,6 +655,8 @@ class ShardedAudioDataset(IterableDataset):
         )
         if data.shape[0] == 0:
             raise ValueError(f"Sample {item['id']} has no audio samples")
+        where = f"Sample {item['id']} of {sample.get('__url__', 'a shard')}"
+        _check_audio(data, rate, self.min_duration, where)
         sig = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
         if self.sample_rate is not None and rate != self.sample_rate:
             import torchaudio
@@ -527,7 +674,10 @@ class ShardedAudioDataset(IterableDataset):
             limit += int(worker < self.epoch_length % n_workers)
             if limit == 0:
                 return
-        samples = self._raw_samples(consumer, n_consumers, limit is not None)
+        passes = _Passes(self.shards)
+        samples = passes.count(
+            self._raw_samples(consumer, n_consumers, limit is not None, passes)
+        )
         if self.shuffle and self.shuffle_buffer > 1:
             rng = random.Random(f"{self.seed}-{self.epoch}-{consumer}")
             samples = webdataset.shuffle(
@@ -543,13 +693,16 @@ class ShardedAudioDataset(IterableDataset):
                     logger.error("Cannot read %s: %s", where, err)
                     raise
                 logger.warning("Skipping %s: %s", where, err)
+                passes.done(sample, ok=False)
                 continue
+            passes.done(sample, ok=True)
             if self.transform is not None:
                 item = self.transform(item)
             yield item
             produced += 1
             if limit is not None and produced >= limit:
                 return
+        passes.check()
 
     def estimated_num_batches(self, batch_size: int) -> Optional[int]:
         """Batches per rank and epoch, if the length is known.
@@ -633,7 +786,7 @@ class WeightedShardedAudioDataset(ShardedAudioDataset):
     >>> manifest = {}
     >>> for i in range(4):
     ...     path = str(tmp / f"w{i}.wav")
-    ...     sf.write(path, np.zeros(160, dtype="float32"), 16000)
+    ...     sf.write(path, np.zeros(800, dtype="float32"), 16000)
     ...     manifest[f"w{i}"] = {"wav": path, "weight": [0.0, 0.0, 1.0, 3.0][i]}
     >>> _ = write_shards(manifest, tmp / "ws", max_samples_per_shard=2)
     >>> data = WeightedShardedAudioDataset(
@@ -666,10 +819,17 @@ class WeightedShardedAudioDataset(ShardedAudioDataset):
             raise ValueError(f"mean_weight must be > 0, got {mean_weight}")
         self.mean_weight = float(mean_weight)
 
-    def _raw_samples(self, consumer: int, n_consumers: int, cycles: bool):
+    def _raw_samples(
+        self,
+        consumer: int,
+        n_consumers: int,
+        cycles: bool,
+        passes: Optional[_Passes] = None,
+    ):
         """Raw samples, each repeated a Poisson number of times."""
         rng = np.random.default_rng([self.seed, self.epoch, consumer])
-        for sample in super()._raw_samples(consumer, n_consumers, cycles):
+        raw = super()._raw_samples(consumer, n_consumers, cycles, passes)
+        for sample in raw:
             meta = json.loads(sample["json"]) if "json" in sample else {}
             if "weight" not in meta:
                 raise ValueError(
@@ -682,7 +842,7 @@ class WeightedShardedAudioDataset(ShardedAudioDataset):
                 yield sample
 
 
-class EncodeClassificationItem:
+class EncodeClassificationItem(EpochSeeded):
     """Transform of streamed items into ``id``, ``sig`` and encoded labels.
 
     Gives the same items as the manifest datasets of
@@ -699,7 +859,13 @@ class EncodeClassificationItem:
     label_key : str
         Name of the encoded label item.
     crop_samples : int, optional
-        Longest waveform; longer ones are cropped at a random offset.
+        Longest waveform; longer ones are cropped at a random offset, a
+        hash of (``seed``, epoch, clip id) as the manifests' crops
+        (:mod:`ast_sb.dataio.seeding`), so a resumed run crops as the
+        uninterrupted one; :meth:`set_epoch` (called through the dataset's)
+        changes them.
+    seed : int
+        Seed of the crop offsets.
 
     Example
     -------
@@ -718,7 +884,9 @@ class EncodeClassificationItem:
         multi_label: bool = True,
         label_key: str = "label_encoded",
         crop_samples: Optional[int] = None,
+        seed: int = 0,
     ):
+        self.init_seed(seed)
         self.label_encoder = label_encoder
         self.multi_label = multi_label
         self.label_key = label_key
@@ -757,7 +925,7 @@ class EncodeClassificationItem:
             0 if self.crop_samples is None else len(sig) - self.crop_samples
         )
         if excess > 0:
-            start = int(torch.randint(0, excess + 1, ()).item())
+            start = self.clip_hash(utt_id) % (excess + 1)
             sig = sig[start : start + self.crop_samples]
         return {"id": utt_id, "sig": sig, self.label_key: target}
 
@@ -845,7 +1013,7 @@ def sharded_classification_dataset(
         seed=seed,
         epoch_length=epoch_length,
         transform=EncodeClassificationItem(
-            label_encoder, multi_label, label_key, crop
+            label_encoder, multi_label, label_key, crop, seed
         ),
         on_error=on_error,
     )

@@ -5,7 +5,8 @@
 place (a rename within one file system is atomic). An error or an
 interruption inside the block leaves the target as it was and removes the
 temporary folder, so a model folder is never half written or mixed with an
-older one. A non-empty target is refused unless ``overwrite=True``.
+older one; a full disk ends in :class:`ast_sb.disk_space.DiskFullError`
+naming the target (after the temporary folder is removed). A non-empty target is refused unless ``overwrite=True``.
 
 Why not a library: the standard library has no folder-level atomic
 replace, and the few lines here are the usual write-to-temp-and-rename
@@ -16,11 +17,17 @@ Authors
 """
 
 import contextlib
+import errno
 import os
 import secrets
 import shutil
 from typing import Iterator, Union
 
+from ast_sb.disk_space import (
+    disk_full_as_error,
+    disk_full_error,
+    is_disk_full,
+)
 from ast_sb.errors import AudioSpectrogramTransformerError
 
 __all__ = ["FolderExistsError", "atomic_folder", "check_output_folder"]
@@ -115,27 +122,70 @@ def atomic_folder(target: PathLike, overwrite: bool = False) -> Iterator[str]:
     parent, name = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
     tmp = os.path.join(parent, f".{name}.tmp-{secrets.token_hex(6)}")
-    os.mkdir(tmp)  # honours the umask, unlike tempfile.mkdtemp
+    with disk_full_as_error(path):
+        os.mkdir(tmp)  # honours the umask, unlike tempfile.mkdtemp
     try:
         yield tmp
         check_output_folder(path, overwrite)
-        _replace(tmp, path)
-    except BaseException:
+        _replace(tmp, path, overwrite)
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, Exception) and is_disk_full(err):
+            raise disk_full_error(path, err) from err
         raise
 
 
-def _replace(new: str, path: str) -> None:
-    """Renames ``new`` to ``path``, replacing an existing folder."""
-    if not os.path.exists(path):
-        os.rename(new, path)
-        return
+#: Errors of ``rename`` onto a folder that is not empty.
+_TAKEN = (errno.ENOTEMPTY, errno.EEXIST)
+
+#: Attempts of :func:`_replace` when other writers keep moving the target.
+_REPLACE_ATTEMPTS = 20
+
+
+def _replace(new: str, path: str, overwrite: bool = True) -> None:
+    """Renames ``new`` to ``path``, replacing an existing folder.
+
+    Other writers may move ``path`` at the same time (``ast-sb convert``
+    run twice): a folder that appears in between is refused with
+    :class:`FolderExistsError` unless ``overwrite``, and with
+    ``overwrite`` the move is tried again, so that each writer ends with
+    its own folder in place or an error of its own.
+    """
     parent, name = os.path.split(path)
-    old = os.path.join(parent, f".{name}.old-{secrets.token_hex(6)}")
-    os.rename(path, old)
-    try:
-        os.rename(new, path)
-    except BaseException:
-        os.rename(old, path)  # put the previous folder back
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    for _ in range(_REPLACE_ATTEMPTS):
+        try:
+            os.rename(new, path)  # onto nothing (or an empty folder)
+            return
+        except OSError as err:
+            if err.errno not in _TAKEN:
+                raise
+        if not overwrite:  # a non-empty folder appeared meanwhile
+            raise FolderExistsError(
+                f"Output folder {path} was filled by another writer while "
+                "this one was writing; pass overwrite=True (ast-sb: "
+                "--overwrite) to replace it"
+            )
+        old = os.path.join(parent, f".{name}.old-{secrets.token_hex(6)}")
+        try:
+            os.rename(path, old)
+        except FileNotFoundError:
+            continue  # another writer moved it first
+        try:
+            os.rename(new, path)
+        except OSError as err:
+            if err.errno not in _TAKEN:
+                os.rename(old, path)  # put the previous folder back
+                raise
+            # another writer's folder arrived in between and replaced the
+            # one moved aside, which is dropped; this writer tries again
+            shutil.rmtree(old, ignore_errors=True)
+            continue
+        except BaseException:
+            os.rename(old, path)  # put the previous folder back
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    raise FolderExistsError(
+        f"Output folder {path} kept being replaced by other writers; "
+        f"{new} was not moved into place"
+    )

@@ -362,7 +362,9 @@ def convert_to_folder(
     sha256 : str, optional
         Expected SHA-256 of a downloaded file.
     check : bool
-        Reload the folder and compare its scores with the source's.
+        Reload the folder and compare its scores with the source's; the
+        check runs on the temporary folder before it moves into place, so
+        a folder that fails it never replaces ``out``.
     overwrite : bool
         Replace a non-empty output folder (as a whole).
 
@@ -468,37 +470,48 @@ def convert_to_folder(
     norm = normalisation_statistics(
         n_classes, mean, std, dataset, published, source_stats
     )
-    export_inference_folder(
-        out,
-        encoder,
-        classifier,
-        label_encoder,
-        compute_features={
-            "n_mels": encoder.n_mels,
-            "target_length": encoder.target_length,
-        },
-        mean_var_norm=norm,
-        multi_label=multi_label,
-        extra_hparams={
-            "converted_from": os.path.abspath(local)
-            if local == source
-            else source
-        },
-        overwrite=overwrite,
-    )
-    summary: Dict[str, Any] = {
+    checked: Dict[str, float] = {}
+
+    def verify(folder: str) -> None:
+        # the reload check runs on this writer's own temporary folder,
+        # before it replaces ``out``: a rejected model never takes the
+        # place of the old folder, and concurrent writers each check
+        # their own files
+        checked["diff"] = _check_folder(
+            folder, local, fmt, encoder, classifier, norm, source_stats
+        )
+
+    try:
+        export_inference_folder(
+            out,
+            encoder,
+            classifier,
+            label_encoder,
+            compute_features={
+                "n_mels": encoder.n_mels,
+                "target_length": encoder.target_length,
+            },
+            mean_var_norm=norm,
+            multi_label=multi_label,
+            extra_hparams={
+                "converted_from": os.path.abspath(local)
+                if local == source
+                else source
+            },
+            overwrite=overwrite,
+            verify=verify if check else None,
+        )
+    except (FileExistsError, NotADirectoryError) as err:
+        # e.g. another writer created ``out`` while this one converted
+        raise ConversionError(str(err)) from err
+    return {
         "out": out,
         "format": fmt,
         "n_classes": n_classes,
         "multi_label": multi_label,
         "normalization": norm,
-        "max_abs_diff": None,
+        "max_abs_diff": checked.get("diff"),
     }
-    if check:
-        summary["max_abs_diff"] = _check_folder(
-            out, local, fmt, encoder, classifier, norm, source_stats
-        )
-    return summary
 
 
 def _published_or(

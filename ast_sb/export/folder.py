@@ -38,7 +38,17 @@ import json
 import logging
 import os
 import shutil
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import torch
 from speechbrain.dataio.encoder import CategoricalEncoder
@@ -394,6 +404,7 @@ def export_inference_folder(
     eval_hop_seconds: Optional[float] = None,
     yaml_nodes: Optional[Mapping[str, Any]] = None,
     overwrite: bool = False,
+    verify: Optional[Callable[[str], Any]] = None,
 ) -> str:
     """Writes an inference folder loadable by ``EncoderClassifier``.
 
@@ -449,6 +460,10 @@ def export_inference_folder(
         from its attributes (:func:`module_config`).
     overwrite : bool
         Replace an existing non-empty ``out_dir``.
+    verify : callable, optional
+        Called with the finished temporary folder before it moves into
+        place (e.g. a reload check); an error it raises leaves ``out_dir``
+        as it was.
 
     Returns
     -------
@@ -546,6 +561,8 @@ def export_inference_folder(
             own_text,
             foreign,
         )
+        if verify is not None:
+            verify(tmp_dir)
     return out_dir
 
 

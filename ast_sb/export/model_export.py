@@ -54,6 +54,7 @@ import torch
 from speechbrain.dataio.dataio import length_to_mask
 from torch import nn
 
+from ast_sb.disk_space import is_disk_full
 from ast_sb.errors import AudioSpectrogramTransformerError
 from ast_sb.export.atomic_folder import atomic_folder, check_output_folder
 
@@ -274,9 +275,14 @@ def export_torchscript(module: nn.Module, example, path: str) -> str:
             traced = torch.jit.trace(
                 module.eval(), _as_tuple(example), check_trace=False
             )
-        traced.save(path)
+            buffer = io.BytesIO()
+            torch.jit.save(traced, buffer)
     except Exception as err:
         raise ModelExportError(f"TorchScript tracing failed: {err}") from err
+    # written by Python, not by torch's C++ writer, which aborts the
+    # process (SIGABRT) when the disk is full: an OSError is raised instead
+    with open(path, "wb") as fout:
+        fout.write(buffer.getbuffer())
     return path
 
 
@@ -354,6 +360,8 @@ def export_onnx(
                 **kwargs,
             )
     except Exception as err:
+        if is_disk_full(err):
+            raise  # not an export failure of this format
         hint = ""
         if "fft" in str(err).lower() and not dynamo:
             hint = (
@@ -396,6 +404,8 @@ def quantize_onnx_int8(fp32_path: str, path: str) -> str:
     try:
         quantize_dynamic(fp32_path, path, weight_type=QuantType.QInt8)
     except Exception as err:
+        if is_disk_full(err):
+            raise
         raise ModelExportError(
             f"int8 quantisation of {fp32_path} failed "
             f"({type(err).__name__}: {err})"

@@ -161,6 +161,13 @@ def read_wav_header(
     if fmt_info is None:
         raise AudioLoadError(f"WAV stream {name} has no fmt chunk")
     tag, channels, rate, bits = fmt_info
+    if rate < 1 or channels < 1:
+        # a zero rate would be taken for "unknown" and replaced by the
+        # model's rate: refuse it rather than tag at a guessed speed
+        raise AudioLoadError(
+            f"WAV stream {name}: its header says {rate} Hz and {channels} "
+            "channel(s); a stream needs a sample rate and channels >= 1."
+        )
     if (tag, bits) == (1, 16):
         return rate, channels, "s16le"
     if (tag, bits) == (3, 32):

@@ -250,6 +250,7 @@ def unlabelled_shard_dataset(
     epoch_length: Optional[int] = None,
     shuffle_buffer: int = 1000,
     seed: int = 0,
+    on_corrupt: str = "raise",
 ) -> UnlabelledShardDataset:
     """A streamed pretraining set from WebDataset shards.
 
@@ -268,6 +269,11 @@ def unlabelled_shard_dataset(
         Sample shuffle buffer per DataLoader worker.
     seed : int
         Base seed of the shard order, sample shuffle and crops.
+    on_corrupt : str
+        "raise" (an error naming the sample and shard) or "skip" (a
+        warning) for samples that do not decode, hold NaN / inf or are
+        shorter than :data:`ast_sb.dataio.audio_checks.MIN_DURATION`, the rule of
+        the manifests (:class:`ast_sb.dataio.sharding.ShardedAudioDataset`).
 
     Returns
     -------
@@ -298,6 +304,7 @@ def unlabelled_shard_dataset(
         seed=seed,
         epoch_length=epoch_length,
         transform=_CropStreamedItem(crop, sample_rate),
+        on_error=on_corrupt,
     )
     if epoch_length is None and dataset.num_samples:
         _, world_size = dataset.rank_and_world_size()

@@ -12,7 +12,8 @@ Hyperparameters read here: ``data_folder`` (``$data_root`` of the
 manifests), ``sample_rate``, ``crop_seconds`` (training crops; validation
 crops start at the segment start), ``shards`` (optional WebDataset shard
 spec replacing the training manifest), ``shard_epoch_length``,
-``shuffle_buffer``, ``seed``, ``modules``, ``opt_class``, ``checkpointer``,
+``shuffle_buffer``, ``on_corrupt`` ("raise" or "skip" streamed samples
+that do not decode, hold NaN / inf or are too short), ``seed``, ``modules``, ``opt_class``, ``checkpointer``,
 ``epoch_counter``, ``train/valid_dataloader_opts``, ``pretrainer``,
 ``encoder_file`` (the exported encoder for fine-tuning, with the mean /
 std of ``mean_var_norm``, which fine-tuning reuses), ``output_folder``,
@@ -70,6 +71,7 @@ def build_pretraining_datasets(
             epoch_length=hparams.get("shard_epoch_length"),
             shuffle_buffer=int(hparams.get("shuffle_buffer", 1000)),
             seed=seed,
+            on_corrupt=hparams.get("on_corrupt") or "raise",
         )
     elif manifests.get("train"):
         datasets["train"] = unlabelled_dataset(
