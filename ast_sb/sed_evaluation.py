@@ -153,7 +153,8 @@ def psds(
         curves (post-processing such as median filtering included), frame
         ``k`` spanning ``timestamps[k]`` to ``timestamps[k + 1]``.
     labels : sequence of str
-        The C class names.
+        The C class names; PSDS averages over those with reference events
+        (``sed_scores_eval`` refuses classes without any).
     durations : mapping
         File durations in seconds (every file of ``reference``).
     scenario : int
@@ -184,11 +185,16 @@ def psds(
         from sed_scores_eval.intersection_based import psds as library_psds
 
     settings = PSDS_SCENARIOS[int(scenario)]
+    # the library needs reference events of every class it scores
+    present = {e[2] for events in reference.values() for e in events}
+    keep = [i for i, label in enumerate(labels) if label in present]
+    if not keep:
+        raise ValueError("PSDS needs at least one reference event.")
     frames = {
         name: create_score_dataframe(
-            np.asarray(scores[name][0], dtype=np.float64),
+            np.asarray(scores[name][0], dtype=np.float64)[:, keep],
             np.asarray(scores[name][1], dtype=np.float64),
-            list(labels),
+            [labels[i] for i in keep],
         )
         for name in reference
     }
