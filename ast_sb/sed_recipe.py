@@ -246,14 +246,15 @@ def run_detection_recipe(
         },
     }
     if if_main_process():
-        results.update(
-            evaluate_systems(
-                detector,
-                manifests["test"],
-                hparams["window_tagger_seconds"],
-                hparams["window_tagger_hop"],
+        if hparams.get("evaluate", True):
+            results.update(
+                evaluate_systems(
+                    detector,
+                    manifests["test"],
+                    hparams["window_tagger_seconds"],
+                    hparams["window_tagger_hop"],
+                )
             )
-        )
         save_detector(hparams["detector_folder"], detector)
         with open(hparams["sed_results_file"], "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)

@@ -58,7 +58,9 @@ def prepare_desed(
     classes : list of str
         The training classes (sorted).
     """
-    manifests = {split: os.path.join(save_folder, f"{split}.json") for split in splits}
+    manifests = {
+        split: os.path.join(save_folder, f"{split}.json") for split in splits
+    }
     classes_file = os.path.join(save_folder, "classes.json")
     options = {
         "data_folder": os.path.abspath(data_folder),

@@ -36,12 +36,18 @@ def main(argv=None):
     parser.add_argument("--backgrounds", default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    splits = (("train", args.train), ("validation", args.valid), ("eval", args.test))
+    splits = (
+        ("train", args.train),
+        ("validation", args.valid),
+        ("eval", args.test),
+    )
     for offset, (split, count) in enumerate(splits):
         events = args.events
         if events is None:  # distinct synthetic clips per split
             events = os.path.join(args.data_folder, "isolated", split)
-            write_synthetic_events(events, per_class=8, seed=args.seed * 10 + offset)
+            write_synthetic_events(
+                events, per_class=8, seed=args.seed * 10 + offset
+            )
         out = os.path.join(args.data_folder, "generated", split)
         tsv, _ = generate_soundscapes(
             events,
@@ -57,7 +63,9 @@ def main(argv=None):
             shutil.rmtree(audio)
         shutil.move(os.path.join(out, "audio"), audio)
         os.makedirs(os.path.join(args.data_folder, "metadata"), exist_ok=True)
-        shutil.move(tsv, os.path.join(args.data_folder, "metadata", f"{split}.tsv"))
+        shutil.move(
+            tsv, os.path.join(args.data_folder, "metadata", f"{split}.tsv")
+        )
         shutil.rmtree(out)
 
 
