@@ -4,6 +4,7 @@ Usage::
 
     ast-sb classify a.wav b.flac --model MODEL_DIR [--top-k 5] [--json]
     ast-sb tag long.wav --model MODEL_DIR [--window 10 --hop 5] [--plot t.png]
+    ast-sb tag long.wav --model DETECTOR_DIR --frame-level [--median-window 7]
     arecord -f S16_LE -r 16000 -c 1 | ast-sb stream --model MODEL_DIR --hop 1
     ast-sb info --model MODEL_DIR [--json]
     ast-sb convert hf_folder_or_ast.pth MODEL_DIR [--labels labels.csv]
@@ -244,6 +245,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", help="also write the JSON result to a file")
     p.add_argument("--plot", help="write a spectrogram + timeline PNG")
+    p.add_argument(
+        "--frame-level",
+        action="store_true",
+        help="--model is a frame-level detector folder (recipes/"
+        "SoundEventDetection: <output_folder>/detector): events at frame "
+        "resolution (its post-processing; --threshold, --low-threshold, "
+        "--median-window override it)",
+    )
+    p.add_argument(
+        "--low-threshold",
+        type=float,
+        default=None,
+        help="with --frame-level: hysteresis low threshold",
+    )
+    p.add_argument(
+        "--median-window",
+        type=_positive_int,
+        default=None,
+        help="with --frame-level: median filter in frames",
+    )
     budget_args(p)
     progress_args(p)
 
@@ -488,6 +509,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
     from ast_sb.audio import AudioLoadError
     from ast_sb.tagging import SlidingWindowTagger
 
+    if args.frame_level:
+        return _tag_frame_level(args)
     model = _load(args)
     try:
         tagger = SlidingWindowTagger(
@@ -520,6 +543,42 @@ def cmd_tag(args: argparse.Namespace) -> int:
             f"{event.score:.3f}"
         )
     if not result.events:
+        lines.append("(no events)")
+    _emit(data, args.json, "\n".join(lines), args.output)
+    return 0
+
+
+def _tag_frame_level(args: argparse.Namespace) -> int:
+    """``ast-sb tag --frame-level``: :mod:`ast_sb.frame_detection`."""
+    from ast_sb.audio import AudioLoadError
+    from ast_sb.frame_detection import load_detector
+
+    overrides = {
+        key: value
+        for key, value in (
+            ("threshold", args.threshold),
+            ("low_threshold", args.low_threshold),
+            ("median_window", args.median_window),
+            ("window_seconds", args.window),
+            ("batch_size", args.batch_size),
+        )
+        if value is not None
+    }
+    try:
+        detector = load_detector(args.model, **overrides)
+        events, scores = detector.detect_file(args.file)
+    except (AudioLoadError, ValueError, FileNotFoundError) as err:
+        raise CLIError(str(err)) from err
+    data = {
+        "file": args.file,
+        "frame_hop": detector.frame_hop,
+        "frames": len(scores),
+        "labels": detector.labels,
+        "events": [{"start": a, "end": b, "label": c} for a, b, c in events],
+    }
+    lines = [f"{args.file}: {len(scores)} frames of {detector.frame_hop:g} s"]
+    lines += [f"{a:9.2f}\t{b:9.2f}\t{c}" for a, b, c in events]
+    if not events:
         lines.append("(no events)")
     _emit(data, args.json, "\n".join(lines), args.output)
     return 0

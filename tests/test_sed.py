@@ -337,3 +337,21 @@ def test_tiny_recipe_run(tmp_path):
     detector = load_detector(str(out / "detector"))
     wav = torch.randn(16000 * 3)
     assert detector.frame_scores(wav).shape == (75, 2)
+
+
+def test_cli_tag_frame_level(tmp_path, capsys):
+    from ast_sb.audio import save_audio
+    from ast_sb.cli import main
+    from ast_sb.frame_detection import save_detector
+
+    detector = FrameLevelDetector(_modules(_encoder()), ["a", "b", "c"])
+    save_detector(str(tmp_path / "det"), detector)
+    torch.manual_seed(4)
+    wav = torch.randn(16000 * 2)
+    save_audio(str(tmp_path / "x.wav"), wav, 16000)
+    argv = ["tag", str(tmp_path / "x.wav"), "--model", str(tmp_path / "det")]
+    assert main(argv + ["--frame-level", "--json", "--threshold", "0"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["frames"] == 50 and data["frame_hop"] == 0.04
+    # threshold 0: every class is on over the whole file
+    assert [(e["start"], e["end"]) for e in data["events"]] == [(0.0, 2.0)] * 3
