@@ -33,6 +33,7 @@ __all__ = [
     "psds",
     "median_onset_error",
     "evaluate_detection",
+    "merge_overlaps",
     "PSDS_SCENARIOS",
 ]
 
@@ -185,6 +186,7 @@ def psds(
         from sed_scores_eval.intersection_based import psds as library_psds
 
     settings = PSDS_SCENARIOS[int(scenario)]
+    reference = merge_overlaps(reference)
     # the library needs reference events of every class it scores
     present = {e[2] for events in reference.values() for e in events}
     keep = [i for i, label in enumerate(labels) if label in present]
@@ -211,6 +213,31 @@ def psds(
         max_efpr=max_efpr,
     )[0]
     return float(value)
+
+
+def merge_overlaps(events: Events) -> Dict[str, List[Event]]:
+    """Merges overlapping or touching events of the same class per file.
+
+    Mixed soundscapes can hold two overlapping events of one class; as a
+    reference they are one event (``sed_scores_eval`` refuses them).
+
+    Example
+    -------
+    >>> merge_overlaps({"a": [(0.0, 1.0, "x"), (0.5, 2.0, "x"), (0.2, 0.4, "y")]})
+    {'a': [(0.0, 2.0, 'x'), (0.2, 0.4, 'y')]}
+    """
+    merged: Dict[str, List[Event]] = {}
+    for name, file_events in events.items():
+        out: List[Event] = []
+        for onset, offset, label in sorted(
+            file_events, key=lambda e: (e[2], e[0])
+        ):
+            if out and out[-1][2] == label and onset <= out[-1][1]:
+                out[-1] = (out[-1][0], max(out[-1][1], offset), label)
+            else:
+                out.append((onset, offset, label))
+        merged[name] = sorted(out, key=lambda e: (e[0], e[2]))
+    return merged
 
 
 def _rows(name: str, events: Sequence[Event]) -> List[tuple]:
@@ -269,8 +296,10 @@ def evaluate_detection(
     -------
     dict
         ``event_f1``, ``segment_f1``, ``psds1``, ``psds2`` and
-        ``median_onset_error``.
+        ``median_onset_error`` (overlapping reference events of one class
+        merged first, :func:`merge_overlaps`).
     """
+    reference = merge_overlaps(reference)
     return {
         "event_f1": event_f1(reference, estimated, labels),
         "segment_f1": segment_f1(reference, estimated, labels, durations),
