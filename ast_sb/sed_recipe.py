@@ -113,12 +113,16 @@ def evaluate_systems(
     manifest: str,
     window_seconds: float = 1.0,
     window_hop: float = 0.5,
+    plot_folder: Optional[str] = None,
+    n_plots: int = 3,
 ) -> Dict[str, Dict[str, float]]:
     """DCASE metrics of the frame-level detector and the window tagger.
 
     Both systems use the detector's threshold; PSDS uses the frame-level
     detector's median-filtered frame probabilities and the window tagger's
-    segment scores (``window_hop`` segments).
+    segment scores (``window_hop`` segments). With ``plot_folder`` the
+    first ``n_plots`` files get a timeline PNG (reference, detected events,
+    frame probabilities).
 
     Returns
     -------
@@ -142,9 +146,22 @@ def evaluate_systems(
     )
     frame_events, frame_curves = {}, {}
     window_events, window_curves = {}, {}
-    for name, path in paths.items():
+    for index, (name, path) in enumerate(paths.items()):
         events, scores = detector.detect_file(path)
         frame_events[name] = events
+        if plot_folder and index < n_plots:
+            from ast_sb.sed_plots import plot_event_timeline
+
+            plot_event_timeline(
+                os.path.join(plot_folder, f"{name}.png"),
+                labels,
+                reference[name],
+                events,
+                durations[name],
+                scores,
+                detector.frame_hop,
+                title=f"{name}: reference (wide) and frame-level events",
+            )
         k = len(scores)
         stamps = np.minimum(
             np.arange(k + 1) * detector.frame_hop, durations[name]
@@ -253,6 +270,9 @@ def run_detection_recipe(
                     manifests["test"],
                     hparams["window_tagger_seconds"],
                     hparams["window_tagger_hop"],
+                    plot_folder=os.path.join(
+                        hparams["output_folder"], "timelines"
+                    ),
                 )
             )
         save_detector(hparams["detector_folder"], detector)
