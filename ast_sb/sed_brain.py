@@ -90,6 +90,11 @@ class AudioSpectrogramTransformerDetectionBrain(
         """Event classes are independent (multi-label clip metrics)."""
         return True
 
+    def _make_test_path(self):
+        """None: the frame path runs the encoder's ``forward_features`` as
+        it is (the inference paths of :mod:`ast_sb.fast` wrap ``forward``)."""
+        return None
+
     def compute_forward(self, batch, stage):
         """Waveforms -> fbank -> (SpecAugment) -> normalise -> tokens -> head.
 
