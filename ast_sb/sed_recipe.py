@@ -37,11 +37,17 @@ from ast_sb.sed_postprocessing import median_filter_scores
 from ast_sb.strong_labels import (
     StrongLabelError,
     read_strong_labels,
+    read_weak_labels,
     strong_label_dataset,
 )
 from ast_sb.tagging import SlidingWindowTagger, segment_scores
 
-__all__ = ["write_strong_manifest", "run_detection_recipe", "evaluate_systems"]
+__all__ = [
+    "write_strong_manifest",
+    "add_weak_clips",
+    "run_detection_recipe",
+    "evaluate_systems",
+]
 
 logger = logging.getLogger(__name__)
 Event = Tuple[float, float, str]
@@ -93,6 +99,35 @@ def write_strong_manifest(
     return sorted(
         {e[2] for file_events in events.values() for e in file_events}
     )
+
+
+def add_weak_clips(
+    manifest: str,
+    tsv: str,
+    audio_folder: str,
+    classes: Optional[Sequence[str]] = None,
+) -> List[str]:
+    """Adds weakly labelled clips (DESED ``weak.tsv``) to a manifest.
+
+    The clips get ``"labels"`` (no ``"events"``): they train the clip
+    loss only. Returns their classes.
+    """
+    weak = read_weak_labels(tsv, classes)
+    with open(manifest, encoding="utf-8") as f:
+        data = json.load(f)
+    for name, labels in weak.items():
+        path = os.path.join(audio_folder, name)
+        if not os.path.isfile(path):
+            raise StrongLabelError(f"{tsv}: no audio file {path} for {name}.")
+        key = "weak/" + os.path.splitext(name)[0]
+        data[key] = {
+            "wav": os.path.abspath(path),
+            "duration": read_duration(path),
+            "labels": labels,
+        }
+    with open(manifest, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+    return sorted({label for labels in weak.values() for label in labels})
 
 
 def _reference(

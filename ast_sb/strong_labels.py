@@ -38,6 +38,7 @@ from ast_sb.frame_level import output_frame_count
 __all__ = [
     "StrongLabelError",
     "read_strong_labels",
+    "read_weak_labels",
     "frame_targets",
     "weak_targets",
     "strong_label_dataset",
@@ -186,6 +187,62 @@ def read_strong_labels(
                     )
             file_events.append((onset, offset, label))
     return events
+
+
+def read_weak_labels(
+    path: str, classes: Optional[Sequence[str]] = None
+) -> Dict[str, List[str]]:
+    """Reads a DESED weak-label TSV (``filename event_labels``, labels
+    separated by commas) into ``{filename: [labels]}``.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmp_path")
+    >>> _ = (tmp / "w.tsv").write_text(
+    ...     "filename\\tevent_labels\\nx.wav\\tDog,Cat\\ny.wav\\tBird\\n")
+    >>> read_weak_labels(str(tmp / "w.tsv"))
+    {'x.wav': ['Dog', 'Cat'], 'y.wav': ['Bird']}
+    >>> read_weak_labels(str(tmp / "w.tsv"), classes=["Dog", "Cat"])
+    Traceback (most recent call last):
+    ...
+    ast_sb.strong_labels.StrongLabelError: .../w.tsv:3: unknown class 'Bird' (y.wav); known: ['Cat', 'Dog'].
+    """
+    allowed = None if classes is None else set(classes)
+    labels: Dict[str, List[str]] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f, delimiter="\t")
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header[:2]] != [
+            "filename",
+            "event_labels",
+        ]:
+            raise StrongLabelError(
+                f"{path}:1: expected the header 'filename event_labels' "
+                f"(DESED weak labels), got {header!r}."
+            )
+        for line, row in enumerate(reader, start=2):
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            where = f"{path}:{line}"
+            name = row[0].strip()
+            names = [
+                x.strip() for x in (row[1] if len(row) > 1 else "").split(",")
+            ]
+            names = [x for x in names if x]
+            if not name or not names:
+                raise StrongLabelError(
+                    f"{where}: a row needs a file name and at least one label."
+                )
+            for label in names:
+                if allowed is not None and label not in allowed:
+                    raise StrongLabelError(
+                        f"{where}: unknown class {label!r} ({name}); known: "
+                        f"{sorted(allowed)}."
+                    )
+            if name in labels:
+                raise StrongLabelError(f"{where}: {name} is listed twice.")
+            labels[name] = names
+    return labels
 
 
 def frame_targets(

@@ -292,7 +292,7 @@ def test_tiny_recipe_run(tmp_path):
         str(tmp_path / "isolated"), ["tone", "clicks"], per_class=2, seed=0
     )
     for offset, (split, count) in enumerate(
-        (("train", 4), ("validation", 2), ("eval", 2))
+        (("train", 4), ("validation", 2), ("eval", 2), ("weak", 2))
     ):
         out = tmp_path / "gen" / split
         tsv, _ = generate_soundscapes(
@@ -302,6 +302,15 @@ def test_tiny_recipe_run(tmp_path):
         (data / "audio").mkdir(exist_ok=True)
         os.replace(tsv, data / "metadata" / f"{split}.tsv")
         os.replace(out / "audio", data / "audio" / split)
+    # the "weak" soundscapes keep only their clip labels (DESED weak.tsv)
+    strong = read_strong_labels(str(data / "metadata" / "weak.tsv"))
+    (data / "metadata" / "weak.tsv").write_text(
+        "filename\tevent_labels\n"
+        + "".join(
+            f"{name}\t{','.join(sorted({e[2] for e in events}))}\n"
+            for name, events in strong.items()
+        )
+    )
     evaluate = _sed_eval_importable()
     out = tmp_path / "out"
     run_recipe(
@@ -317,8 +326,13 @@ def test_tiny_recipe_run(tmp_path):
             "batch_size": 2,
             "window_tagger_seconds": 1.0,
             "evaluate": evaluate,
+            "weak_tsv": "metadata/weak.tsv",
+            "weak_audio": "audio/weak",
         },
     )
+    train = json.loads((out / "save" / "train.json").read_text())
+    weak = {k: v for k, v in train.items() if k.startswith("weak/")}
+    assert len(weak) == 2 and all("events" not in v for v in weak.values())
     results = json.loads((out / "sed_results.json").read_text())
     assert results["classes"] == ["clicks", "tone"]
     assert 0.0 <= results["test_clip_stats"]["mAP"] <= 1.0

@@ -22,10 +22,10 @@ Authors
 
 import json
 import os
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ast_sb.manifests import is_prepared, mark_prepared
-from ast_sb.sed_recipe import write_strong_manifest
+from ast_sb.sed_recipe import add_weak_clips, write_strong_manifest
 
 
 def prepare_desed(
@@ -33,6 +33,7 @@ def prepare_desed(
     save_folder: str,
     splits: Dict[str, Tuple[str, str]],
     layout: str = "desed",
+    weak: Optional[Tuple[str, str]] = None,
     skip_prep: bool = False,
 ) -> Tuple[Dict[str, str], List[str]]:
     """Writes ``<save_folder>/<split>.json`` and ``classes.json``.
@@ -48,6 +49,10 @@ def prepare_desed(
         relative to ``data_folder``.
     layout : str
         ``desed`` or ``audioset``.
+    weak : tuple of str, optional
+        ``(tsv, audio_folder)`` of weakly labelled training clips (DESED
+        ``metadata/train/weak.tsv``: ``filename event_labels``); they train
+        the clip loss only.
     skip_prep : bool
         Reuse existing manifests.
 
@@ -66,6 +71,7 @@ def prepare_desed(
         "data_folder": os.path.abspath(data_folder),
         "splits": {k: list(v) for k, v in splits.items()},
         "layout": layout,
+        "weak": list(weak) if weak else None,
     }
     options_file = os.path.join(save_folder, "prepare_options.json")
     outputs = list(manifests.values()) + [classes_file]
@@ -79,6 +85,13 @@ def prepare_desed(
         manifests["train"],
         layout,
     )
+    if weak:
+        weak_classes = add_weak_clips(
+            manifests["train"],
+            os.path.join(data_folder, weak[0]),
+            os.path.join(data_folder, weak[1]),
+        )
+        classes = sorted(set(classes) | set(weak_classes))
     for split, (tsv, audio) in splits.items():
         if split != "train":
             write_strong_manifest(

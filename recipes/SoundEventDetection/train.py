@@ -35,6 +35,11 @@ def prepare(hparams):
             for split in ("train", "valid", "test")
         },
         "layout": hparams["layout"],
+        "weak": (
+            (hparams["weak_tsv"], hparams["weak_audio"])
+            if hparams.get("weak_tsv")
+            else None
+        ),
     }
     run_on_main(prepare_desed, kwargs=kwargs)
     return prepare_desed(**kwargs, skip_prep=True)
