@@ -26,6 +26,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from ast_sb.audio import load_audio
@@ -159,24 +160,24 @@ class FrameLevelDetector:
         """
         wav = wav.reshape(-1).float()
         step = int(round(self.window_seconds * self.sample_rate))
-        starts = list(range(0, max(1, len(wav)), step))
-        pieces: List[np.ndarray] = []
-        for first in range(0, len(starts), self.batch_size):
-            chunk = starts[first : first + self.batch_size]
-            n = [min(step, len(wav) - s) for s in chunk]
-            width = max(n)
-            batch = torch.zeros(len(chunk), width)
-            for row, (s, k) in enumerate(zip(chunk, n)):
-                batch[row, :k] = wav[s : s + k]
-            lengths = torch.tensor(n, dtype=torch.float64) / width
-            logits, _, mask = frame_forward(
-                self.modules, batch, lengths.float()
+        n_windows = max(1, -(-len(wav) // step))
+        windows = F.pad(wav, (0, n_windows * step - len(wav))).view(
+            n_windows, step
+        )
+        counts = (len(wav) - torch.arange(n_windows) * step).clamp(1, step)
+        pieces: List[torch.Tensor] = []
+        for first in range(0, n_windows, self.batch_size):
+            n = counts[first : first + self.batch_size]
+            width = int(n.max())  # only the last window is shorter
+            batch = windows[first : first + self.batch_size, :width]
+            lengths = (n.double() / width).float()
+            logits, _, mask = frame_forward(self.modules, batch, lengths)
+            # each window's own frames, at most a window's worth
+            keep = mask[:, : self.frames_per_window]
+            pieces.append(
+                torch.sigmoid(logits[:, : self.frames_per_window])[keep]
             )
-            probs = torch.sigmoid(logits).numpy()
-            counts = mask.sum(dim=1).tolist()
-            for p, k in zip(probs, counts):
-                pieces.append(p[: min(k, self.frames_per_window)])
-        return np.concatenate(pieces, axis=0)
+        return torch.cat(pieces, dim=0).numpy()
 
     def events(self, scores: np.ndarray) -> List[Event]:
         """Events of frame probabilities with the detector's post-processing."""

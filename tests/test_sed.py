@@ -280,6 +280,12 @@ def test_detector_windows_cover_the_file_at_frame_resolution():
         first, _, _ = frame_forward(modules, wav[None, :16000], torch.ones(1))
     expected = torch.sigmoid(first[0]).numpy()
     assert np.abs(scores[:25] - expected).max() <= 1e-5
+    # windows one by one: the same frames
+    single = FrameLevelDetector(
+        modules, ["a", "b", "c"], window_seconds=1.0, batch_size=1
+    ).frame_scores(wav)
+    assert single.shape == scores.shape
+    assert np.abs(single - scores).max() <= 1e-5
 
 
 # --------------------------------------------------------------------------
