@@ -5,6 +5,7 @@ Usage::
     ast-sb classify a.wav b.flac --model MODEL_DIR [--top-k 5] [--json]
     ast-sb tag long.wav --model MODEL_DIR [--window 10 --hop 5] [--plot t.png]
     ast-sb tag long.wav --model DETECTOR_DIR --frame-level [--median-window 7]
+    ast-sb stream rec.wav --model DETECTOR_DIR --frame-level
     arecord -f S16_LE -r 16000 -c 1 | ast-sb stream --model MODEL_DIR --hop 1
     ast-sb info --model MODEL_DIR [--json]
     ast-sb convert hf_folder_or_ast.pth MODEL_DIR [--labels labels.csv]
@@ -331,6 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--windows", action="store_true", help="also one line per window"
     )
+    p.add_argument(
+        "--frame-level",
+        action="store_true",
+        help="--model is a frame-level detector folder: events at frame "
+        "resolution as they end ({type: event, start, end, label})",
+    )
+    p.add_argument("--low-threshold", type=float, default=None)
+    p.add_argument("--median-window", type=_positive_int, default=None)
 
     p = sub.add_parser("info", help="model size, parameters and set-up")
     model_args(p)
@@ -553,19 +562,8 @@ def _tag_frame_level(args: argparse.Namespace) -> int:
     from ast_sb.audio import AudioLoadError
     from ast_sb.frame_detection import load_detector
 
-    overrides = {
-        key: value
-        for key, value in (
-            ("threshold", args.threshold),
-            ("low_threshold", args.low_threshold),
-            ("median_window", args.median_window),
-            ("window_seconds", args.window),
-            ("batch_size", args.batch_size),
-        )
-        if value is not None
-    }
     try:
-        detector = load_detector(args.model, **overrides)
+        detector = load_detector(args.model, **_detector_overrides(args))
         events, scores = detector.detect_file(args.file)
     except (AudioLoadError, ValueError, FileNotFoundError) as err:
         raise CLIError(str(err)) from err
@@ -590,6 +588,8 @@ def cmd_stream(args: argparse.Namespace) -> int:
     from ast_sb.stream_sources import open_source
     from ast_sb.streaming import StreamingTagger, stream_jsonl
 
+    if args.frame_level:
+        return _stream_frame_level(args)
     model = _load(args)
     try:
         rate, chunks = open_source(
@@ -620,6 +620,60 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
         stream_jsonl(tagger, chunks, write, windows=args.windows)
     except (AudioLoadError, ValueError, RuntimeError) as err:
+        raise CLIError(str(err)) from err
+    return 0
+
+
+def _detector_overrides(args: argparse.Namespace) -> Dict[str, Any]:
+    """Post-processing / window options given on the command line."""
+    pairs = (
+        ("threshold", args.threshold),
+        ("low_threshold", args.low_threshold),
+        ("median_window", args.median_window),
+        ("window_seconds", args.window),
+        ("batch_size", getattr(args, "batch_size", None)),
+    )
+    return {key: value for key, value in pairs if value is not None}
+
+
+def _stream_frame_level(args: argparse.Namespace) -> int:
+    """``ast-sb stream --frame-level``: :mod:`ast_sb.frame_streaming`."""
+    from ast_sb.audio import AudioLoadError
+    from ast_sb.frame_detection import load_detector
+    from ast_sb.frame_streaming import FrameLevelStream
+    from ast_sb.stream_sources import open_source
+
+    def write(record: Dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(record, allow_nan=False) + "\n")
+        sys.stdout.flush()
+
+    try:
+        detector = load_detector(args.model, **_detector_overrides(args))
+        rate, chunks = open_source(
+            args.source,
+            args.format,
+            args.rate,
+            args.channels,
+            follow=args.follow,
+            idle_timeout=args.idle_timeout,
+            mic=args.mic,
+            mic_device=args.mic_device,
+            duration=args.duration,
+        )
+        stream = FrameLevelStream(detector, input_rate=rate)
+        n_events = 0
+        try:
+            for chunk in chunks:
+                for a, b, c in stream.push(chunk):
+                    write({"type": "event", "start": a, "end": b, "label": c})
+                    n_events += 1
+        except KeyboardInterrupt:
+            pass
+        for a, b, c in stream.finish():
+            write({"type": "event", "start": a, "end": b, "label": c})
+            n_events += 1
+        write({"type": "end", "n_events": n_events})
+    except (AudioLoadError, ValueError, RuntimeError, FileNotFoundError) as err:
         raise CLIError(str(err)) from err
     return 0
 

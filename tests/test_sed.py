@@ -421,3 +421,33 @@ def test_stream_gives_the_offline_events(chunk):
         events += stream.push(wav[first : first + chunk])
     events += stream.finish()
     assert sorted(events) == sorted(offline)
+
+
+def test_cli_stream_frame_level_gives_the_tag_events(tmp_path, capsys):
+    from ast_sb.audio import save_audio
+    from ast_sb.cli import main
+    from ast_sb.frame_detection import save_detector
+
+    modules = _modules(_encoder())
+    with torch.no_grad():  # a head that fires on loud frames
+        modules["classifier"].linear.bias.fill_(-0.2)
+    save_detector(
+        str(tmp_path / "det"),
+        FrameLevelDetector(modules, ["a", "b", "c"], window_seconds=1.0),
+    )
+    torch.manual_seed(5)
+    wav = torch.randn(16000 * 3 + 3000) * 0.1
+    wav[20000:30000] *= 8.0
+    save_audio(str(tmp_path / "x.wav"), wav, 16000)
+    common = ["--model", str(tmp_path / "det"), "--frame-level"]
+    assert main(["tag", str(tmp_path / "x.wav"), *common, "--json"]) == 0
+    tagged = json.loads(capsys.readouterr().out)["events"]
+    assert tagged, "the test needs events"
+    assert main(["stream", str(tmp_path / "x.wav"), *common]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert lines[-1] == {"type": "end", "n_events": len(lines) - 1}
+    streamed = [
+        {k: x[k] for k in ("start", "end", "label")} for x in lines[:-1]
+    ]
+    key = lambda e: (e["start"], e["label"])  # noqa: E731
+    assert sorted(streamed, key=key) == sorted(tagged, key=key)
