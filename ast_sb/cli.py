@@ -4,6 +4,8 @@ Usage::
 
     ast-sb classify a.wav b.flac --model MODEL_DIR [--top-k 5] [--json]
     ast-sb tag long.wav --model MODEL_DIR [--window 10 --hop 5] [--plot t.png]
+    ast-sb tag long.wav --model DETECTOR_DIR --frame-level [--median-window 7]
+    ast-sb stream rec.wav --model DETECTOR_DIR --frame-level
     arecord -f S16_LE -r 16000 -c 1 | ast-sb stream --model MODEL_DIR --hop 1
     ast-sb info --model MODEL_DIR [--json]
     ast-sb convert hf_folder_or_ast.pth MODEL_DIR [--labels labels.csv]
@@ -248,6 +250,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", help="also write the JSON result to a file")
     p.add_argument("--plot", help="write a spectrogram + timeline PNG")
+    p.add_argument(
+        "--frame-level",
+        action="store_true",
+        help="--model is a frame-level detector folder (recipes/"
+        "SoundEventDetection: <output_folder>/detector): events at frame "
+        "resolution (its post-processing; --threshold, --low-threshold, "
+        "--median-window override it)",
+    )
+    p.add_argument(
+        "--low-threshold",
+        type=float,
+        default=None,
+        help="with --frame-level: hysteresis low threshold",
+    )
+    p.add_argument(
+        "--median-window",
+        type=_positive_int,
+        default=None,
+        help="with --frame-level: median filter in frames",
+    )
     budget_args(p)
     progress_args(p)
 
@@ -314,6 +336,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--windows", action="store_true", help="also one line per window"
     )
+    p.add_argument(
+        "--frame-level",
+        action="store_true",
+        help="--model is a frame-level detector folder: events at frame "
+        "resolution as they end ({type: event, start, end, label})",
+    )
+    p.add_argument("--low-threshold", type=float, default=None)
+    p.add_argument("--median-window", type=_positive_int, default=None)
 
     p = sub.add_parser("info", help="model size, parameters and set-up")
     model_args(p)
@@ -492,6 +522,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
     from ast_sb.dataio.audio import AudioLoadError
     from ast_sb.inference.tagging import SlidingWindowTagger
 
+    if args.frame_level:
+        return _tag_frame_level(args)
     model = _load(args)
     try:
         tagger = SlidingWindowTagger(
@@ -529,12 +561,39 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tag_frame_level(args: argparse.Namespace) -> int:
+    """``ast-sb tag --frame-level``: :mod:`ast_sb.inference.frame_detection`."""
+    from ast_sb.dataio.audio import AudioLoadError
+    from ast_sb.inference.frame_detection import load_detector
+
+    try:
+        detector = load_detector(args.model, **_detector_overrides(args))
+        events, scores = detector.detect_file(args.file)
+    except (AudioLoadError, ValueError, FileNotFoundError) as err:
+        raise CLIError(str(err)) from err
+    data = {
+        "file": args.file,
+        "frame_hop": detector.frame_hop,
+        "frames": len(scores),
+        "labels": detector.labels,
+        "events": [{"start": a, "end": b, "label": c} for a, b, c in events],
+    }
+    lines = [f"{args.file}: {len(scores)} frames of {detector.frame_hop:g} s"]
+    lines += [f"{a:9.2f}\t{b:9.2f}\t{c}" for a, b, c in events]
+    if not events:
+        lines.append("(no events)")
+    _emit(data, args.json, "\n".join(lines), args.output)
+    return 0
+
+
 def cmd_stream(args: argparse.Namespace) -> int:
     """Runs ``ast-sb stream`` (:mod:`ast_sb.inference.streaming`, :mod:`ast_sb.inference.stream_sources`)."""
     from ast_sb.dataio.audio import AudioLoadError
     from ast_sb.inference.stream_sources import open_source
     from ast_sb.inference.streaming import StreamingTagger, stream_jsonl
 
+    if args.frame_level:
+        return _stream_frame_level(args)
     model = _load(args)
     try:
         rate, chunks = open_source(
@@ -565,6 +624,60 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
         stream_jsonl(tagger, chunks, write, windows=args.windows)
     except (AudioLoadError, ValueError, RuntimeError) as err:
+        raise CLIError(str(err)) from err
+    return 0
+
+
+def _detector_overrides(args: argparse.Namespace) -> Dict[str, Any]:
+    """Post-processing / window options given on the command line."""
+    pairs = (
+        ("threshold", args.threshold),
+        ("low_threshold", args.low_threshold),
+        ("median_window", args.median_window),
+        ("window_seconds", args.window),
+        ("batch_size", getattr(args, "batch_size", None)),
+    )
+    return {key: value for key, value in pairs if value is not None}
+
+
+def _stream_frame_level(args: argparse.Namespace) -> int:
+    """``ast-sb stream --frame-level``: :mod:`ast_sb.inference.frame_streaming`."""
+    from ast_sb.dataio.audio import AudioLoadError
+    from ast_sb.inference.frame_detection import load_detector
+    from ast_sb.inference.frame_streaming import FrameLevelStream
+    from ast_sb.inference.stream_sources import open_source
+
+    def write(record: Dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(record, allow_nan=False) + "\n")
+        sys.stdout.flush()
+
+    try:
+        detector = load_detector(args.model, **_detector_overrides(args))
+        rate, chunks = open_source(
+            args.source,
+            args.format,
+            args.rate,
+            args.channels,
+            follow=args.follow,
+            idle_timeout=args.idle_timeout,
+            mic=args.mic,
+            mic_device=args.mic_device,
+            duration=args.duration,
+        )
+        stream = FrameLevelStream(detector, input_rate=rate)
+        n_events = 0
+        try:
+            for chunk in chunks:
+                for a, b, c in stream.push(chunk):
+                    write({"type": "event", "start": a, "end": b, "label": c})
+                    n_events += 1
+        except KeyboardInterrupt:
+            pass
+        for a, b, c in stream.finish():
+            write({"type": "event", "start": a, "end": b, "label": c})
+            n_events += 1
+        write({"type": "end", "n_events": n_events})
+    except (AudioLoadError, ValueError, RuntimeError, FileNotFoundError) as err:
         raise CLIError(str(err)) from err
     return 0
 
