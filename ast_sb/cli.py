@@ -462,9 +462,12 @@ def cmd_classify(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         progress=_progress(args),
     )
+    from ast_sb.model_info import inference_info
+
     data = {
         "model": args.model,
         "multi_label": model.multi_label,
+        "inference": inference_info(model),
         "results": results,
     }
     lines = []
@@ -610,6 +613,15 @@ def _info_text(info: Dict[str, Any]) -> str:
     if "gflops_per_clip" in info:
         lines.append(
             f"compute:        {info['gflops_per_clip']} GFLOPs per clip"
+        )
+    inference = info.get("inference")
+    if inference:
+        cpu = inference["cpu"]
+        lines.append(
+            f"inference path: {inference['fast_path']} (candidate here: "
+            f"{inference.get('candidate', '-')}; CPU {cpu['capability']}, "
+            f"native bf16: {cpu['native_bf16']}, flags "
+            f"{' '.join(cpu['flags']) or '-'})"
         )
     return "\n".join(lines)
 
