@@ -310,6 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--windows", action="store_true", help="also one line per window"
     )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="intra-op threads (default: 1 for models under 10 GFLOP per "
+        "window, which keeps latency when other processes share the "
+        "cores; else one per core)",
+    )
 
     p = sub.add_parser("info", help="model size, parameters and set-up")
     model_args(p)
@@ -528,6 +536,22 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stream_threads(model: Any, threads: Optional[int]) -> int:
+    """Applies the small-model thread policy (:mod:`ast_sb.threads`)."""
+    from ast_sb.model import forward_flops
+    from ast_sb.threads import apply_thread_policy
+
+    try:
+        gflop = forward_flops(model.encoder, model.max_frames) / 1e9
+    except (AttributeError, KeyError, ValueError, TypeError):
+        gflop = float("inf")  # unknown size: keep one thread per core
+    n = apply_thread_policy(gflop, threads)
+    logging.getLogger(__name__).info(
+        "stream: %d intra-op thread(s) (%.2f GFLOP per window)", n, gflop
+    )
+    return n
+
+
 def cmd_stream(args: argparse.Namespace) -> int:
     """Runs ``ast-sb stream`` (:mod:`ast_sb.streaming`, :mod:`ast_sb.stream_sources`)."""
     from ast_sb.audio import AudioLoadError
@@ -535,6 +559,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
     from ast_sb.streaming import StreamingTagger, stream_jsonl
 
     model = _load(args)
+    _stream_threads(model, getattr(args, "threads", None))
     try:
         rate, chunks = open_source(
             args.source,

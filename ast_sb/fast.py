@@ -923,7 +923,9 @@ class InferencePath:
         }
         chosen = candidate if close and same_top1 and faster else "fp32"
         self.choices[key] = chosen
-        return outputs[chosen]
+        # an exact candidate returns fp32's output; bf16 its own, so that
+        # every call of this shape scores alike
+        return outputs["bf16"] if chosen == "bf16" else ref
 
     def __call__(self, *args: Any) -> Any:
         """Runs the module through the path chosen for these input shapes.
