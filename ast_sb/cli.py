@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 #: ``ast_sb.fast.INFERENCE_PATHS``, spelled out: importing torch to build
 #: the parser would slow down ``--help``
-FAST_PATHS = ("auto", "fp32", "onednn", "int8", "bf16")
+FAST_PATHS = ("auto", "fp32", "onednn", "int8", "bf16", "openvino")
 
 #: ``ast_sb.token_budget.TOKEN_BUDGET_AXES``, spelled out for the same reason
 TOKEN_BUDGET_AXES = ("both", "time", "frequency")
@@ -163,9 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
             "--fast-path",
             choices=FAST_PATHS,
             default=None,
-            help="encoder inference path (default: the folder's, auto = "
-            "the fastest path within 1e-4 of fp32 on this machine; int8 = "
-            "dynamic int8 Linear layers, bf16 = bfloat16 autocast)",
+            help="encoder inference path (default: the folder's; auto = "
+            "bf16 weights where the CPU has native bf16 and a first-use "
+            "probe agrees with fp32, else the fastest path within 1e-4 of "
+            "fp32; fp32 = bit-exact; int8 = dynamic int8 Linear layers; "
+            "bf16 = bfloat16 weights; openvino = the encoder compiled by "
+            "OpenVINO, needs ast_sb[openvino])",
         )
 
     def budget_args(p: argparse.ArgumentParser) -> None:
@@ -396,10 +399,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         nargs="+",
-        choices=("torchscript", "onnx", "onnx_int8"),
+        choices=("torchscript", "onnx", "onnx_int8", "openvino"),
         default=["torchscript", "onnx"],
         help="onnx_int8: the ONNX export with dynamic int8 MatMuls "
-        "(onnxruntime.quantization)",
+        "(onnxruntime.quantization); openvino: the ONNX export converted "
+        "to OpenVINO IR (model.xml + model.bin, needs ast_sb[openvino])",
     )
     p.add_argument(
         "--input",

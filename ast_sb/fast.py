@@ -64,7 +64,7 @@ from ast_sb.cpu_features import native_bf16
 FAST_MODES = ("onednn", "bf16", "compile")
 """Modes accepted by :func:`optimize_for_inference`."""
 
-INFERENCE_PATHS = ("auto", "fp32", "onednn", "int8", "bf16")
+INFERENCE_PATHS = ("auto", "fp32", "onednn", "int8", "bf16", "openvino")
 """Paths accepted by :class:`InferencePath` (interface, CLI, YAML)."""
 
 EXACT_ATOL = 1e-4
@@ -813,6 +813,7 @@ class InferencePath:
         self.capability = cpu_capability() if capability is None else capability
         self.bf16 = native_bf16() if bf16 is None else bool(bf16)
         self.scorer = scorer
+        self.openvino_precision: Optional[str] = None  # None: OpenVINO's
         self.choices: Dict[Tuple, str] = {}
         self.probes: Dict[Tuple, Dict[str, float]] = {}
         self._variants: Dict[str, nn.Module] = {}
@@ -866,6 +867,8 @@ class InferencePath:
         Any
             The module's output.
         """
+        if name == "openvino":
+            return self._openvino(*args)
         module = self._variant(name)
         if name == "bf16" and _device_of(module) == "cpu":
             # the features go in as bf16; lengths and masks stay as they are
@@ -890,6 +893,20 @@ class InferencePath:
             ]
             rows.append(module(*row_args))
         return torch.cat(rows)
+
+    def _openvino(self, *args: Any) -> Any:
+        """Runs the OpenVINO-compiled module (converted on first use)."""
+        from ast_sb.openvino_backend import compile_openvino
+
+        if "openvino" not in self._variants:
+            feats = args[0]
+            example = [torch.randn((2,) + tuple(feats.shape[1:]))]
+            if len(args) > 1:  # lengths: convert the padding-mask branch
+                example.append(torch.tensor([1.0, 0.5]))
+            self._variants["openvino"] = compile_openvino(
+                self.module, example, precision=self.openvino_precision
+            )
+        return self._variants["openvino"](*args)
 
     def _probe(self, key: Tuple, candidate: str, args: Tuple) -> Any:
         times: Dict[str, List[float]] = {"fp32": [], candidate: []}
