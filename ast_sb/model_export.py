@@ -43,6 +43,7 @@ Authors
 """
 
 import contextlib
+import copy
 import importlib.util
 import io
 import json
@@ -125,23 +126,46 @@ class TraceableFbank(nn.Module):
     checks (``torch.export`` cannot trace ``isfinite(...).all()``) and
     without the CPU frame blocks (a Python loop over the input length).
 
+    With ``dft="matmul"`` (the default of the exports) the power spectrum's
+    real FFT is one MatMul with :func:`ast_sb.features.real_dft_basis`
+    instead of the ONNX ``DFT`` op: OpenVINO 2026.4's ``read_model``
+    crashed (segfault) on the graph after ``DFT`` (first failing node: the
+    mel-filterbank MatMul on ``|DFT|^2``), and the legacy exporter has no
+    FFT at all. The front end itself is not modified (a shallow copy holds
+    the basis); the log-mel features move by ~1e-6.
+
     Arguments
     ---------
     fbank : ast_sb.features.KaldiFbank
         The front end to wrap.
+    dft : str
+        "matmul" (export graphs) or "fft" (the front end's own
+        ``torch.fft.rfft``: bit-identical features).
 
     Example
     -------
     >>> from ast_sb.features import KaldiFbank
     >>> fbank = KaldiFbank(target_length=100)
     >>> wavs = torch.randn(2, 16000) * 0.1
-    >>> bool(torch.equal(TraceableFbank(fbank)(wavs), fbank(wavs)))
+    >>> bool(torch.equal(TraceableFbank(fbank, "fft")(wavs), fbank(wavs)))
+    True
+    >>> diff = (TraceableFbank(fbank)(wavs) - fbank(wavs)).abs().max()
+    >>> bool(diff < 1e-3)
     True
     """
 
-    def __init__(self, fbank: nn.Module):
+    def __init__(self, fbank: nn.Module, dft: str = "matmul"):
         super().__init__()
+        if dft not in ("matmul", "fft"):
+            raise ValueError(f"dft must be 'matmul' or 'fft', got {dft!r}.")
+        if dft == "matmul":
+            from ast_sb.features import real_dft_basis
+
+            fbank = copy.copy(fbank)  # shares buffers; the basis is its own
+            basis = real_dft_basis(fbank.window.shape[-1], fbank.n_fft)
+            object.__setattr__(fbank, "dft_basis", basis)
         self.fbank = fbank
+        self.dft = dft
 
     def forward(
         self, wavs: torch.Tensor, lengths: Optional[torch.Tensor] = None

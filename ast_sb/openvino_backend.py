@@ -96,6 +96,7 @@ def compile_openvino(
     example: Sequence[torch.Tensor],
     precision: Optional[str] = None,
     model: Any = None,
+    config: Optional[dict] = None,
 ) -> OpenVINOModule:
     """Converts ``module`` with OpenVINO and compiles it for the CPU.
 
@@ -112,6 +113,8 @@ def compile_openvino(
     model : openvino.Model or str, optional
         An already converted model, or a file (``.xml``, ``.onnx``) that
         ``openvino.Core.read_model`` reads (e.g. ast_sb's ONNX export).
+    config : dict, optional
+        More CPU plugin properties (e.g. ``{"INFERENCE_NUM_THREADS": 1}``).
 
     Returns
     -------
@@ -133,7 +136,7 @@ def compile_openvino(
             )
     elif isinstance(model, str):
         model = core.read_model(model)
-    config = {}
+    config = dict(config or {})
     if precision is not None:
         config["INFERENCE_PRECISION_HINT"] = precision
     return OpenVINOModule(core.compile_model(model, "CPU", config))
