@@ -719,6 +719,9 @@ def export_model(
         module = ExportableClassifier(
             encoder, head, interface.features, interface.normalizer
         )
+        if dynamo is False:  # the legacy exporter's graph of the MatMul
+            # DFT does not load in onnxruntime; keep its clear "no FFT" error
+            module.fbank = TraceableFbank(interface.features, dft="fft")
         # one sliding window of the folder (the grid by default)
         shape = [interface.pipeline.window or interface.max_samples]
     module = module.cpu().eval()
