@@ -3,18 +3,24 @@
 :class:`InferencePath` runs an encoder through one of :data:`INFERENCE_PATHS`:
 
 * ``"auto"`` (the default of the interface, ``ast-sb``, exported folders and
-  the recipes' test): the fastest *exact* path for this machine. The CPU
-  capability rule (:func:`default_path`) names one candidate: ``"onednn"``
-  where ``torch.backends.cpu.get_cpu_capability()`` reports AVX-512 (where
+  the recipes' test): the fastest path for this machine. The CPU
+  capability rule (:func:`default_path`) names one candidate: ``"bf16"``
+  where the CPU has native bf16 (AMX or AVX512-BF16,
+  :func:`ast_sb.cpu_features.native_bf16`); else ``"onednn"`` where
+  ``torch.backends.cpu.get_cpu_capability()`` reports AVX-512 (where
   oneDNN's fp32 GEMM was measured faster than MKL's) and the oneDNN probe
-  passes, else ``"fp32"``. A candidate other than fp32 is kept for an input
+  passes; else ``"fp32"``. A candidate other than fp32 is kept for an input
   shape only after a probe on the first batch of that shape: its outputs
-  must be within :data:`EXACT_ATOL` (1e-4) of fp32 and its median time not
-  above fp32's; otherwise that shape runs in fp32. The choice is cached per
-  process and input shape (:attr:`InferencePath.choices`). bf16, int8 and
-  compile are never chosen automatically (bf16 and int8 are not within
-  1e-4; compile takes tens of seconds per shape).
-* ``"fp32"``: the module as it is.
+  must be within :data:`EXACT_ATOL` (1e-4) of fp32 (oneDNN) or within
+  :data:`BF16_RTOL` of fp32 relative to fp32's largest output with the
+  same top-1 class under the ``scorer`` (bf16), and its median time not
+  above fp32's; otherwise that shape runs in fp32. The choice is cached
+  per process and input shape (:attr:`InferencePath.choices`). int8,
+  OpenVINO and compile are never chosen automatically.
+* ``"fp32"``: the module as it is (bit-exact).
+* ``"openvino"``: the module converted and compiled by OpenVINO once per
+  process (:mod:`ast_sb.openvino_backend`; its precision choice: bf16 on
+  native-bf16 CPUs).
 * ``"onednn"``, ``"bf16"``: below. ``"int8"``: dynamic int8 quantisation of
   the encoder's Linear layers (:func:`quantize_int8`), each clip run alone
   so a clip scores the same alone and in any padded batch.
@@ -33,7 +39,9 @@ The lower-level modes, chosen with :func:`optimize_for_inference`:
   CUDA, bf16, half) takes the ordinary ``F.linear`` path.
 * ``"bf16"``: the module runs under ``torch.autocast`` in bfloat16 (CPU) or
   float16/bfloat16 (CUDA); floating outputs are cast back to float32. Faster,
-  with a small accuracy loss (see ``benchmarks/README.md``).
+  with a small accuracy loss (see ``benchmarks/README.md``). (The
+  ``"bf16"`` *inference path* on the CPU uses :func:`bf16_copy` instead:
+  bf16 weights and oneDNN Linear layers.)
 * ``"compile"``: ``torch.compile`` (Inductor; on CPU with weight freezing,
   which also pre-packs the Linear weights for oneDNN). The first call compiles
   for tens of seconds; every new input shape compiles again.
