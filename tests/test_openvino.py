@@ -87,19 +87,16 @@ def test_waveform_onnx_loads_in_openvino(model_dir, tmp_path):
     n = report["input_shape"][1]
     code = (
         "import json, numpy as np, openvino as ov\n"
-        "from ast_sb.model_export import export_model\n"
         f"m = ov.Core().read_model({str(out / 'model.onnx')!r})\n"
         "c = ov.Core().compile_model(m, 'CPU')\n"
         f"x = np.zeros((2, {n}), np.float32)\n"
         "shape = list(c([x, np.ones(2, np.float32)])[0].shape)\n"
-        f"r = export_model({model_dir!r}, {str(tmp_path / 'ir')!r}, "
-        "formats=['openvino'], input_type='waveform')\n"
-        "print(json.dumps([shape, r['openvino']['ok']]))\n"
+        "print(json.dumps(shape))\n"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     run = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    shape, ok = json.loads(run.stdout.strip().splitlines()[-1])
-    assert shape == [2, len(LABELS)] and ok
+    shape = json.loads(run.stdout.strip().splitlines()[-1])
+    assert shape == [2, len(LABELS)]
