@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 #: ``ast_sb.inference.fast.INFERENCE_PATHS``, spelled out: importing torch to build
 #: the parser would slow down ``--help``
-FAST_PATHS = ("auto", "fp32", "onednn", "int8", "bf16")
+FAST_PATHS = ("auto", "fp32", "onednn", "int8", "bf16", "openvino")
 
 #: ``ast_sb.lobes.token_budget.TOKEN_BUDGET_AXES``, spelled out for the same reason
 TOKEN_BUDGET_AXES = ("both", "time", "frequency")
@@ -169,9 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
             "--fast-path",
             choices=FAST_PATHS,
             default=None,
-            help="encoder inference path (default: the folder's, auto = "
-            "the fastest path within 1e-4 of fp32 on this machine; int8 = "
-            "dynamic int8 Linear layers, bf16 = bfloat16 autocast)",
+            help="encoder inference path (default: the folder's; auto = "
+            "bf16 weights where the CPU has native bf16 and a first-use "
+            "probe agrees with fp32, else the fastest path within 1e-4 of "
+            "fp32; fp32 = bit-exact; int8 = dynamic int8 Linear layers; "
+            "bf16 = bfloat16 weights; openvino = the encoder compiled by "
+            "OpenVINO, needs ast_sb[openvino])",
         )
 
     def budget_args(p: argparse.ArgumentParser) -> None:
@@ -344,6 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--low-threshold", type=float, default=None)
     p.add_argument("--median-window", type=_positive_int, default=None)
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="intra-op threads (default: 1 for models under 10 GFLOP per "
+        "window, which keeps latency when other processes share the "
+        "cores; else one per core)",
+    )
 
     p = sub.add_parser("info", help="model size, parameters and set-up")
     model_args(p)
@@ -422,10 +433,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         nargs="+",
-        choices=("torchscript", "onnx", "onnx_int8"),
+        choices=("torchscript", "onnx", "onnx_int8", "openvino"),
         default=["torchscript", "onnx"],
         help="onnx_int8: the ONNX export with dynamic int8 MatMuls "
-        "(onnxruntime.quantization)",
+        "(onnxruntime.quantization); openvino: the ONNX export converted "
+        "to OpenVINO IR (model.xml + model.bin, needs ast_sb[openvino])",
     )
     p.add_argument(
         "--input",
@@ -496,9 +508,12 @@ def cmd_classify(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         progress=_progress(args),
     )
+    from ast_sb.inference.model_info import inference_info
+
     data = {
         "model": args.model,
         "multi_label": model.multi_label,
+        "inference": inference_info(model),
         "results": results,
     }
     lines = []
@@ -561,6 +576,22 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stream_threads(model: Any, threads: Optional[int]) -> int:
+    """Applies the small-model thread policy (:mod:`ast_sb.inference.threads`)."""
+    from ast_sb.inference.threads import apply_thread_policy
+    from ast_sb.lobes.model import forward_flops
+
+    try:
+        gflop = forward_flops(model.encoder, model.max_frames) / 1e9
+    except (AttributeError, KeyError, ValueError, TypeError):
+        gflop = float("inf")  # unknown size: keep one thread per core
+    n = apply_thread_policy(gflop, threads)
+    logging.getLogger(__name__).info(
+        "stream: %d intra-op thread(s) (%.2f GFLOP per window)", n, gflop
+    )
+    return n
+
+
 def _tag_frame_level(args: argparse.Namespace) -> int:
     """``ast-sb tag --frame-level``: :mod:`ast_sb.inference.frame_detection`."""
     from ast_sb.dataio.audio import AudioLoadError
@@ -595,6 +626,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
     if args.frame_level:
         return _stream_frame_level(args)
     model = _load(args)
+    _stream_threads(model, getattr(args, "threads", None))
     try:
         rate, chunks = open_source(
             args.source,
@@ -727,6 +759,15 @@ def _info_text(info: Dict[str, Any]) -> str:
     if "gflops_per_clip" in info:
         lines.append(
             f"compute:        {info['gflops_per_clip']} GFLOPs per clip"
+        )
+    inference = info.get("inference")
+    if inference:
+        cpu = inference["cpu"]
+        lines.append(
+            f"inference path: {inference['fast_path']} (candidate here: "
+            f"{inference.get('candidate', '-')}; CPU {cpu['capability']}, "
+            f"native bf16: {cpu['native_bf16']}, flags "
+            f"{' '.join(cpu['flags']) or '-'})"
         )
     return "\n".join(lines)
 

@@ -63,6 +63,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from ast_sb.inference.cpu_features import describe_cpu  # noqa: E402
 from ast_sb.inference.fast import (  # noqa: E402
     cpu_capability,
     onednn_linear_available,
@@ -70,6 +71,7 @@ from ast_sb.inference.fast import (  # noqa: E402
     optimize_for_inference,
     quantize_int8,
 )
+from ast_sb.inference.openvino_backend import openvino_available  # noqa: E402
 from ast_sb.lobes.features import (  # noqa: E402
     AudioSpectrogramNormalizer,
     KaldiFbank,
@@ -433,14 +435,16 @@ def user_path(models, clips, folder, batch, reps, onnx, size) -> Dict:
         sf.write(paths[-1], clip, SR)
     extractor = transformers.ASTFeatureExtractor()
 
-    def run_hf():
+    def run_hf(bf16=False):
         out = []
         for i in range(0, len(paths), batch):
             wavs = [
                 sf.read(p, dtype="float32")[0] for p in paths[i : i + batch]
             ]
             inputs = extractor(wavs, sampling_rate=SR, return_tensors="pt")
-            out += hf(inputs["input_values"]).logits.argmax(-1).tolist()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = hf(inputs["input_values"]).logits
+            out += logits.argmax(-1).tolist()
         return out
 
     interfaces = {
@@ -449,6 +453,13 @@ def user_path(models, clips, folder, batch, reps, onnx, size) -> Dict:
         )
         for path in ("auto", "fp32", "int8")
     }
+    if openvino_available():  # OpenVINO's own choice (bf16 where native), f32
+        for name, precision in (("openvino", None), ("openvino f32", "f32")):
+            clf = AudioSpectrogramTransformerInterface.from_folder(
+                model_dir, fast_path="openvino"
+            )
+            clf.pipeline.inference_path.openvino_precision = precision
+            interfaces[name] = clf
 
     def run_interface(clf):
         res = clf.classify_files(
@@ -456,7 +467,10 @@ def user_path(models, clips, folder, batch, reps, onnx, size) -> Dict:
         )
         return [r["predictions"][0]["index"] for r in res]
 
-    fns = {"hf": run_hf}
+    def run_hf_bf16():  # what an HF user on a bf16 CPU would add
+        return run_hf(bf16=True)
+
+    fns = {"hf": run_hf, "hf + bf16 autocast": run_hf_bf16}
     for path, clf in interfaces.items():
         fns[f"ast_sb {path}"] = lambda clf=clf: run_interface(clf)
     if onnx:
@@ -1091,6 +1105,7 @@ def main(argv=None) -> Dict:
             "transformers": transformers.__version__,
             "onednn_linear": onednn_linear_available(),
             "cpu_capability": cpu_capability(),
+            "cpu_features": describe_cpu(),
             "isa_env": {k: os.environ.get(k) for k in ISA_VARIABLES},
             "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
         }

@@ -15,6 +15,12 @@ background load hits them alike; the report gives the median and the 95th
 percentile of the per-hop latencies pooled over the repeats, and the RTF of
 the median.
 
+``--threads`` takes a list (``1,2``) and ``auto`` (the small-model policy
+of :mod:`ast_sb.inference.threads`, as ``ast-sb stream`` applies it); ``--load``
+runs every configuration also while a competing process keeps one core
+busy (a Python busy loop, started and stopped around each timed run), so
+each figure comes with and without competing load from the same run.
+
 ``--hour`` streams an hour of audio through tiny224 (1 s grid) and prints
 the tagger's buffer sizes and the process's resident memory every 10
 minutes (they stay flat).
@@ -23,6 +29,8 @@ Usage::
 
     python benchmarks/benchmark_streaming.py --threads 2
     python benchmarks/benchmark_streaming.py --threads 2 --hour
+    python benchmarks/benchmark_streaming.py --configs tiny224:128 \
+        --threads 1,2,auto --load --json out.json
 
 Authors
  * ast_sb developers 2026
@@ -33,6 +41,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,13 +55,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from speechbrain.dataio.encoder import CategoricalEncoder  # noqa: E402
 
 from ast_sb.export.folder import export_inference_folder  # noqa: E402
+from ast_sb.inference.cpu_features import describe_cpu  # noqa: E402
 from ast_sb.inference.interface import (  # noqa: E402
     AudioSpectrogramTransformerInterface,
 )
 from ast_sb.inference.streaming import StreamingTagger  # noqa: E402
+from ast_sb.inference.threads import policy_threads  # noqa: E402
 from ast_sb.lobes.model import (  # noqa: E402
     AudioSpectrogramTransformerClassifier,
     AudioSpectrogramTransformerEncoder,
+    forward_flops,  # noqa: E402
 )
 
 RATE = 16000
@@ -127,6 +139,19 @@ def run_stream(model, hop: float, hops: int, seed: int) -> List[tuple]:
     return times
 
 
+def busy_process() -> subprocess.Popen:
+    """A competing process that keeps one core busy until killed."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def thread_count(spec: str, model, cores: int) -> int:
+    """``spec`` ("1", "2", "auto") as a thread count for ``model``."""
+    if spec != "auto":
+        return int(spec)
+    gflop = forward_flops(model.encoder, model.max_frames) / 1e9
+    return policy_threads(gflop, cores)
+
+
 def hour(model, hop: float) -> Dict:
     """Streams an hour; buffer sizes and RSS every 10 minutes."""
     tagger = StreamingTagger(model, hop=hop)
@@ -152,7 +177,14 @@ def hour(model, hop: float) -> Dict:
 
 def main(argv=None) -> Dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--threads", default="2", help="comma list of counts or 'auto'"
+    )
+    parser.add_argument(
+        "--load",
+        action="store_true",
+        help="also time each run while a busy process takes one core",
+    )
     parser.add_argument(
         "--configs",
         default="tiny224:1024,small224:1024,base384:1024,tiny224:128,"
@@ -165,12 +197,16 @@ def main(argv=None) -> Dict:
     parser.add_argument("--hour", action="store_true")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    thread_specs = args.threads.split(",")
+    cores = os.cpu_count() or 1
+    if thread_specs[0] != "auto":
+        torch.set_num_threads(int(thread_specs[0]))
     meta = {
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "isa": torch.backends.cpu.get_cpu_capability(),
         "threads": args.threads,
+        "cpu_flags": describe_cpu()["flags"],
         "torch": torch.__version__,
         "loadavg_start": os.getloadavg(),
     }
@@ -190,22 +226,49 @@ def main(argv=None) -> Dict:
                 )
                 for s, f in configs
             }
-            times: Dict[str, List[tuple]] = {k: [] for k in models}
+            runs = {}
+            for key, model in models.items():
+                for spec in thread_specs:
+                    n = thread_count(spec, model, cores)
+                    for loaded in [False, True] if args.load else [False]:
+                        name = f"{key} threads={spec}"
+                        if spec == "auto":
+                            name += f"({n})"
+                        if loaded:
+                            name += " +busy core"
+                        runs[name] = (key, n, loaded)
+            times: Dict[str, List[tuple]] = {k: [] for k in runs}
             for rep in range(args.repeats):
-                for key, model in models.items():
-                    times[key] += run_stream(model, args.hop, args.hops, rep)
-                    wall = [t[0] for t in times[key]]
+                for name, (key, n, loaded) in runs.items():
+                    torch.set_num_threads(n)
+                    busy = busy_process() if loaded else None
+                    try:
+                        if busy is not None:
+                            time.sleep(0.2)  # let it take its core
+                        times[name] += run_stream(
+                            models[key], args.hop, args.hops, rep
+                        )
+                    finally:
+                        if busy is not None:
+                            busy.kill()
+                            busy.wait()
+                    wall = [t[0] for t in times[name]]
                     print(
-                        f"repeat {rep} {key}: median "
-                        f"{1000 * statistics.median(wall):.1f} ms",
+                        f"repeat {rep} {name}: median "
+                        f"{1000 * statistics.median(wall):.1f} ms, p95 "
+                        f"{1000 * float(np.percentile(wall, 95)):.1f} ms, "
+                        f"load {os.getloadavg()[0]:.2f}",
                         flush=True,
                     )
-            for key, values in times.items():
+            for name, values in times.items():
+                key, n, loaded = runs[name]
                 model = models[key]
                 wall = [t[0] for t in values]
                 cpu = [t[1] for t in values]
                 med = statistics.median(wall)
-                res["configs"][key] = {
+                res["configs"][name] = {
+                    "threads": n,
+                    "competing_busy_process": loaded,
                     "window_s": round(StreamingTagger(model, hop=1).window, 3),
                     "hop_s": args.hop,
                     "latency_median_ms": round(1000 * med, 1),

@@ -202,7 +202,8 @@ def test_classify_json_schema(model_dir, audio_files, capsys, tmp_path):
     )
     assert code == 0, err
     data = json.loads(out)
-    assert set(data) == {"model", "multi_label", "results"}
+    assert set(data) == {"model", "multi_label", "inference", "results"}
+    assert data["inference"]["fast_path"] == "auto"
     assert data["multi_label"] is False
     assert [r["file"] for r in data["results"]] == audio_files
     for res in data["results"]:

@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from ast_sb.dataio.audio import load_audio
-from ast_sb.inference.sed_postprocessing import scores_to_frame_events
 from ast_sb.inference.pipeline import accepts_lengths
+from ast_sb.inference.sed_postprocessing import scores_to_frame_events
 from ast_sb.lobes.features import (
     AudioSpectrogramNormalizer,
     KaldiFbank,

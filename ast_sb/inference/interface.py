@@ -273,6 +273,8 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
                 "before ast_sb.inference.pipeline (its embedding_model is "
                 f"{type(module).__name__}); export it again."
             )
+        if getattr(module, "_probe_scorer", None) is None:
+            module.set_probe_scorer(self.head)
         return module
 
     @property

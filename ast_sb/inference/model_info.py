@@ -9,7 +9,40 @@ from typing import Any, Dict
 
 from ast_sb.lobes.model import count_parameters, forward_flops
 
-__all__ = ["model_info"]
+__all__ = ["model_info", "inference_info"]
+
+
+def inference_info(model: Any) -> Dict[str, Any]:
+    """The inference path: asked, the rule's candidate, what ran, the CPU.
+
+    Arguments
+    ---------
+    model : AudioSpectrogramTransformerInterface
+        Loaded model.
+
+    Returns
+    -------
+    dict
+        ``fast_path`` (asked), ``candidate`` (run, or probed by "auto", for
+        new input shapes), ``ran`` (paths chosen so far), ``cpu``
+        (:func:`ast_sb.inference.cpu_features.describe_cpu`).
+    """
+    from ast_sb.inference.cpu_features import describe_cpu
+
+    info: Dict[str, Any] = {"fast_path": getattr(model, "fast_path", None)}
+    try:
+        path = model.pipeline.inference_path
+    except (
+        AttributeError,
+        TypeError,
+    ):  # exported before ast_sb.inference.pipeline
+        path = None
+    if path is not None:
+        described = path.describe()
+        info["candidate"] = described["candidate"]
+        info["ran"] = described["ran"]
+    info["cpu"] = describe_cpu()
+    return info
 
 
 def model_info(model: Any) -> Dict[str, Any]:
@@ -114,6 +147,7 @@ def model_info(model: Any) -> Dict[str, Any]:
             )
         except (KeyError, ValueError):
             pass
+    info["inference"] = inference_info(model)
     folder = info["folder"]
     if folder:
         info["files_mb"] = {

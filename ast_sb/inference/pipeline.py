@@ -200,6 +200,7 @@ class WaveformEncoder(nn.Module):
         )
         self._fast: Optional[InferencePath] = None
         self._fast_path = fast_path
+        self._probe_scorer: Optional[nn.Module] = None
         # a quantised copy must follow new weights
         self.register_load_state_dict_post_hook(_reset_after_load)
 
@@ -221,11 +222,26 @@ class WaveformEncoder(nn.Module):
         """Forgets the path's cached choices and quantised copies."""
         self._fast = None
 
+    def set_probe_scorer(self, head: Optional[nn.Module]) -> None:
+        """The classifier head the bf16 probe checks top-1 classes with.
+
+        Kept outside the module tree (not a submodule: no state_dict keys).
+
+        Arguments
+        ---------
+        head : torch.nn.Module, optional
+            ``[B, 1, D] -> [B, 1, C]`` scores, or None.
+        """
+        object.__setattr__(self, "_probe_scorer", head)
+        self._fast = None
+
     @property
     def inference_path(self) -> InferencePath:
         """The :class:`~ast_sb.inference.fast.InferencePath` of the encoder."""
         if self._fast is None or self._fast.module is not self.encoder:
-            self._fast = InferencePath(self.encoder, self._fast_path)
+            self._fast = InferencePath(
+                self.encoder, self._fast_path, scorer=self._probe_scorer
+            )
         return self._fast
 
     @property

@@ -619,6 +619,11 @@ class KaldiFbank(torch.nn.Module):
             prev = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
             frames = frames - self.preemphasis * prev
         frames = frames * self.window
+        basis = getattr(self, "dft_basis", None)
+        if basis is not None:  # the real DFT as one MatMul (export graphs)
+            spec = frames @ basis
+            bins = basis.shape[-1] // 2
+            return spec[..., :bins].pow(2.0) + spec[..., bins:].pow(2.0)
         return torch.fft.rfft(frames, n=self.n_fft).abs().pow(2.0)
 
     def extra_repr(self) -> str:
@@ -629,6 +634,44 @@ class KaldiFbank(torch.nn.Module):
             f"frame_shift={self.frame_shift}, window={self.window_type!r}, "
             f"target_length={self.target_length}"
         )
+
+
+def real_dft_basis(frame_length: int, n_fft: int) -> torch.Tensor:
+    """The real DFT of ``frame_length`` samples zero-padded to ``n_fft``,
+    as one matrix: ``frames @ basis`` = ``[Re | Im]`` of
+    ``torch.fft.rfft(frames, n=n_fft)``.
+
+    Used by export graphs (:class:`ast_sb.export.model_export.TraceableFbank`):
+    a MatMul runs in every ONNX / OpenVINO runtime, while the ONNX ``DFT``
+    op crashed OpenVINO's ``read_model`` (2026.4).
+
+    Arguments
+    ---------
+    frame_length : int
+        Samples per frame (rows).
+    n_fft : int
+        DFT size (``n_fft // 2 + 1`` bins).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[frame_length, 2 * (n_fft // 2 + 1)]`` float32 (computed in
+        float64).
+
+    Example
+    -------
+    >>> frames = torch.randn(3, 400, dtype=torch.float64)
+    >>> spec = frames @ real_dft_basis(400, 512).double()
+    >>> ref = torch.fft.rfft(frames, n=512)
+    >>> bool(torch.allclose(spec[:, :257], ref.real, atol=1e-5))
+    True
+    >>> bool(torch.allclose(spec[:, 257:], ref.imag, atol=1e-5))
+    True
+    """
+    n = torch.arange(frame_length, dtype=torch.float64)[:, None]
+    k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[None, :]
+    angle = 2.0 * math.pi * ((n * k) % n_fft) / n_fft
+    return torch.cat([angle.cos(), -angle.sin()], dim=1).float()
 
 
 class AudioSpectrogramNormalizer(torch.nn.Module):

@@ -1,0 +1,130 @@
+"""What the CPU can do natively, as the inference paths need to know it.
+
+:func:`native_bf16` says whether the CPU has bfloat16 arithmetic in
+hardware (Intel AMX-BF16 or AVX512-BF16, AMD Zen 4 AVX512-BF16). Without
+it, PyTorch and oneDNN still run bfloat16, but by converting to float32
+around every instruction, which is several times slower than float32.
+The answer comes from the kernel's CPU flags (``/proc/cpuinfo``); PyTorch
+has no public query for it (``torch.ops.mkldnn._is_mkldnn_bf16_supported``
+is also True on plain AVX-512 CPUs, where oneDNN emulates bf16).
+
+The environment variable ``AST_SB_NATIVE_BF16`` forces the answer ("1" or
+"0"), so tests and users can exercise each branch on any CPU.
+
+Authors
+ * ast_sb developers 2026
+"""
+
+import functools
+import os
+from typing import FrozenSet, Optional
+
+NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+"""``/proc/cpuinfo`` flags that mean native bfloat16 arithmetic."""
+
+NATIVE_BF16_ENV = "AST_SB_NATIVE_BF16"
+"""Environment variable forcing :func:`native_bf16` ("1"/"0")."""
+
+
+@functools.cache
+def cpu_flags(path: str = "/proc/cpuinfo") -> FrozenSet[str]:
+    """The CPU's feature flags, as the Linux kernel lists them.
+
+    Arguments
+    ---------
+    path : str
+        The cpuinfo file (empty set where it is missing: not Linux).
+
+    Returns
+    -------
+    frozenset of str
+        Flags of the first processor (e.g. "avx2", "amx_bf16").
+
+    Example
+    -------
+    >>> isinstance(cpu_flags(), frozenset)
+    True
+    >>> cpu_flags("/nonexistent")
+    frozenset()
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fin:
+            for line in fin:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def _forced(name: str) -> Optional[bool]:
+    """The value of a "1"/"0" environment override, or None."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    if value:
+        raise ValueError(f"{name} must be 1 or 0, got {value!r}.")
+    return None
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16).
+
+    ``AST_SB_NATIVE_BF16=1`` / ``=0`` forces the answer.
+
+    Returns
+    -------
+    bool
+        True when the CPU lists ``amx_bf16`` or ``avx512_bf16`` (or the
+        variable says 1).
+
+    Example
+    -------
+    >>> import os
+    >>> os.environ[NATIVE_BF16_ENV] = "0"
+    >>> native_bf16()
+    False
+    >>> os.environ[NATIVE_BF16_ENV] = "1"
+    >>> native_bf16()
+    True
+    >>> del os.environ[NATIVE_BF16_ENV]
+    """
+    forced = _forced(NATIVE_BF16_ENV)
+    if forced is not None:
+        return forced
+    return any(flag in cpu_flags() for flag in NATIVE_BF16_FLAGS)
+
+
+def describe_cpu() -> dict:
+    """The CPU facts a benchmark or ``ast-sb info`` reports.
+
+    Returns
+    -------
+    dict
+        ``capability`` (PyTorch's kernel level), ``native_bf16`` and the
+        relevant flags present.
+
+    Example
+    -------
+    >>> sorted(describe_cpu())
+    ['capability', 'flags', 'native_bf16']
+    """
+    import torch
+
+    wanted = (
+        "avx2",
+        "avx512f",
+        "avx512_vnni",
+        "avx_vnni",
+        "avx512_bf16",
+        "amx_bf16",
+        "amx_int8",
+    )
+    return {
+        "capability": str(torch.backends.cpu.get_cpu_capability()),
+        "native_bf16": native_bf16(),
+        "flags": [f for f in wanted if f in cpu_flags()],
+    }

@@ -1,0 +1,171 @@
+#!/usr/bin/env python
+"""Model part (normalised features in, encoder + head scores out) on the CPU:
+ast_sb's paths against what a user would pick instead, in one run.
+
+Implementations, timed round robin (one warm-up each, then ``--reps``
+interleaved repetitions; fastest and median reported):
+
+* ``ast_sb fp32``, ``ast_sb bf16`` (bf16 weights + oneDNN Linear, what
+  ``auto`` picks on a CPU with native bf16), ``ast_sb auto`` (with its
+  first-use probe in the warm-up), ``ast_sb bf16 autocast`` (per-op
+  autocast, the previous bf16 path);
+* ``OpenVINO default`` (its CPU plugin's precision choice: bf16 where
+  native) and ``OpenVINO f32``, both converted from the same encoder +
+  head (skipped without ``openvino``).
+
+Random weights; every figure comes with the CPU flags
+(:func:`ast_sb.inference.cpu_features.describe_cpu`) and the load averages.
+
+Usage::
+
+    python benchmarks/benchmark_model_part.py --size base384 --frames 1024 \\
+        --batch 1 --reps 3 --threads 2 --json out.json
+
+Authors
+ * ast_sb developers 2026
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from typing import Callable, Dict
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ast_sb.inference.cpu_features import describe_cpu  # noqa: E402
+from ast_sb.inference.fast import InferencePath, optimize_for_inference  # noqa: E402
+from ast_sb.inference.openvino_backend import (  # noqa: E402
+    compile_openvino,
+    openvino_available,
+)
+from ast_sb.lobes.model import (  # noqa: E402
+    AudioSpectrogramTransformerClassifier,
+    AudioSpectrogramTransformerEncoder,
+)
+
+
+class EncoderHead(torch.nn.Module):
+    """Encoder + head, features -> scores ``[B, C]``."""
+
+    def __init__(self, encoder, head):
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+
+    def forward(self, feats):
+        return self.head(self.encoder(feats)).squeeze(1)
+
+
+def main(argv=None) -> Dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", default="base384")
+    parser.add_argument("--frames", type=int, default=1024)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--classes", type=int, default=527)
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    encoder = AudioSpectrogramTransformerEncoder(
+        args.size, target_length=args.frames
+    ).eval()
+    head = AudioSpectrogramTransformerClassifier(
+        encoder.embed_dim, args.classes, output="logits"
+    ).eval()
+    model = EncoderHead(encoder, head).eval()
+    feats = torch.randn(args.batch, args.frames, 128) * 0.5
+    paths = {
+        name: InferencePath(model, name) for name in ("fp32", "bf16", "auto")
+    }
+    autocast = optimize_for_inference(model, "bf16")
+    fns: Dict[str, Callable] = {
+        f"ast_sb {name}": (lambda p=p: p(feats)) for name, p in paths.items()
+    }
+    fns["ast_sb bf16 autocast"] = lambda: autocast(feats)
+    if openvino_available():
+        for name, precision in (("default", None), ("f32", "f32")):
+            compiled = compile_openvino(
+                model,
+                [feats],
+                precision=precision,
+                config={"INFERENCE_NUM_THREADS": args.threads},
+            )
+            fns[f"OpenVINO {name} ({compiled.precision})"] = lambda c=compiled: (
+                c(feats)
+            )
+    meta = {
+        "cpu": describe_cpu(),
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "size": args.size,
+        "frames": args.frames,
+        "batch": args.batch,
+        "loadavg_start": os.getloadavg(),
+        "command": " ".join(["python"] + sys.argv),
+    }
+    print(json.dumps(meta), flush=True)
+    times: Dict[str, list] = {k: [] for k in fns}
+    outputs = {}
+    with torch.inference_mode():
+        for name, fn in fns.items():  # warm-up (and auto's probe)
+            outputs[name] = fn().float()
+        for rep in range(args.reps):
+            for name, fn in fns.items():
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+            print(f"repeat {rep} load {os.getloadavg()[0]:.2f}", flush=True)
+    ref = outputs["ast_sb fp32"]
+    ov_default = next(
+        (k for k in fns if k.startswith("OpenVINO default")), None
+    )
+    results = {}
+    for name, values in times.items():
+        out = outputs[name]
+        results[name] = {
+            "min_s": min(values),
+            "median_s": statistics.median(values),
+            "times_s": values,
+            "rel_diff_vs_fp32": float(
+                (out - ref).abs().max() / ref.abs().max()
+            ),
+            "top1_equal_fp32": bool(
+                torch.equal(out.argmax(-1), ref.argmax(-1))
+            ),
+        }
+    for r in results.values():
+        r["speedup_vs_fp32_min"] = results["ast_sb fp32"]["min_s"] / r["min_s"]
+        if ov_default:
+            r["vs_openvino_default_min"] = (
+                results[ov_default]["min_s"] / r["min_s"]
+            )
+    meta["loadavg_end"] = os.getloadavg()
+    meta["auto"] = paths["auto"].describe()
+    res = {"meta": meta, "results": results}
+    for name, r in results.items():
+        print(
+            f"{name:36s} min {r['min_s']:.3f} s  median {r['median_s']:.3f} s"
+            f"  x fp32 {r['speedup_vs_fp32_min']:.2f}"
+            + (
+                f"  x OV default {r['vs_openvino_default_min']:.2f}"
+                if ov_default
+                else ""
+            )
+            + f"  rel diff {r['rel_diff_vs_fp32']:.4f}"
+            f"  top-1 = fp32 {r['top1_equal_fp32']}"
+        )
+    if args.json:
+        with open(args.json, "w") as fout:
+            json.dump(res, fout, indent=2)
+    return res
+
+
+if __name__ == "__main__":
+    main()
