@@ -306,3 +306,26 @@ def assert_close_to_scale(
         f"(relative {ratio:.3g})"
     )
     return ratio
+
+
+def scores_beside_fp32(
+    model_dir: str, clips: Sequence[torch.Tensor], fast_path: str
+) -> Tuple[torch.Tensor, torch.Tensor, Any]:
+    """Scores of ``clips`` (a zero-padded batch with their real lengths)
+    through the interface on ``fast_path`` and on ``"fp32"``: ``(scores,
+    fp32_scores, interface)`` (the interface on ``fast_path``)."""
+    from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+
+    n = max(len(clip) for clip in clips)
+    wavs = torch.zeros(len(clips), n)
+    for i, clip in enumerate(clips):
+        wavs[i, : len(clip)] = clip
+    lens = torch.tensor([len(c) / n for c in clips])
+    fp32 = AudioSpectrogramTransformerInterface.from_folder(
+        model_dir, fast_path="fp32"
+    )
+    other = AudioSpectrogramTransformerInterface.from_folder(
+        model_dir, fast_path=fast_path
+    )
+    ref = fp32.classify_batch(wavs, lens)[0]
+    return other.classify_batch(wavs, lens)[0], ref, other

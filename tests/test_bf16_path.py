@@ -164,18 +164,7 @@ def test_interface_bf16_batch_equals_single(model_dir):
     """A clip scores alike alone and in a padded batch through bf16, near
     fp32 and with fp32's top-1 class."""
     clips = [noise(1.0, 1), noise(0.55, 2), noise(0.3, 3)]
-    wavs = torch.zeros(len(clips), 16000)
-    for i, clip in enumerate(clips):
-        wavs[i, : len(clip)] = clip
-    lens = torch.tensor([len(c) / 16000 for c in clips])
-    fp32 = AudioSpectrogramTransformerInterface.from_folder(
-        model_dir, fast_path="fp32"
-    )
-    bf16 = AudioSpectrogramTransformerInterface.from_folder(
-        model_dir, fast_path="bf16"
-    )
-    ref = fp32.classify_batch(wavs, lens)[0]
-    out = bf16.classify_batch(wavs, lens)[0]
+    out, ref, bf16 = helpers.scores_beside_fp32(model_dir, clips, "bf16")
     assert within_bf16(out, ref) and not torch.equal(out, ref)
     assert torch.equal(out.argmax(-1), ref.argmax(-1))
     for i, clip in enumerate(clips):

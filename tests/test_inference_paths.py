@@ -260,18 +260,7 @@ def test_int8_through_the_interface(model_dir):
     """int8 runs through the interface; a clip scores the same alone and in
     a padded batch; scores stay near fp32 with the same top-1 class."""
     clips = [noise(1.0, 4), noise(0.55, 5), noise(0.3, 6), noise(0.8, 7)]
-    wavs = torch.zeros(len(clips), 16000)
-    for i, clip in enumerate(clips):
-        wavs[i, : len(clip)] = clip
-    lens = torch.tensor([len(c) / 16000 for c in clips])
-    fp32 = AudioSpectrogramTransformerInterface.from_folder(
-        model_dir, fast_path="fp32"
-    )
-    int8 = AudioSpectrogramTransformerInterface.from_folder(
-        model_dir, fast_path="int8"
-    )
-    ref = fp32.classify_batch(wavs, lens)[0]
-    out = int8.classify_batch(wavs, lens)[0]
+    out, ref, int8 = helpers.scores_beside_fp32(model_dir, clips, "int8")
     assert 0 < (out - ref).abs().max() <= INT8_ATOL
     assert torch.equal(out.argmax(-1), ref.argmax(-1))
     for i, clip in enumerate(clips):
