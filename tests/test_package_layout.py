@@ -118,6 +118,7 @@ SPLITS = {
         "ast_sb.training.dataloaders",
         "ast_sb.training.preparation",
     ],
+    "ast_sb.dataio.sharding": ["ast_sb.dataio.shard_writing"],
 }
 
 
