@@ -119,6 +119,7 @@ SPLITS = {
         "ast_sb.training.preparation",
     ],
     "ast_sb.dataio.sharding": ["ast_sb.dataio.shard_writing"],
+    "ast_sb.inference.tagging": ["ast_sb.inference.timeline"],
 }
 
 
