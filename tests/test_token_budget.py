@@ -10,6 +10,7 @@ import re
 
 import pytest
 import torch
+from helpers import make_model_folder
 from hyperpyyaml import load_hyperpyyaml
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -22,7 +23,6 @@ from ast_sb.lobes.token_budget import (
     even_indices,
     select_budget_tokens,
 )
-from tests.helpers import make_model_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BAD_BUDGETS = [0, 0.0, -0.5, 1.5, float("nan"), "abc", None, True]
