@@ -127,11 +127,12 @@ def test_onednn_keeps_state_dict_and_loads_checkpoints():
 
 def test_onednn_unavailable_warns(monkeypatch):
     import ast_sb.inference.fast as fast_module
+    import ast_sb.inference.onednn as onednn_module
 
     def missing():
         raise AttributeError("no _linear_pointwise")
 
-    monkeypatch.setattr(fast_module, "_private_onednn_linear", missing)
+    monkeypatch.setattr(onednn_module, "_private_onednn_linear", missing)
     fast_module.onednn_linear_op.cache_clear()
     try:
         model = small_pipeline(depth=1)

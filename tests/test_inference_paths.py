@@ -22,6 +22,7 @@ import torch
 
 import ast_sb.cli as cli
 import ast_sb.inference.fast as fast
+import ast_sb.inference.onednn as onednn
 import ast_sb.lobes.token_budget as token_budget
 from ast_sb.cli import FAST_PATHS, main
 from ast_sb.inference.fast import (
@@ -200,7 +201,7 @@ def _raise(*args):
 def test_onednn_op_missing_or_wrong_falls_back(
     monkeypatch, fresh_probe, private
 ):
-    monkeypatch.setattr(fast, "_private_onednn_linear", private)
+    monkeypatch.setattr(onednn, "_private_onednn_linear", private)
     assert fast.onednn_linear_op() is None
     assert default_path("cpu", "AVX512") == "fp32"
     enc = encoder()

@@ -118,6 +118,10 @@ SPLITS = {
         "ast_sb.training.dataloaders",
         "ast_sb.training.preparation",
     ],
+    "ast_sb.dataio.sharding": ["ast_sb.dataio.shard_writing"],
+    "ast_sb.inference.tagging": ["ast_sb.inference.timeline"],
+    "ast_sb.inference.fast": ["ast_sb.inference.onednn"],
+    "ast_sb.weights.hub": ["ast_sb.weights.published"],
 }
 
 

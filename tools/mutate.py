@@ -83,7 +83,7 @@ TARGETS: Dict[str, Dict] = {
         ],
     },
     "tagging": {
-        "path": "ast_sb/inference/tagging.py",
+        "path": "ast_sb/inference/timeline.py",
         # the event timeline shared by offline and streaming tagging
         "functions": ["update", "_close", "finish", "open"],
         "tests": ["tests/test_tagging.py"],
