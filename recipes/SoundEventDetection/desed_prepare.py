@@ -105,3 +105,47 @@ def prepare_desed(
         json.dump(classes, f)
     mark_prepared(options, options_file)
     return manifests, classes
+
+
+#: The hyperparameters :func:`prepare_desed_from_hparams` reads.
+PREPARE_KEYS = (
+    "data_folder",
+    "save_folder",
+    "layout",
+    "train_tsv",
+    "train_audio",
+    "valid_tsv",
+    "valid_audio",
+    "test_tsv",
+    "test_audio",
+)
+
+
+def prepare_desed_from_hparams(
+    data_folder: str,
+    save_folder: str,
+    layout: str,
+    train_tsv: str,
+    train_audio: str,
+    valid_tsv: str,
+    valid_audio: str,
+    test_tsv: str,
+    test_audio: str,
+    weak_tsv: Optional[str] = None,
+    weak_audio: Optional[str] = None,
+    skip_prep: bool = False,
+) -> Tuple[Dict[str, str], List[str]]:
+    """:func:`prepare_desed` with one argument per recipe hyperparameter
+    (what ``ast_sb.training.preparation.prepare_on_main`` hands over)."""
+    return prepare_desed(
+        data_folder,
+        save_folder,
+        {
+            "train": (train_tsv, train_audio),
+            "valid": (valid_tsv, valid_audio),
+            "test": (test_tsv, test_audio),
+        },
+        layout=layout,
+        weak=(weak_tsv, weak_audio) if weak_tsv else None,
+        skip_prep=skip_prep,
+    )

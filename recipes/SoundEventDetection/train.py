@@ -16,33 +16,25 @@ Authors
 import os
 import sys
 
-from speechbrain.utils.distributed import run_on_main
-
+from ast_sb.training.preparation import prepare_arguments, prepare_on_main
 from ast_sb.training.recipe import setup_experiment
 from ast_sb.training.sed_recipe import run_detection_recipe
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from desed_prepare import prepare_desed  # noqa: E402
+from desed_prepare import (  # noqa: E402
+    PREPARE_KEYS,
+    prepare_desed_from_hparams,
+)
+
+OPTIONAL = ("weak_tsv", "weak_audio")
 
 
 def prepare(hparams):
-    """Runs ``prepare_desed`` on the main process; returns its result."""
-    kwargs = {
-        "data_folder": hparams["data_folder"],
-        "save_folder": hparams["save_folder"],
-        "splits": {
-            split: (hparams[f"{split}_tsv"], hparams[f"{split}_audio"])
-            for split in ("train", "valid", "test")
-        },
-        "layout": hparams["layout"],
-        "weak": (
-            (hparams["weak_tsv"], hparams["weak_audio"])
-            if hparams.get("weak_tsv")
-            else None
-        ),
-    }
-    run_on_main(prepare_desed, kwargs=kwargs)
-    return prepare_desed(**kwargs, skip_prep=True)
+    """Prepares the manifests on the main process, then reads them on
+    every process; returns (manifests, classes)."""
+    prepare_on_main(prepare_desed_from_hparams, hparams, PREPARE_KEYS, OPTIONAL)
+    kwargs = prepare_arguments(hparams, PREPARE_KEYS, OPTIONAL)
+    return prepare_desed_from_hparams(**kwargs, skip_prep=True)
 
 
 def count_classes(hparams):
