@@ -457,3 +457,63 @@ def test_cli_stream_frame_level_gives_the_tag_events(tmp_path, capsys):
     ]
     key = lambda e: (e["start"], e["label"])  # noqa: E731
     assert sorted(streamed, key=key) == sorted(tagged, key=key)
+
+
+# --------------------------------------------------------------------------
+# the interface loads a detector folder
+def test_interface_detects_with_a_detector_folder(tmp_path):
+    from ast_sb.dataio.audio import load_audio, save_audio
+    from ast_sb.inference.frame_detection import save_detector
+    from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+
+    modules = _modules(_encoder())
+    with torch.no_grad():  # a head that fires on loud frames
+        modules["classifier"].linear.bias.fill_(-0.2)
+    save_detector(
+        str(tmp_path / "det"),
+        FrameLevelDetector(
+            modules, ["a", "b", "c"], window_seconds=1.0, median_window=3
+        ),
+    )
+    det = AudioSpectrogramTransformerInterface.from_folder(
+        str(tmp_path / "det")
+    )
+    assert isinstance(det, FrameLevelDetector)
+    assert det.postprocessing()["median_window"] == 3
+    torch.manual_seed(5)
+    width = 16000 * 2 + 3000
+    wavs = torch.randn(3, width) * 0.1
+    wavs[:, 6000:12000] *= 8.0
+    lens = torch.tensor([1.0, 0.55, 0.3])
+    n = torch.round(lens.double() * width).long()
+    for i in range(3):
+        wavs[i, n[i] :] = 0.0
+    batch = det.detect_batch(wavs, lens)
+    assert [len(s) for _, s in batch] == [
+        int(output_frame_count(torch.tensor((int(k) - 400) // 160 + 1), 0.04))
+        if k <= 16000
+        else len(det.frame_scores(wavs[i, :k]))
+        for i, k in enumerate(n.tolist())
+    ]
+    for i in range(3):  # a clip alone = in the padded batch
+        events, scores = det.detect(wavs[i, : n[i]])
+        assert batch[i][1].shape == scores.shape
+        assert np.abs(batch[i][1] - scores).max() <= 1e-5 * np.abs(scores).max()
+        assert batch[i][0] == events
+    assert batch[0][0], "the test needs events"
+    save_audio(str(tmp_path / "x.wav"), wavs[0], 16000)
+    events, scores = det.detect_file(str(tmp_path / "x.wav"))
+    read = load_audio(str(tmp_path / "x.wav"), 16000)  # 16-bit PCM
+    assert (events, scores.tolist()) == (
+        det.detect(read)[0],
+        det.frame_scores(read).tolist(),
+    )
+    # post-processing overrides, and arguments that do not apply
+    strict = AudioSpectrogramTransformerInterface.from_folder(
+        str(tmp_path / "det"), threshold=1.0
+    )
+    assert strict.detect_file(str(tmp_path / "x.wav"))[0] == []
+    with pytest.raises(TypeError, match="frame-level detector folder"):
+        AudioSpectrogramTransformerInterface.from_folder(
+            str(tmp_path / "det"), overrides={}
+        )
