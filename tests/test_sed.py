@@ -517,3 +517,69 @@ def test_interface_detects_with_a_detector_folder(tmp_path):
         AudioSpectrogramTransformerInterface.from_folder(
             str(tmp_path / "det"), overrides={}
         )
+
+
+# --------------------------------------------------------------------------
+# ONNX export of a detector folder, with its post-processing
+def test_cli_exports_a_detector_to_onnx_with_its_postprocessing(
+    tmp_path, capsys
+):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    import onnxruntime as ort
+
+    from ast_sb.cli import main
+    from ast_sb.export.detector_export import read_onnx_postprocessing
+    from ast_sb.export.model_export import describe_exports
+    from ast_sb.inference.frame_detection import load_detector, save_detector
+
+    modules = _modules(_encoder())
+    save_detector(
+        str(tmp_path / "det"),
+        FrameLevelDetector(
+            modules,
+            ["a", "b", "c"],
+            window_seconds=0.8,
+            threshold=[0.5, 0.6, 0.7],
+            low_threshold=0.3,
+            median_window=[1, 3, 5],
+        ),
+    )
+    out = tmp_path / "onnx"
+    argv = ["export", "--model", str(tmp_path / "det"), "--out", str(out)]
+    assert main([*argv, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["onnx"]["ok"], report
+    assert report["output_shape"] == [-1, 20, 3]
+    det = load_detector(str(tmp_path / "det"))
+    # the post-processing round-trips through the ONNX metadata and the JSON
+    settings = read_onnx_postprocessing(str(out / "model.onnx"))
+    assert settings == describe_exports(str(out))["postprocessing"]
+    assert settings == json.loads(json.dumps(det.postprocessing()))
+    assert settings["median_window"] == [1, 3, 5]
+    assert settings["frame_hop"] == 0.04
+    # onnxruntime = the detector on a padded batch, each clip's own frames
+    torch.manual_seed(7)
+    wavs = torch.randn(3, 12800) * 0.1
+    lens = torch.tensor([1.0, 0.62, 0.31])
+    n = torch.round(lens.double() * 12800).long()
+    for i in range(3):
+        wavs[i, n[i] :] = 0.0
+    session = ort.InferenceSession(
+        str(out / "model.onnx"), providers=["CPUExecutionProvider"]
+    )
+    probs, counts = session.run(
+        None, {"inputs": wavs.numpy(), "lengths": lens.numpy()}
+    )
+    expected = det.batch_frame_scores(wavs, lens)
+    assert counts.tolist() == [len(e) for e in expected]
+    for i, ref in enumerate(expected):
+        assert (
+            np.abs(probs[i, : counts[i]] - ref).max()
+            <= 1e-3 * np.abs(ref).max()
+        )
+        assert not probs[i, counts[i] :].any()
+    # the classifier-only formats are refused with a clear error
+    code = main([*argv[:-1], str(tmp_path / "ts"), "--format", "torchscript"])
+    assert code == 1
+    assert "ONNX only" in capsys.readouterr().err
