@@ -363,6 +363,15 @@ def test_tiny_recipe_run(tmp_path):
     detector = load_detector(str(out / "detector"))
     wav = torch.randn(16000 * 3)
     assert detector.frame_scores(wav).shape == (75, 2)
+    # the folder carries the post-processing and a model card
+    saved = json.loads((out / "detector" / "ast_sb_detector.json").read_text())
+    assert saved["median_window"] == results["median_window"]
+    assert saved["threshold"] == results["threshold"]
+    card = (out / "detector" / "README.md").read_text()
+    assert "| clicks |" in card and "--frame-level" in card
+    if evaluate:
+        f1 = results["frame_level"]["event_f1"]
+        assert f"| frame-level | {f1:.4g} |" in card
 
 
 def test_cli_tag_frame_level(tmp_path, capsys):
