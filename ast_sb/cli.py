@@ -481,6 +481,7 @@ def _progress(args: argparse.Namespace) -> bool:
 
 def _load(args: argparse.Namespace):
     from ast_sb.export.safe_folder import UntrustedModelError
+    from ast_sb.inference.frame_detection import is_detector_folder
     from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
 
     try:
@@ -493,6 +494,10 @@ def _load(args: argparse.Namespace):
             fast_path=getattr(args, "fast_path", None),
         )
     except (FileNotFoundError, UntrustedModelError) as err:
+        raise CLIError(str(err)) from err
+    except ValueError as err:  # e.g. a detector folder on a GPU device
+        if not is_detector_folder(args.model):
+            raise
         raise CLIError(str(err)) from err
     except pickle.UnpicklingError as err:  # weights_only=True refused it
         raise CLIError(
