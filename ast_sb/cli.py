@@ -434,16 +434,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         nargs="+",
         choices=("torchscript", "onnx", "onnx_int8", "openvino"),
-        default=["torchscript", "onnx"],
-        help="onnx_int8: the ONNX export with dynamic int8 MatMuls "
+        default=None,
+        help="default: torchscript onnx (a frame-level detector folder: "
+        "onnx, its only format); "
+        "onnx_int8: the ONNX export with dynamic int8 MatMuls "
         "(onnxruntime.quantization); openvino: the ONNX export converted "
         "to OpenVINO IR (model.xml + model.bin, needs ast_sb[openvino])",
     )
     p.add_argument(
         "--input",
         choices=("features", "waveform"),
-        default="features",
-        help="graph input: normalised fbank [B,T,F] or waveform [B,N]",
+        default=None,
+        help="graph input: normalised fbank [B,T,F] or waveform [B,N] "
+        "(default: features; a detector folder: waveform)",
     )
     p.add_argument("--atol", type=float, default=None)
     p.add_argument(
@@ -478,6 +481,7 @@ def _progress(args: argparse.Namespace) -> bool:
 
 def _load(args: argparse.Namespace):
     from ast_sb.export.safe_folder import UntrustedModelError
+    from ast_sb.inference.frame_detection import is_detector_folder
     from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
 
     try:
@@ -490,6 +494,10 @@ def _load(args: argparse.Namespace):
             fast_path=getattr(args, "fast_path", None),
         )
     except (FileNotFoundError, UntrustedModelError) as err:
+        raise CLIError(str(err)) from err
+    except ValueError as err:  # e.g. a detector folder on a GPU device
+        if not is_detector_folder(args.model):
+            raise
         raise CLIError(str(err)) from err
     except pickle.UnpicklingError as err:  # weights_only=True refused it
         raise CLIError(
@@ -822,8 +830,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Runs ``ast-sb export``."""
     from ast_sb.export.model_export import export_model
+    from ast_sb.inference.frame_detection import FrameLevelDetector
 
     model = _load(args)
+    detector = isinstance(model, FrameLevelDetector)
+    if args.format is None:
+        args.format = ["onnx"] if detector else ["torchscript", "onnx"]
+    if args.input is None:
+        args.input = "waveform" if detector else "features"
     try:
         report = export_model(
             model,
@@ -834,7 +848,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise_on_error=False,
             overwrite=args.overwrite,
         )
-    except (FileExistsError, NotADirectoryError) as err:
+    except (FileExistsError, NotADirectoryError, ValueError) as err:
         raise CLIError(str(err)) from err
     lines = [
         f"input {args.input} {report['input_shape']} -> "

@@ -363,6 +363,15 @@ def test_tiny_recipe_run(tmp_path):
     detector = load_detector(str(out / "detector"))
     wav = torch.randn(16000 * 3)
     assert detector.frame_scores(wav).shape == (75, 2)
+    # the folder carries the post-processing and a model card
+    saved = json.loads((out / "detector" / "ast_sb_detector.json").read_text())
+    assert saved["median_window"] == results["median_window"]
+    assert saved["threshold"] == results["threshold"]
+    card = (out / "detector" / "README.md").read_text()
+    assert "| clicks |" in card and "--frame-level" in card
+    if evaluate:
+        f1 = results["frame_level"]["event_f1"]
+        assert f"| frame-level | {f1:.4g} |" in card
 
 
 def test_cli_tag_frame_level(tmp_path, capsys):
@@ -457,3 +466,129 @@ def test_cli_stream_frame_level_gives_the_tag_events(tmp_path, capsys):
     ]
     key = lambda e: (e["start"], e["label"])  # noqa: E731
     assert sorted(streamed, key=key) == sorted(tagged, key=key)
+
+
+# --------------------------------------------------------------------------
+# the interface loads a detector folder
+def test_interface_detects_with_a_detector_folder(tmp_path):
+    from ast_sb.dataio.audio import load_audio, save_audio
+    from ast_sb.inference.frame_detection import save_detector
+    from ast_sb.inference.interface import AudioSpectrogramTransformerInterface
+
+    modules = _modules(_encoder())
+    with torch.no_grad():  # a head that fires on loud frames
+        modules["classifier"].linear.bias.fill_(-0.2)
+    save_detector(
+        str(tmp_path / "det"),
+        FrameLevelDetector(
+            modules, ["a", "b", "c"], window_seconds=1.0, median_window=3
+        ),
+    )
+    det = AudioSpectrogramTransformerInterface.from_folder(
+        str(tmp_path / "det")
+    )
+    assert isinstance(det, FrameLevelDetector)
+    assert det.postprocessing()["median_window"] == 3
+    torch.manual_seed(5)
+    width = 16000 * 2 + 3000
+    wavs = torch.randn(3, width) * 0.1
+    wavs[:, 6000:12000] *= 8.0
+    lens = torch.tensor([1.0, 0.55, 0.3])
+    n = torch.round(lens.double() * width).long()
+    for i in range(3):
+        wavs[i, n[i] :] = 0.0
+    batch = det.detect_batch(wavs, lens)
+    assert [len(s) for _, s in batch] == [
+        int(output_frame_count(torch.tensor((int(k) - 400) // 160 + 1), 0.04))
+        if k <= 16000
+        else len(det.frame_scores(wavs[i, :k]))
+        for i, k in enumerate(n.tolist())
+    ]
+    for i in range(3):  # a clip alone = in the padded batch
+        events, scores = det.detect(wavs[i, : n[i]])
+        assert batch[i][1].shape == scores.shape
+        assert np.abs(batch[i][1] - scores).max() <= 1e-5 * np.abs(scores).max()
+        assert batch[i][0] == events
+    assert batch[0][0], "the test needs events"
+    save_audio(str(tmp_path / "x.wav"), wavs[0], 16000)
+    events, scores = det.detect_file(str(tmp_path / "x.wav"))
+    read = load_audio(str(tmp_path / "x.wav"), 16000)  # 16-bit PCM
+    assert (events, scores.tolist()) == (
+        det.detect(read)[0],
+        det.frame_scores(read).tolist(),
+    )
+    # post-processing overrides, and arguments that do not apply
+    strict = AudioSpectrogramTransformerInterface.from_folder(
+        str(tmp_path / "det"), threshold=1.0
+    )
+    assert strict.detect_file(str(tmp_path / "x.wav"))[0] == []
+    with pytest.raises(TypeError, match="frame-level detector folder"):
+        AudioSpectrogramTransformerInterface.from_folder(
+            str(tmp_path / "det"), overrides={}
+        )
+
+
+# --------------------------------------------------------------------------
+# ONNX export of a detector folder, with its post-processing
+def test_cli_exports_a_detector_to_onnx_with_its_postprocessing(
+    tmp_path, capsys
+):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    import onnxruntime as ort
+
+    from ast_sb.cli import main
+    from ast_sb.export.detector_export import read_onnx_postprocessing
+    from ast_sb.export.model_export import describe_exports
+    from ast_sb.inference.frame_detection import load_detector, save_detector
+
+    modules = _modules(_encoder())
+    save_detector(
+        str(tmp_path / "det"),
+        FrameLevelDetector(
+            modules,
+            ["a", "b", "c"],
+            window_seconds=0.8,
+            threshold=[0.5, 0.6, 0.7],
+            low_threshold=0.3,
+            median_window=[1, 3, 5],
+        ),
+    )
+    out = tmp_path / "onnx"
+    argv = ["export", "--model", str(tmp_path / "det"), "--out", str(out)]
+    assert main([*argv, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["onnx"]["ok"], report
+    assert report["output_shape"] == [-1, 20, 3]
+    det = load_detector(str(tmp_path / "det"))
+    # the post-processing round-trips through the ONNX metadata and the JSON
+    settings = read_onnx_postprocessing(str(out / "model.onnx"))
+    assert settings == describe_exports(str(out))["postprocessing"]
+    assert settings == json.loads(json.dumps(det.postprocessing()))
+    assert settings["median_window"] == [1, 3, 5]
+    assert settings["frame_hop"] == 0.04
+    # onnxruntime = the detector on a padded batch, each clip's own frames
+    torch.manual_seed(7)
+    wavs = torch.randn(3, 12800) * 0.1
+    lens = torch.tensor([1.0, 0.62, 0.31])
+    n = torch.round(lens.double() * 12800).long()
+    for i in range(3):
+        wavs[i, n[i] :] = 0.0
+    session = ort.InferenceSession(
+        str(out / "model.onnx"), providers=["CPUExecutionProvider"]
+    )
+    probs, counts = session.run(
+        None, {"inputs": wavs.numpy(), "lengths": lens.numpy()}
+    )
+    expected = det.batch_frame_scores(wavs, lens)
+    assert counts.tolist() == [len(e) for e in expected]
+    for i, ref in enumerate(expected):
+        assert (
+            np.abs(probs[i, : counts[i]] - ref).max()
+            <= 1e-3 * np.abs(ref).max()
+        )
+        assert not probs[i, counts[i] :].any()
+    # the classifier-only formats are refused with a clear error
+    code = main([*argv[:-1], str(tmp_path / "ts"), "--format", "torchscript"])
+    assert code == 1
+    assert "ONNX only" in capsys.readouterr().err

@@ -172,6 +172,8 @@ def check_relative_lengths(
         )
     if not lengths.is_floating_point():
         lengths = lengths.float()
+    if torch.jit.is_tracing() or torch.compiler.is_exporting():
+        return lengths  # values are unknown to an exporter's trace
     values = lengths.detach().cpu()
     bad = (~torch.isfinite(values)).nonzero().flatten()
     if bad.numel():

@@ -58,6 +58,7 @@ from torch import nn
 from ast_sb.disk_space import is_disk_full
 from ast_sb.errors import AudioSpectrogramTransformerError
 from ast_sb.export.atomic_folder import atomic_folder, check_output_folder
+from ast_sb.inference.frame_detection import FrameLevelDetector
 
 __all__ = [
     "ExportableClassifier",
@@ -324,6 +325,7 @@ def export_onnx(
     path: str,
     dynamo: Optional[bool] = None,
     opset: Optional[int] = None,
+    output_names: Sequence[str] = ("scores",),
 ) -> str:
     """Exports ``module`` to ONNX with a dynamic batch dimension.
 
@@ -341,6 +343,8 @@ def export_onnx(
         default: when ``onnxscript`` is installed.
     opset : int, optional
         ONNX opset (exporter default when None).
+    output_names : list of str
+        Names of the module's outputs (each with a dynamic batch axis).
 
     Returns
     -------
@@ -364,7 +368,7 @@ def export_onnx(
     names = ["inputs", "lengths"][: len(example)]
     kwargs: Dict[str, Any] = {
         "input_names": names,
-        "output_names": ["scores"],
+        "output_names": list(output_names),
     }
     if opset is not None:
         kwargs["opset_version"] = opset
@@ -374,7 +378,7 @@ def export_onnx(
     else:
         kwargs["dynamic_axes"] = {
             **{name: {0: "batch"} for name in names},
-            "scores": {0: "batch"},
+            **{name: {0: "batch"} for name in output_names},
         }
     try:
         # the legacy exporter prints the whole graph on failure
@@ -719,6 +723,20 @@ def export_model(
     if atol is None:
         atol = 1e-4 if input_type == "features" else 1e-3
     interface = _load(model)
+    if isinstance(interface, FrameLevelDetector):
+        from ast_sb.export.detector_export import export_detector
+
+        return export_detector(
+            interface,
+            out_dir,
+            formats=formats,
+            input_type=input_type,
+            batch_sizes=batch_sizes,
+            dynamo=dynamo,
+            raise_on_error=raise_on_error,
+            seed=seed,
+            overwrite=overwrite,
+        )
     if hasattr(interface, "fast_path"):
         interface.fast_path = "fp32"  # the reference is the fp32 model
     encoder = interface.encoder

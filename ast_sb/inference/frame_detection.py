@@ -39,7 +39,12 @@ from ast_sb.lobes.features import (
 from ast_sb.lobes.frame_level import AudioSpectrogramTransformerFrameClassifier
 from ast_sb.lobes.model import AudioSpectrogramTransformerEncoder
 
-__all__ = ["FrameLevelDetector", "save_detector", "load_detector"]
+__all__ = [
+    "FrameLevelDetector",
+    "is_detector_folder",
+    "save_detector",
+    "load_detector",
+]
 
 Event = Tuple[float, float, str]
 DESCRIPTION = "ast_sb_detector.json"
@@ -158,26 +163,67 @@ class FrameLevelDetector:
         >>> det.frame_scores(torch.randn(16000 * 3 + 800)).shape
         (77, 2)
         """
-        wav = wav.reshape(-1).float()
-        step = int(round(self.window_seconds * self.sample_rate))
-        n_windows = max(1, -(-len(wav) // step))
-        windows = F.pad(wav, (0, n_windows * step - len(wav))).view(
-            n_windows, step
-        )
-        counts = (len(wav) - torch.arange(n_windows) * step).clamp(1, step)
-        pieces: List[torch.Tensor] = []
-        for first in range(0, n_windows, self.batch_size):
-            n = counts[first : first + self.batch_size]
-            width = int(n.max())  # only the last window is shorter
-            batch = windows[first : first + self.batch_size, :width]
-            lengths = (n.double() / width).float()
-            logits, _, mask = frame_forward(self.modules, batch, lengths)
-            # each window's own frames, at most a window's worth
-            keep = mask[:, : self.frames_per_window]
-            pieces.append(
-                torch.sigmoid(logits[:, : self.frames_per_window])[keep]
+        return self.batch_frame_scores(wav.reshape(1, -1))[0]
+
+    @torch.no_grad()
+    def batch_frame_scores(
+        self, wavs: torch.Tensor, lengths: Optional[torch.Tensor] = None
+    ) -> List[np.ndarray]:
+        """[K_i, C] frame probabilities of each clip of a padded batch.
+
+        Every clip is cut into its own windows; the windows of all clips
+        run together (``batch_size`` at a time, each at its real length),
+        so a clip gets the frames it gets alone.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Padded waveforms [B, N] at the model rate.
+        lengths : torch.Tensor, optional
+            Relative lengths [B] (SpeechBrain convention); None: all full.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            Per clip, its frames only.
+        """
+        if wavs.dim() != 2:
+            raise ValueError(
+                f"Expected waveforms [B, N], got shape {tuple(wavs.shape)}."
             )
-        return torch.cat(pieces, dim=0).numpy()
+        wavs = wavs.float()
+        if lengths is None:
+            lengths = torch.ones(wavs.shape[0])
+        samples = torch.round(lengths.double().cpu() * wavs.shape[-1]).long()
+        step = int(round(self.window_seconds * self.sample_rate))
+        windows, counts, owner = [], [], []
+        for index, (wav, n) in enumerate(zip(wavs, samples.tolist())):
+            wav = wav[: max(1, n)]
+            n_windows = max(1, -(-len(wav) // step))
+            padded = F.pad(wav, (0, n_windows * step - len(wav)))
+            windows.append(padded.view(n_windows, step))
+            counts.append(
+                (len(wav) - torch.arange(n_windows) * step).clamp(1, step)
+            )
+            owner += [index] * n_windows
+        windows_t = torch.cat(windows)
+        counts_t = torch.cat(counts)
+        pieces: List[torch.Tensor] = []
+        for first in range(0, len(windows_t), self.batch_size):
+            n = counts_t[first : first + self.batch_size]
+            width = int(n.max())
+            batch = windows_t[first : first + self.batch_size, :width]
+            rel = (n.double() / width).float()
+            logits, _, mask = frame_forward(self.modules, batch, rel)
+            probs = torch.sigmoid(logits[:, : self.frames_per_window])
+            keep = mask[:, : self.frames_per_window]
+            pieces += [p[k] for p, k in zip(probs, keep)]
+        return [
+            torch.cat(
+                [p for p, o in zip(pieces, owner) if o == index], dim=0
+            ).numpy()
+            for index in range(wavs.shape[0])
+        ]
 
     def events(self, scores: np.ndarray) -> List[Event]:
         """Events of frame probabilities with the detector's post-processing."""
@@ -198,6 +244,31 @@ class FrameLevelDetector:
         """Events and frame probabilities of a waveform at the model rate."""
         scores = self.frame_scores(wav)
         return self.events(scores), scores
+
+    def detect_batch(
+        self, wavs: torch.Tensor, lengths: Optional[torch.Tensor] = None
+    ) -> List[Tuple[List[Event], np.ndarray]]:
+        """Events and frame probabilities of each clip of a padded batch
+        (:meth:`batch_frame_scores`, then the detector's post-processing)."""
+        return [
+            (self.events(scores), scores)
+            for scores in self.batch_frame_scores(wavs, lengths)
+        ]
+
+    def postprocessing(self) -> Dict[str, object]:
+        """The settings that turn frame probabilities into events (JSON
+        types): ``labels``, ``frame_hop``, ``threshold``, ``low_threshold``,
+        ``median_window`` and the windowing (``sample_rate``,
+        ``window_seconds``)."""
+        return {
+            "labels": list(self.labels),
+            "frame_hop": self.frame_hop,
+            "threshold": _plain(self.threshold),
+            "low_threshold": _plain(self.low_threshold),
+            "median_window": _plain(self.median_window),
+            "sample_rate": self.sample_rate,
+            "window_seconds": self.window_seconds,
+        }
 
 
 def save_detector(folder: str, detector: FrameLevelDetector) -> None:
@@ -255,6 +326,11 @@ def _plain(value):
     if isinstance(value, (np.ndarray, torch.Tensor)):
         return value.tolist()
     return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def is_detector_folder(folder: str) -> bool:
+    """Whether ``folder`` holds a detector's ``ast_sb_detector.json``."""
+    return os.path.isfile(os.path.join(os.fspath(folder), DESCRIPTION))
 
 
 def load_detector(folder: str, **overrides) -> FrameLevelDetector:

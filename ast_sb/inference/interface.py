@@ -200,12 +200,26 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
 
         Returns
         -------
-        AudioSpectrogramTransformerInterface
-            The model, in eval mode.
+        AudioSpectrogramTransformerInterface or FrameLevelDetector
+            The model, in eval mode. A frame-level detector folder
+            (``ast_sb_detector.json``, recipes/SoundEventDetection) gives a
+            :class:`ast_sb.inference.frame_detection.FrameLevelDetector`
+            (``detect_file``, ``detect_batch``: events and frame
+            probabilities, with the folder's post-processing); ``kwargs``
+            then override its post-processing (``threshold``,
+            ``low_threshold``, ``median_window``, ``window_seconds``,
+            ``batch_size``).
         """
         folder = os.fspath(folder)
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"Model folder not found: {folder}")
+        from ast_sb.inference.frame_detection import (
+            is_detector_folder,
+            load_detector,
+        )
+
+        if is_detector_folder(folder):
+            return _load_detector_folder(folder, device, load_detector, kwargs)
         if not trust_yaml:
             if kwargs:
                 raise TypeError(
@@ -938,6 +952,31 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
         return SlidingWindowTagger(self, **kwargs).tag_file(
             path, progress=progress
         )
+
+
+def _load_detector_folder(folder, device, load_detector, overrides):
+    """A detector folder through ``from_folder`` (CPU: the detector returns
+    NumPy frame probabilities)."""
+    if str(device) != "cpu":
+        raise ValueError(
+            f"{folder} is a frame-level detector folder, which runs on the "
+            f"CPU only; got device={device!r}."
+        )
+    allowed = {
+        "threshold",
+        "low_threshold",
+        "median_window",
+        "window_seconds",
+        "batch_size",
+    }
+    unknown = sorted(set(overrides) - allowed)
+    if unknown:
+        raise TypeError(
+            f"from_folder arguments {unknown} do not apply to the "
+            f"frame-level detector folder {folder} (it takes "
+            f"{sorted(allowed)})."
+        )
+    return load_detector(folder, **overrides)
 
 
 def load_interface(

@@ -216,6 +216,7 @@ class AudioSpectrogramTransformerFrameClassifier(nn.Module):
         tokens: torch.Tensor,
         lengths: Optional[torch.Tensor] = None,
         n_frames: Optional[int] = None,
+        n_output_frames: Optional[int] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Frame logits, clip probabilities and the frame mask.
 
@@ -229,6 +230,10 @@ class AudioSpectrogramTransformerFrameClassifier(nn.Module):
         n_frames : int, optional
             Fbank frames of the padded batch; None: the frames the columns
             cover, ``(t - 1) * tstride + patch_width``.
+        n_output_frames : int, optional
+            Output frames K of the batch (at least the largest clip's);
+            None: the largest clip's count (a data-dependent size, which the
+            ONNX export fixes to its window's count).
 
         Returns
         -------
@@ -265,7 +270,7 @@ class AudioSpectrogramTransformerFrameClassifier(nn.Module):
         n_fbank = torch.round(lengths.double() * n_frames).long().clamp(min=1)
         n_cols = self.valid_columns(n_fbank).clamp(max=t_dim)
         n_out = output_frame_count(n_fbank, self.frame_hop)
-        k_max = int(n_out.max())
+        k_max = int(n_out.max()) if n_output_frames is None else n_output_frames
         pos = self._column_positions(k_max, tokens.device)[None, :]
         pos = torch.minimum(pos.clamp(min=0), (n_cols - 1)[:, None].double())
         low = pos.floor().long()

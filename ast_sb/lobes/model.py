@@ -492,12 +492,17 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
                 "features, or use long_inputs='interpolate'."
             )
         valid_columns = None
+        # torch.export knows no values: the graph keeps every column and
+        # masks always (the same tokens, without data-dependent branches)
+        exporting = torch.compiler.is_exporting()
         if frames is not None:
             valid_columns = self.time_patches_of_frames(frames)
             # Columns that are padding in every clip are never computed.
-            keep = int(valid_columns.max())
-            feats = feats[:, : (keep - 1) * self.patch_embed.tstride + width]
-            if bool((frames < width).any()):
+            if not exporting:
+                keep = int(valid_columns.max())
+                end = (keep - 1) * self.patch_embed.tstride + width
+                feats = feats[:, :end]
+            if exporting or bool((frames < width).any()):
                 # A clip under one patch reads zeros past its frames, as
                 # alone (where the input is zero-padded to one patch).
                 index = torch.arange(feats.shape[1], device=feats.device)
@@ -508,7 +513,9 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         batch, _, f_dim, t_dim = patches.shape
         patches = patches + self._patch_position_embedding(t_dim, valid_columns)
         key_mask = None
-        if valid_columns is not None and bool((valid_columns < t_dim).any()):
+        if valid_columns is not None and (
+            exporting or bool((valid_columns < t_dim).any())
+        ):
             column_ok = (
                 torch.arange(t_dim, device=feats.device)
                 < valid_columns[:, None]

@@ -32,6 +32,7 @@ from ast_sb.dataio.strong_labels import (
     read_weak_labels,
     strong_label_dataset,
 )
+from ast_sb.export.detector_card import write_detector_card
 from ast_sb.inference.frame_detection import (
     FrameLevelDetector,
     save_detector,
@@ -314,6 +315,7 @@ def run_detection_recipe(
                 )
             )
         save_detector(hparams["detector_folder"], detector)
+        write_detector_card(hparams["detector_folder"], detector, results)
         with open(hparams["sed_results_file"], "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)
         logger.info("sound event detection results: %s", results)
