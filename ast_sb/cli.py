@@ -669,7 +669,23 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
 
 def _detector_overrides(args: argparse.Namespace) -> Dict[str, Any]:
-    """Post-processing / window options given on the command line."""
+    """Post-processing / window options given on the command line.
+
+    Options that only a classifier folder has (token budget, inference
+    path, its YAML) are refused, not ignored."""
+    for option, value in (
+        ("--token-budget", getattr(args, "token_budget", None)),
+        ("--token-budget-axes", getattr(args, "token_budget_axes", None)),
+        ("--fast-path", getattr(args, "fast_path", None)),
+        ("--trust-yaml", getattr(args, "trust_yaml", False) or None),
+    ):
+        if value is not None:
+            raise CLIError(
+                f"{option} applies to classifier folders; with "
+                f"--frame-level, {args.model} is read as a frame-level "
+                "detector folder, which runs its encoder in fp32 on all "
+                "its tokens"
+            )
     pairs = (
         ("threshold", args.threshold),
         ("low_threshold", args.low_threshold),

@@ -390,6 +390,10 @@ def test_cli_tag_frame_level(tmp_path, capsys):
     assert data["frames"] == 50 and data["frame_hop"] == 0.04
     # threshold 0: every class is on over the whole file
     assert [(e["start"], e["end"]) for e in data["events"]] == [(0.0, 2.0)] * 3
+    # options of classifier folders are refused, not silently ignored
+    for extra in (["--token-budget", "0.5"], ["--fast-path", "int8"]):
+        assert main(argv + ["--frame-level"] + extra) != 0
+        assert "applies to classifier folders" in capsys.readouterr().err
 
 
 class _BurstDetector(FrameLevelDetector):
