@@ -855,15 +855,34 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.input is None:
         args.input = "waveform" if detector else "features"
     try:
-        report = export_model(
-            model,
-            args.out,
-            formats=args.format,
-            input_type=args.input,
-            atol=args.atol,
-            raise_on_error=False,
-            overwrite=args.overwrite,
-        )
+        if detector:
+            from ast_sb.export.detector_export import export_detector
+
+            if args.atol is not None:
+                raise CLIError(
+                    "--atol applies to classifier folders; a detector's "
+                    "ONNX check allows 1e-3 x max|PyTorch| of its frame "
+                    "probabilities"
+                )
+
+            report = export_detector(
+                model,
+                args.out,
+                formats=args.format,
+                input_type=args.input,
+                raise_on_error=False,
+                overwrite=args.overwrite,
+            )
+        else:
+            report = export_model(
+                model,
+                args.out,
+                formats=args.format,
+                input_type=args.input,
+                atol=args.atol,
+                raise_on_error=False,
+                overwrite=args.overwrite,
+            )
     except (FileExistsError, NotADirectoryError, ValueError) as err:
         raise CLIError(str(err)) from err
     lines = [

@@ -724,18 +724,10 @@ def export_model(
         atol = 1e-4 if input_type == "features" else 1e-3
     interface = _load(model)
     if isinstance(interface, FrameLevelDetector):
-        from ast_sb.export.detector_export import export_detector
-
-        return export_detector(
-            interface,
-            out_dir,
-            formats=formats,
-            input_type=input_type,
-            batch_sizes=batch_sizes,
-            dynamo=dynamo,
-            raise_on_error=raise_on_error,
-            seed=seed,
-            overwrite=overwrite,
+        raise ValueError(
+            f"{model} is a frame-level detector: export it with "
+            "ast_sb.export.detector_export.export_detector (what "
+            "`ast-sb export` runs for a detector folder)."
         )
     if hasattr(interface, "fast_path"):
         interface.fast_path = "fp32"  # the reference is the fp32 model
