@@ -122,6 +122,7 @@ SPLITS = {
     "ast_sb.inference.tagging": ["ast_sb.inference.timeline"],
     "ast_sb.inference.fast": ["ast_sb.inference.onednn"],
     "ast_sb.weights.hub": ["ast_sb.weights.published"],
+    "ast_sb.cli": ["ast_sb.cli_parser"],
 }
 
 
