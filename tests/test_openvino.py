@@ -8,6 +8,8 @@ CPU with native bf16), so it is held to the bf16 bound
 clip alone and in a padded batch within the same bound.
 """
 
+import os
+
 import helpers
 import pytest
 import torch
@@ -16,6 +18,17 @@ from ast_sb.export.model_export import export_model
 from ast_sb.inference.fast import BF16_RTOL
 
 pytest.importorskip("openvino")
+
+if os.environ.get("ONEDNN_MAX_CPU_ISA"):
+    # the instruction-level emulation of tools/run_tests_all_isa.py:
+    # OpenVINO's CPU plugin picks its precision (bf16 on an AMX CPU) from
+    # the CPU's own flags, then finds no kernel under the lowered oneDNN
+    # ISA ("Supported primitive descriptors list is empty ... Softmax");
+    # a real AVX2 CPU makes it choose f32.
+    pytest.skip(
+        "OpenVINO ignores ONEDNN_MAX_CPU_ISA when it picks its precision",
+        allow_module_level=True,
+    )
 
 LABELS = ["cat", "dog", "bird"]
 

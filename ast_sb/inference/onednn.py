@@ -42,6 +42,45 @@ __all__ = [
 _ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
 
 
+@functools.cache
+def onednn_bf16_linear_available() -> bool:
+    """Whether the oneDNN Linear operator runs bfloat16 here.
+
+    oneDNN has bf16 inner products only where the CPU (or the ISA it is
+    limited to, ``ONEDNN_MAX_CPU_ISA``) has AVX-512 or AMX; elsewhere the
+    operator raises. Probed once per process on a small input against
+    bf16 ``F.gelu(F.linear(...))`` (``cache_clear()`` to probe again).
+
+    Returns
+    -------
+    bool
+        True when bf16 inputs can go through :class:`OneDNNLinear`'s
+        oneDNN path; False sends them to ``F.linear``.
+
+    Example
+    -------
+    >>> isinstance(onednn_bf16_linear_available(), bool)
+    True
+    """
+    op = onednn_linear_op()
+    if op is None:
+        return False
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 5, 32, generator=gen).to(torch.bfloat16)
+    w = torch.randn(16, 32, generator=gen).to(torch.bfloat16)
+    b = torch.randn(16, generator=gen).to(torch.bfloat16)
+    try:
+        with torch.no_grad():
+            ref = F.gelu(F.linear(x, w, b)).float()
+            out = op(x, w, b, "gelu", [], "none").float()
+    except (RuntimeError, NotImplementedError, TypeError):
+        return False
+    scale = float(ref.abs().max())
+    return out.shape == ref.shape and bool(
+        (out - ref).abs().max() <= 0.05 * scale
+    )
+
+
 def _private_onednn_linear() -> Callable:
     """The private oneDNN operator (raises AttributeError when absent)."""
     return torch.ops.mkldnn._linear_pointwise
@@ -197,6 +236,8 @@ class OneDNNLinear(nn.Linear):
         if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
             return False
         if x.device.type != "cpu" or x.dtype not in _ONEDNN_DTYPES:
+            return False
+        if x.dtype == torch.bfloat16 and not onednn_bf16_linear_available():
             return False
         if self.weight.dtype != x.dtype:
             return False
