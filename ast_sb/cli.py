@@ -276,7 +276,6 @@ def _tag_frame_level(args: argparse.Namespace) -> int:
 def cmd_stream(args: argparse.Namespace) -> int:
     """Runs ``ast-sb stream`` (:mod:`ast_sb.inference.streaming`, :mod:`ast_sb.inference.stream_sources`)."""
     from ast_sb.dataio.audio import AudioLoadError
-    from ast_sb.inference.stream_sources import open_source
     from ast_sb.inference.streaming import StreamingTagger, stream_jsonl
 
     if args.frame_level:
@@ -284,17 +283,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
     model = _load(args)
     _stream_threads(model, getattr(args, "threads", None))
     try:
-        rate, chunks = open_source(
-            args.source,
-            args.format,
-            args.rate,
-            args.channels,
-            follow=args.follow,
-            idle_timeout=args.idle_timeout,
-            mic=args.mic,
-            mic_device=args.mic_device,
-            duration=args.duration,
-        )
+        rate, chunks = _open_stream_source(args)
         tagger = StreamingTagger(
             model,
             window=args.window,
@@ -344,12 +333,28 @@ def _detector_overrides(args: argparse.Namespace) -> Dict[str, Any]:
     return {key: value for key, value in pairs if value is not None}
 
 
+def _open_stream_source(args: argparse.Namespace):
+    """``(sample_rate, chunks)`` of the source ``ast-sb stream`` reads."""
+    from ast_sb.inference.stream_sources import open_source
+
+    return open_source(
+        args.source,
+        args.format,
+        args.rate,
+        args.channels,
+        follow=args.follow,
+        idle_timeout=args.idle_timeout,
+        mic=args.mic,
+        mic_device=args.mic_device,
+        duration=args.duration,
+    )
+
+
 def _stream_frame_level(args: argparse.Namespace) -> int:
     """``ast-sb stream --frame-level``: :mod:`ast_sb.inference.frame_streaming`."""
     from ast_sb.dataio.audio import AudioLoadError
     from ast_sb.inference.frame_detection import load_detector
     from ast_sb.inference.frame_streaming import FrameLevelStream
-    from ast_sb.inference.stream_sources import open_source
 
     def write(record: Dict[str, Any]) -> None:
         sys.stdout.write(json.dumps(record, allow_nan=False) + "\n")
@@ -357,17 +362,7 @@ def _stream_frame_level(args: argparse.Namespace) -> int:
 
     try:
         detector = load_detector(args.model, **_detector_overrides(args))
-        rate, chunks = open_source(
-            args.source,
-            args.format,
-            args.rate,
-            args.channels,
-            follow=args.follow,
-            idle_timeout=args.idle_timeout,
-            mic=args.mic,
-            mic_device=args.mic_device,
-            duration=args.duration,
-        )
+        rate, chunks = _open_stream_source(args)
         stream = FrameLevelStream(detector, input_rate=rate)
         n_events = 0
         try:

@@ -40,8 +40,8 @@ from ast_sb.export.atomic_folder import atomic_folder, check_output_folder
 from ast_sb.export.model_export import (
     ModelExportError,
     TraceableFbank,
-    _has,
     export_onnx,
+    onnx_session,
 )
 from ast_sb.inference.frame_detection import (
     FrameLevelDetector,
@@ -146,14 +146,7 @@ def check_detector_onnx(
         Max |ONNX - PyTorch| over each clip's own frames, and the largest
         PyTorch probability.
     """
-    if not _has("onnxruntime"):
-        raise ModelExportError(
-            f"Cannot check {path}: `onnxruntime` is not installed "
-            "(pip install onnxruntime)."
-        )
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    session = onnx_session(path)
     names = [i.name for i in session.get_inputs()]
     diff, largest = 0.0, 0.0
     with torch.no_grad():
@@ -202,9 +195,7 @@ def read_onnx_postprocessing(path: str) -> Dict[str, Any]:
         ``labels``, ``frame_hop``, ``threshold``, ``low_threshold``,
         ``median_window``, ``sample_rate``, ``window_seconds``.
     """
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    session = onnx_session(path)
     meta = session.get_modelmeta().custom_metadata_map
     if METADATA_KEY not in meta:
         raise ValueError(

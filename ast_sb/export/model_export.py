@@ -588,6 +588,34 @@ def check_torchscript(
     return diff
 
 
+def onnx_session(path: str) -> Any:
+    """An onnxruntime CPU session of ``path``.
+
+    Arguments
+    ---------
+    path : str
+        ONNX model.
+
+    Returns
+    -------
+    onnxruntime.InferenceSession
+        The session (CPU execution provider).
+
+    Raises
+    ------
+    ModelExportError
+        ``onnxruntime`` is not installed.
+    """
+    if not _has("onnxruntime"):
+        raise ModelExportError(
+            f"Cannot check {path}: `onnxruntime` is not installed "
+            "(pip install onnxruntime)."
+        )
+    import onnxruntime as ort
+
+    return ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+
 def check_onnx(path: str, reference: nn.Module, inputs: Sequence[Any]) -> float:
     """Largest absolute difference between an ONNX file and PyTorch.
 
@@ -605,14 +633,7 @@ def check_onnx(path: str, reference: nn.Module, inputs: Sequence[Any]) -> float:
     float
         Max absolute difference over all inputs.
     """
-    if not _has("onnxruntime"):
-        raise ModelExportError(
-            f"Cannot check {path}: `onnxruntime` is not installed "
-            "(pip install onnxruntime)."
-        )
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    session = onnx_session(path)
     names = [i.name for i in session.get_inputs()]
     diff = 0.0
     with torch.no_grad():

@@ -410,6 +410,18 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
 
     # ------------------------------------------------------------------
     # forward / loss
+    def _checked_signal(self, batch) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``batch.sig`` on the Brain's device: waveforms ``[B, N]`` and
+        relative lengths ``[B]``, checked by the input rule
+        (:mod:`ast_sb.dataio.validation`)."""
+        batch = batch.to(self.device)
+        wavs, lengths = batch.sig
+        wavs = check_waveforms(wavs, "batch.sig waveforms")
+        lengths = check_relative_lengths(
+            lengths, len(wavs), "batch.sig lengths"
+        )
+        return wavs, lengths
+
     def compute_forward(self, batch, stage):
         """Waveforms -> features -> (augment) -> normalise -> AST -> head.
 
@@ -434,12 +446,7 @@ class AudioSpectrogramTransformerBrain(sb.Brain):
         mix : tuple or None
             ``(lam, index)`` of mixup (training), else None.
         """
-        batch = batch.to(self.device)
-        wavs, lengths = batch.sig
-        wavs = check_waveforms(wavs, "batch.sig waveforms")
-        lengths = check_relative_lengths(
-            lengths, len(wavs), "batch.sig lengths"
-        )
+        wavs, lengths = self._checked_signal(batch)
         train = stage == sb.Stage.TRAIN
         if not train:
             outputs = self._windowed_forward(wavs, lengths)

@@ -31,7 +31,6 @@ import torch
 import torch.nn.functional as F
 from speechbrain.dataio.batch import PaddedData
 
-from ast_sb.dataio.validation import check_relative_lengths, check_waveforms
 from ast_sb.training.brain import AudioSpectrogramTransformerBrain
 
 __all__ = ["AudioSpectrogramTransformerDetectionBrain"]
@@ -115,12 +114,7 @@ class AudioSpectrogramTransformerDetectionBrain(
                 "mixup is not supported by the detection Brain (frame "
                 "targets are not mixed); remove the mixup hparam."
             )
-        batch = batch.to(self.device)
-        wavs, lengths = batch.sig
-        wavs = check_waveforms(wavs, "batch.sig waveforms")
-        lengths = check_relative_lengths(
-            lengths, len(wavs), "batch.sig lengths"
-        )
+        wavs, lengths = self._checked_signal(batch)
         train = stage == sb.Stage.TRAIN
         with torch.autocast(device_type=self.device_type, enabled=False):
             feats = self._call("compute_features", wavs.float(), lengths)
