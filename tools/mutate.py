@@ -72,7 +72,14 @@ TARGETS: Dict[str, Dict] = {
             "tests/test_pretrained.py",
             "tests/test_encoder_features.py",
             "tests/test_prefix_block.py",
+            "tests/test_speechbrain_call_pattern.py",
+            "tests/test_bad_inputs.py::test_bad_lengths_into_the_masked_encoder",
         ],
+    },
+    "clip_frames": {
+        # each clip's own frames under SpeechBrain's call pattern
+        "path": "ast_sb/lobes/clip_frames.py",
+        "tests": ["tests/test_speechbrain_call_pattern.py"],
     },
     "prefix_block": {
         "path": "ast_sb/lobes/prefix_block.py",
@@ -90,10 +97,24 @@ TARGETS: Dict[str, Dict] = {
     },
     "position_embedding": {
         "path": "ast_sb/lobes/position_embedding.py",
-        "tests": ["tests/test_pretrained.py", "tests/test_model.py"],
+        "tests": [
+            "tests/test_pretrained.py",
+            "tests/test_model.py",
+            "tests/test_speechbrain_call_pattern.py",
+        ],
     },
     "pretrained": {
         "path": "ast_sb/weights/pretrained.py",
+        "tests": [
+            "tests/test_pretrained.py",
+            "tests/test_original_checkpoint.py",
+            "tests/test_hf_parity.py",
+        ],
+    },
+    "formats": {
+        # checkpoint reading and key / tensor conversion (split from
+        # pretrained.py)
+        "path": "ast_sb/weights/formats.py",
         "tests": [
             "tests/test_pretrained.py",
             "tests/test_original_checkpoint.py",
