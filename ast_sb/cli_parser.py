@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
             help="encoder inference path (default: the folder's; auto = "
             "bf16 weights where the CPU has native bf16 and a first-use "
             "probe agrees with fp32, else the fastest path within 1e-4 of "
-            "fp32; fp32 = bit-exact; int8 = dynamic int8 Linear layers; "
+            "fp32; fp32 = bit-exact; int8 = the blocks in int8 through "
+            "onnxruntime (dynamic quantisation, needs ast_sb[onnx]); "
             "bf16 = bfloat16 weights; openvino = the encoder compiled by "
             "OpenVINO, needs ast_sb[openvino])",
         )

@@ -4,7 +4,8 @@
 Loads an exported inference folder (e.g. the Custom recipe's
 ``<output_folder>/inference``) three times through
 :class:`~ast_sb.inference.interface.AudioSpectrogramTransformerInterface`: fp32,
-``fast_path="int8"`` (PyTorch dynamic int8 Linear layers) and
+``fast_path="int8"`` (the encoder's blocks quantised by onnxruntime,
+:mod:`ast_sb.inference.onnxruntime_int8`) and
 ``fast_path="auto"``; exports the fp32 and int8 ONNX models
 (:func:`ast_sb.export.model_export.export_model`, features input) and runs them
 with onnxruntime on the interface's features. It scores

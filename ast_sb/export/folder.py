@@ -641,7 +641,7 @@ def _write_folder(
         f"eval_hop_seconds: {_yaml_scalar(eval_hop_seconds)}",
         "# encoder inference path (ast_sb.inference.fast): auto = the fastest path",
         "# within 1e-4 of fp32 on the machine that runs it; or fp32, onednn,",
-        "# int8 (dynamic int8 Linear layers), bf16",
+        "# int8 (onnxruntime dynamic int8), bf16, openvino",
         "fast_path: auto",
     ]
     for key, value in extra_hparams.items():

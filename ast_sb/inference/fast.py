@@ -21,9 +21,10 @@
 * ``"openvino"``: the module converted and compiled by OpenVINO once per
   process (:mod:`ast_sb.inference.openvino_backend`; its precision choice: bf16 on
   native-bf16 CPUs).
-* ``"onednn"``, ``"bf16"``: below. ``"int8"``: dynamic int8 quantisation of
-  the encoder's Linear layers (:func:`quantize_int8`), each clip run alone
-  so a clip scores the same alone and in any padded batch.
+* ``"onednn"``, ``"bf16"``: below. ``"int8"``: the encoder's blocks
+  exported to ONNX and quantised by onnxruntime (dynamic int8 MatMuls,
+  :mod:`ast_sb.inference.onnxruntime_int8`), built once per weights; each
+  clip runs alone so a clip scores the same alone and in any padded batch.
 
 The lower-level modes, chosen with :func:`optimize_for_inference`:
 
@@ -68,11 +69,12 @@ from torch import nn
 
 from ast_sb.inference.cpu_features import native_bf16
 from ast_sb.inference.onednn import (
-    OneDNNLinear,
+    OneDNNLinear as OneDNNLinear,
     onednn_linear_available,
     onednn_linear_op as onednn_linear_op,
     use_onednn_linear,
 )
+from ast_sb.inference.onnxruntime_int8 import quantize_int8 as quantize_int8
 
 FAST_MODES = ("onednn", "bf16", "compile")
 """Modes accepted by :func:`optimize_for_inference`."""
@@ -367,62 +369,6 @@ def default_path(
     return "fp32"
 
 
-def quantize_int8(module: nn.Module) -> nn.Module:
-    """A copy of ``module`` with dynamic int8 Linear layers (CPU).
-
-    Weights are quantised per tensor to int8 once; activations are
-    quantised at run time (``torch.ao.quantization.quantize_dynamic``, the
-    fbgemm / x86 kernels). PyTorch marks ``torch.ao.quantization`` as
-    deprecated in favour of ``torchao``, but it still ships and runs in
-    torch 2.14 (see docs/DESIGN.md); its deprecation warnings are silenced
-    here.
-
-    Arguments
-    ---------
-    module : torch.nn.Module
-        Model on the CPU, weights loaded (e.g. an AST encoder).
-
-    Returns
-    -------
-    torch.nn.Module
-        The quantised copy, in eval mode (``module`` is unchanged).
-
-    Example
-    -------
-    >>> from ast_sb.lobes.model import AudioSpectrogramTransformerEncoder
-    >>> enc = AudioSpectrogramTransformerEncoder(
-    ...     "tiny224", target_length=64, depth=1
-    ... ).eval()
-    >>> q = quantize_int8(enc)
-    >>> type(q.blocks[0].mlp.fc1).__name__
-    'Linear'
-    >>> q(torch.randn(2, 64, 128)).shape
-    torch.Size([2, 1, 192])
-    """
-    if _device_of(module) != "cpu":
-        raise ValueError(
-            f"int8 quantisation runs on the CPU; the module is on "
-            f"{_device_of(module)}."
-        )
-    if any(isinstance(m, OneDNNLinear) for m in module.modules()):
-        raise ValueError(
-            "quantize_int8() needs plain nn.Linear layers; quantise the "
-            "module before use_onednn_linear()."
-        )
-    try:
-        from torch.ao.quantization import quantize_dynamic
-    except ImportError as err:  # removed in a later torch
-        raise RuntimeError(
-            f"int8 needs torch.ao.quantization.quantize_dynamic, missing in "
-            f"torch {torch.__version__}."
-        ) from err
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*deprecated.*")
-        return quantize_dynamic(
-            copy.deepcopy(module).eval(), {nn.Linear}, dtype=torch.qint8
-        )
-
-
 def bf16_copy(module: nn.Module) -> nn.Module:
     """A bfloat16 copy of ``module`` for CPU inference (bf16 weights).
 
@@ -582,8 +528,6 @@ class InferencePath:
                 if _device_of(fast) != "cpu" or use_onednn_linear(fast) == 0:
                     fast = self.module
                 self._variants[name] = fast
-            elif name == "int8":
-                self._variants[name] = quantize_int8(self.module)
             elif _device_of(self.module) == "cpu":  # bf16 weights
                 self._variants[name] = bf16_copy(self.module)
             else:  # bf16 / fp16 autocast on an accelerator
@@ -609,6 +553,10 @@ class InferencePath:
         """
         if name == "openvino":
             return self._openvino(*args)
+        if name == "int8":
+            if "int8" not in self._variants:  # exported on first use
+                self._variants["int8"] = quantize_int8(self.module, args)
+            return self._variants["int8"](*args)
         module = self._variant(name)
         if name == "bf16" and _device_of(module) == "cpu":
             # the features go in as bf16; lengths and masks stay as they are
@@ -616,23 +564,7 @@ class InferencePath:
             if isinstance(feats, torch.Tensor) and feats.is_floating_point():
                 args = (feats.to(torch.bfloat16),) + tuple(args[1:])
             return _to_float32(module(*args))
-        if name != "int8":
-            return module(*args)
-        # one clip at a time: int8 activation scales are per tensor, so a
-        # batch would change a clip's scores through the other clips
-        first = args[0]
-        rows = []
-        for i in range(first.shape[0]):
-            row_args = [
-                a[i : i + 1]
-                if isinstance(a, torch.Tensor)
-                and a.dim()
-                and len(a) == len(first)
-                else a
-                for a in args
-            ]
-            rows.append(module(*row_args))
-        return torch.cat(rows)
+        return module(*args)
 
     def _openvino(self, *args: Any) -> Any:
         """Runs the OpenVINO-compiled module (converted on first use)."""

@@ -325,10 +325,13 @@ class AudioSpectrogramTransformerInterface(EncoderClassifier):
     def fast_path(self) -> str:
         """Inference path of the encoder (:mod:`ast_sb.inference.fast`).
 
-        "auto" (default) runs, per input shape, the fastest path whose
-        outputs stay within 1e-4 of fp32 on this machine (never bf16 or
-        int8); "fp32", "onednn", "int8" (dynamic int8 Linear layers, each
-        clip run alone) and "bf16" force one. Set it to change the path.
+        "auto" (default) runs, per input shape, bf16 weights where the CPU
+        has native bf16 and a first-use probe finds them close to fp32
+        with the same top-1 class, else the fastest path within 1e-4 of
+        fp32 (never int8 or OpenVINO); "fp32", "onednn", "int8" (the
+        encoder's blocks in int8 through onnxruntime, each clip run
+        alone), "bf16" and "openvino" force one. Set it to change the
+        path.
         """
         return self.pipeline.fast_path
 

@@ -750,7 +750,41 @@ class AudioSpectrogramTransformerEncoder(nn.Module):
         # tokens' outputs of the last block are read by nothing (they are
         # still its keys and values). Same values up to rounding in the
         # last bits, same gradients, ~7 % fewer FLOPs for base384.
-        tokens = self._encode(feats, lengths, prefix_only=True)
+        return self.forward_tokens(*self.embed(feats, lengths))
+
+    def forward_tokens(
+        self, tokens: torch.Tensor, key_mask: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """The pooled embedding of tokens from :meth:`embed`.
+
+        ``forward(feats, lengths)`` is ``forward_tokens(*embed(feats,
+        lengths))``; the split lets the blocks run elsewhere (e.g. int8 in
+        onnxruntime, :mod:`ast_sb.inference.onnxruntime_int8`) while the
+        token embedding stays here.
+
+        Arguments
+        ---------
+        tokens : torch.Tensor
+            [B, N, D] prefix and patch tokens with position embeddings.
+        key_mask : torch.Tensor, optional
+            Boolean [B, N], True where a token may be attended to, or an
+            additive float bias [B, N] (0 or ``-inf``).
+
+        Returns
+        -------
+        torch.Tensor
+            Mean of the cls and distillation outputs, [B, 1, D].
+
+        Example
+        -------
+        >>> enc = AudioSpectrogramTransformerEncoder(
+        ...     "tiny224", target_length=64, depth=1
+        ... ).eval()
+        >>> x = torch.randn(2, 64, 128)
+        >>> torch.equal(enc.forward_tokens(*enc.embed(x)), enc(x))
+        True
+        """
+        tokens, _ = self._run_blocks(tokens, key_mask, prefix_only=True)
         return self.forward_head(self.norm(tokens))
 
 
