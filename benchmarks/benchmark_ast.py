@@ -456,12 +456,21 @@ def user_path(models, clips, folder, batch, reps, onnx, size) -> Dict:
         )
         for path in ("auto", "fp32", "int8")
     }
+    skipped = {}
     if openvino_available():  # OpenVINO's own choice (bf16 where native), f32
         for name, precision in (("openvino", None), ("openvino f32", "f32")):
             clf = AudioSpectrogramTransformerInterface.from_folder(
                 model_dir, fast_path="openvino"
             )
             clf.pipeline.inference_path.openvino_precision = precision
+            try:  # converted and compiled here, outside the timing
+                clf.classify_batch(torch.zeros(1, len(clips[0])))
+            except RuntimeError as err:
+                # ONEDNN_MAX_CPU_ISA=AVX2 on a bf16 CPU: OpenVINO picks bf16
+                # from the CPU's flags and finds no kernel
+                skipped[name] = str(err).strip().splitlines()[-1]
+                log(f"{name}: skipped ({skipped[name]})")
+                continue
             interfaces[name] = clf
 
     def run_interface(clf):
@@ -524,6 +533,7 @@ def user_path(models, clips, folder, batch, reps, onnx, size) -> Dict:
         "batch": batch,
         "model": f"{size}@1024",
         "auto_choices": interfaces["auto"].pipeline.inference_path.describe(),
+        "skipped": skipped,
         "results": {},
     }
     for name, r in res.items():

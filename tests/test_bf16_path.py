@@ -101,6 +101,15 @@ def test_detection_reads_the_cpu_flags(monkeypatch, tmp_path):
             lambda found=parsed: found,
         )
         assert native_bf16() is expected
+        # oneDNN limited below its bf16 kernels (the AVX2 emulation):
+        # not native, whatever the flags say
+        for isa, allowed in [("AVX2", False), ("AVX512_CORE", False)] + [
+            ("AVX512_CORE_AMX", expected),
+            ("ALL", expected),
+        ]:
+            monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", isa)
+            assert native_bf16() is allowed
+        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
     monkeypatch.setenv(NATIVE_BF16_ENV, "maybe")
     with pytest.raises(ValueError, match="maybe"):
         native_bf16()

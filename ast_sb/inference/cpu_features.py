@@ -95,7 +95,43 @@ def native_bf16() -> bool:
     forced = _forced(NATIVE_BF16_ENV)
     if forced is not None:
         return forced
+    if not onednn_isa_allows_bf16():
+        return False
     return any(flag in cpu_flags() for flag in NATIVE_BF16_FLAGS)
+
+
+def onednn_isa_allows_bf16() -> bool:
+    """Whether ``ONEDNN_MAX_CPU_ISA`` (if set) leaves oneDNN its bf16 kernels.
+
+    ``ONEDNN_MAX_CPU_ISA=AVX2`` (or ``AVX512_CORE``, ...) limits oneDNN to an
+    instruction set without bf16 arithmetic, as on a CPU without it (the
+    AVX2 emulation of ``tools/run_tests_all_isa.py`` and the benchmarks);
+    :func:`native_bf16` then says False whatever the CPU's flags.
+
+    Returns
+    -------
+    bool
+        True when the variable is unset, ``ALL``/``DEFAULT``, or names a
+        level with bf16 (``AVX512_CORE_BF16``, ``AVX512_CORE_AMX``, ...).
+
+    Example
+    -------
+    >>> import os
+    >>> old = os.environ.pop("ONEDNN_MAX_CPU_ISA", None)
+    >>> os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+    >>> onednn_isa_allows_bf16()
+    False
+    >>> os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX512_CORE_AMX"
+    >>> onednn_isa_allows_bf16()
+    True
+    >>> del os.environ["ONEDNN_MAX_CPU_ISA"]
+    >>> if old is not None:
+    ...     os.environ["ONEDNN_MAX_CPU_ISA"] = old
+    """
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    if isa in ("", "ALL", "DEFAULT"):
+        return True
+    return any(tag in isa for tag in ("BF16", "AMX", "FP16", "AVX10"))
 
 
 def describe_cpu() -> dict:

@@ -502,7 +502,7 @@ class InferencePath:
         self.openvino_precision: Optional[str] = None  # None: OpenVINO's
         self.choices: Dict[Tuple, str] = {}
         self.probes: Dict[Tuple, Dict[str, float]] = {}
-        self._variants: Dict[str, nn.Module] = {}
+        self._variants: Dict[str, Any] = {}  # modules or compiled graphs
 
     @property
     def candidate(self) -> str:

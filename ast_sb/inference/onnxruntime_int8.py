@@ -167,33 +167,48 @@ def key_bias(
     return bias
 
 
-def _export_tokens_graph(encoder: nn.Module, path: str) -> None:
-    """ONNX export of :class:`TokenEncoder` (batch and token axes dynamic)."""
-    dim = int(encoder.embed_dim)
-    tokens = torch.randn(2, 7, dim)
-    mask = torch.ones(2, 7, dtype=torch.bool)
-    mask[1, 5:] = False
+def _export(
+    module: nn.Module,
+    args: Tuple[torch.Tensor, ...],
+    path: str,
+    names: Sequence[str],
+    axes: Dict[str, Dict[int, str]],
+) -> None:
+    """``torch.onnx.export`` with the TorchScript-based exporter, quietly:
+    seconds where ``torch.export`` takes tens of seconds for base384, and
+    the graphs exported here have no data-dependent shapes."""
     with (
         warnings.catch_warnings(),
         torch.no_grad(),
         contextlib.redirect_stdout(io.StringIO()),
     ):
         warnings.simplefilter("ignore")
-        # the TorchScript-based exporter: seconds where torch.export takes
-        # tens of seconds for base384, and no data-dependent shapes here
         torch.onnx.export(
-            TokenEncoder(encoder).eval(),
-            (tokens, key_bias(tokens, mask)),
+            module.eval(),
+            args,
             path,
-            input_names=["tokens", "key_bias"],
+            input_names=list(names),
             output_names=["embeddings"],
-            dynamic_axes={
-                "tokens": {0: "batch", 1: "tokens"},
-                "key_bias": {0: "batch", 1: "tokens"},
-                "embeddings": {0: "batch"},
-            },
+            dynamic_axes={**axes, "embeddings": {0: "batch"}},
             dynamo=False,
         )
+
+
+def _export_tokens_graph(encoder: nn.Module, path: str) -> List[str]:
+    """ONNX export of :class:`TokenEncoder` (batch and token axes dynamic)."""
+    tokens = torch.randn(2, 7, int(encoder.embed_dim))
+    mask = torch.ones(2, 7, dtype=torch.bool)
+    mask[1, 5:] = False
+    names = ["tokens", "key_bias"]
+    axes = {name: {0: "batch", 1: "tokens"} for name in names}
+    _export(
+        TokenEncoder(encoder),
+        (tokens, key_bias(tokens, mask)),
+        path,
+        names,
+        axes,
+    )
+    return names
 
 
 def _export_module_graph(
@@ -201,8 +216,7 @@ def _export_module_graph(
 ) -> List[str]:
     """ONNX export of any module called as ``module(*example)`` (batch axis
     dynamic; the time axis too for [B, T, F] inputs)."""
-    tensors = tuple(a for a in example if isinstance(a, torch.Tensor))
-    if len(tensors) != len(example) or not tensors:
+    if not example or not all(isinstance(a, torch.Tensor) for a in example):
         raise ValueError(
             "int8 of a module other than an AST encoder needs tensor inputs."
         )
@@ -212,23 +226,9 @@ def _export_module_graph(
     names = names[: len(example)]
     axes = {
         name: ({0: "batch", 1: "frames"} if t.dim() == 3 else {0: "batch"})
-        for name, t in zip(names, tensors)
+        for name, t in zip(names, example)
     }
-    with (
-        warnings.catch_warnings(),
-        torch.no_grad(),
-        contextlib.redirect_stdout(io.StringIO()),
-    ):
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module.eval(),
-            tuple(t[:1] for t in tensors),
-            path,
-            input_names=names,
-            output_names=["embeddings"],
-            dynamic_axes={**axes, "embeddings": {0: "batch"}},
-            dynamo=False,
-        )
+    _export(module, tuple(example), path, names, axes)
     return names
 
 
@@ -380,8 +380,7 @@ def quantize_int8(
         int8_path = os.path.join(tmp, "model.int8.onnx")
         try:
             if is_ast:
-                _export_tokens_graph(module, fp32_path)
-                names = ["tokens", "key_bias"]
+                names = _export_tokens_graph(module, fp32_path)
             else:
                 names = _export_module_graph(module, tuple(example), fp32_path)
             quantize_dynamic_int8(fp32_path, int8_path)
