@@ -468,7 +468,9 @@ def user_path(models, clips, folder, batch, reps, onnx, size) -> Dict:
             except RuntimeError as err:
                 # ONEDNN_MAX_CPU_ISA=AVX2 on a bf16 CPU: OpenVINO picks bf16
                 # from the CPU's flags and finds no kernel
-                skipped[name] = str(err).strip().splitlines()[-1]
+                skipped[name] = (
+                    str(err).strip().splitlines() or [type(err).__name__]
+                )[-1]
                 log(f"{name}: skipped ({skipped[name]})")
                 continue
             interfaces[name] = clf

@@ -103,7 +103,9 @@ def main(argv=None) -> Dict:
                 # under ONEDNN_MAX_CPU_ISA=AVX2 on a bf16 CPU, OpenVINO picks
                 # bf16 from the CPU's flags and finds no kernel; on a real
                 # AVX2 CPU its default is f32
-                skipped[f"OpenVINO {name}"] = str(err).strip().splitlines()[-1]
+                skipped[f"OpenVINO {name}"] = (
+                    str(err).strip().splitlines() or [type(err).__name__]
+                )[-1]
                 print(
                     f"OpenVINO {name}: skipped ({skipped[f'OpenVINO {name}']})"
                 )

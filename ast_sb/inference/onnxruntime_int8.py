@@ -40,6 +40,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from ast_sb.disk_space import is_disk_full
+
 __all__ = [
     "OnnxRuntimeInt8Module",
     "TokenEncoder",
@@ -297,7 +299,11 @@ class OnnxRuntimeInt8Module:
         rows = []
         for i in range(first.shape[0]):
             row = tuple(
-                a[i : i + 1] if isinstance(a, torch.Tensor) and a.dim() else a
+                a[i : i + 1]
+                if isinstance(a, torch.Tensor)
+                and a.dim()
+                and len(a) == len(first)
+                else a
                 for a in args
             )
             out = self.session.run(None, self._feeds(row))[0]
@@ -384,9 +390,9 @@ def quantize_int8(
             else:
                 names = _export_module_graph(module, tuple(example), fp32_path)
             quantize_dynamic_int8(fp32_path, int8_path)
-        except OSError:
-            raise
         except Exception as err:
+            if is_disk_full(err):
+                raise  # the disk's fault, not the model's
             first = (str(err).strip().splitlines() or [""])[0]
             raise RuntimeError(
                 f"int8: exporting or quantising {type(module).__name__} "
