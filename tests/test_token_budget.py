@@ -282,3 +282,18 @@ def test_interface_padded_batch_equals_each_clip_alone(
         for i, n in enumerate(samples):
             alone = model.predict_proba(wavs[i : i + 1, :n])
             assert torch.allclose(batched[i], alone[0], atol=1e-5), (i, n)
+
+
+def test_set_token_budget_sets_the_axes_only_when_given():
+    from ast_sb.lobes.model import set_token_budget
+
+    enc = AudioSpectrogramTransformerEncoder("tiny224", depth=1)
+    set_token_budget(enc, 0.5, "time")
+    assert enc.token_budget_axes == "time"
+    assert enc.constructor_args["token_budget_axes"] == "time"
+    set_token_budget(enc, 0.7)  # keeps the axes
+    assert enc.token_budget_axes == "time"
+    assert enc.constructor_args["token_budget_axes"] == "time"
+    set_token_budget(enc, 0.7, "both")
+    assert enc.token_budget_axes == "both"
+    assert "token_budget_axes" not in enc.constructor_args
