@@ -43,14 +43,13 @@ Authors
  * ast_sb developers 2026
 """
 
-import contextlib
 import copy
 import importlib.util
 import io
 import json
 import os
 import warnings
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 from speechbrain.dataio.dataio import length_to_mask
@@ -59,6 +58,7 @@ from torch import nn
 from ast_sb.disk_space import is_disk_full
 from ast_sb.errors import AudioSpectrogramTransformerError
 from ast_sb.export.atomic_folder import atomic_folder, check_output_folder
+from ast_sb.export.quiet_tracing import quiet_tracing
 from ast_sb.inference.frame_detection import FrameLevelDetector
 from ast_sb.inference.onnxruntime_int8 import quantize_dynamic_int8
 
@@ -267,20 +267,6 @@ class ExportableClassifier(nn.Module):
         return self.classifier(self.encoder(feats)).squeeze(1)
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Context silencing the expected tracer / deprecation warnings."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", message=".*jit.*deprecated.*")
-        warnings.filterwarnings(
-            "ignore", message=".*legacy TorchScript-based.*"
-        )
-        warnings.filterwarnings("ignore", message=".*will be removed.*")
-        warnings.filterwarnings("ignore", message=".*axis name.*")
-        yield
-
-
 def _as_tuple(example) -> tuple:
     return tuple(example) if isinstance(example, (tuple, list)) else (example,)
 
@@ -306,7 +292,7 @@ def export_torchscript(module: nn.Module, example, path: str) -> str:
         ``path``.
     """
     try:
-        with _quiet(), torch.no_grad():
+        with quiet_tracing():
             traced = torch.jit.trace(
                 module.eval(), _as_tuple(example), check_trace=False
             )
@@ -384,11 +370,7 @@ def export_onnx(
         }
     try:
         # the legacy exporter prints the whole graph on failure
-        with (
-            _quiet(),
-            torch.no_grad(),
-            contextlib.redirect_stdout(io.StringIO()),
-        ):
+        with quiet_tracing():
             torch.onnx.export(
                 module.eval(),
                 example,

@@ -68,6 +68,7 @@ import torch
 from torch import nn
 
 from ast_sb.inference.cpu_features import native_bf16
+from ast_sb.inference.linear_split import split_choices
 from ast_sb.inference.onednn import (
     OneDNNLinear as OneDNNLinear,
     onednn_linear_available,
@@ -639,7 +640,9 @@ class InferencePath:
         return self.run(name, *args)
 
     def describe(self) -> Dict[str, Any]:
-        """Path, candidate, CPU capability and the choices per shape.
+        """Path, candidate, CPU capability, the choices per shape and the
+        bf16 Linear splits measured in this process
+        (:mod:`ast_sb.inference.linear_split`).
 
         Returns
         -------
@@ -654,4 +657,9 @@ class InferencePath:
             "native_bf16": self.bf16,
             "choices": {str(k): v for k, v in self.choices.items()},
             "probes": {str(k): v for k, v in self.probes.items()},
+            # process-wide: bf16 Linear shapes (rows, in, out, activation,
+            # threads) -> 1 (whole) or 2 (output halves), as measured
+            "bf16_linear_split": {
+                str(k): v for k, v in split_choices().items()
+            },
         }

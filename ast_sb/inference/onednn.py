@@ -10,6 +10,9 @@ Parameters are shared with the original layers, so ``state_dict`` keys and
 values are unchanged. The oneDNN call is used only for CPU float32 (or
 bfloat16) inputs with no autograd graph to build and autocast off; anything
 else (training, CUDA, half) takes the ordinary ``F.linear`` path.
+bf16 calls go through :func:`ast_sb.inference.linear_split.tuned_bf16_linear`,
+which runs a layer in two halves of its outputs where that was measured
+faster for the shape (oneDNN left the second thread idle on some).
 
 ``torch.ops.mkldnn._linear_pointwise`` is a private PyTorch operator (PyTorch
 has no public oneDNN Linear with a fused GELU for strided fp32 tensors). It
@@ -30,6 +33,8 @@ from typing import Any, Callable, Optional
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ast_sb.inference.linear_split import tuned_bf16_linear
 
 __all__ = [
     "OneDNNLinear",
@@ -265,13 +270,19 @@ class OneDNNLinear(nn.Linear):
             Output [..., out_features].
         """
         if self._use_onednn(x):
-            return onednn_linear_op()(
+            args = (
                 x if x.is_contiguous() else x.contiguous(),
                 self.weight,
                 self.bias,
                 self.activation,
-                [],
                 "none" if self.activation == "gelu" else "",
+            )
+            if x.dtype == torch.bfloat16:
+                # whole or in two halves of outputs, as measured faster
+                return tuned_bf16_linear(onednn_linear_op(), *args)
+            x, weight, bias, activation, algorithm = args
+            return onednn_linear_op()(
+                x, weight, bias, activation, [], algorithm
             )
         out = F.linear(x, self.weight, self.bias)
         if self.activation == "gelu":

@@ -27,13 +27,10 @@ Authors
  * ast_sb developers 2026
 """
 
-import contextlib
 import importlib.util
-import io
 import logging
 import os
 import tempfile
-import warnings
 from collections import Counter
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -41,6 +38,7 @@ import torch
 from torch import nn
 
 from ast_sb.disk_space import is_disk_full
+from ast_sb.export.quiet_tracing import quiet_tracing
 
 __all__ = [
     "OnnxRuntimeInt8Module",
@@ -176,15 +174,11 @@ def _export(
     names: Sequence[str],
     axes: Dict[str, Dict[int, str]],
 ) -> None:
-    """``torch.onnx.export`` with the TorchScript-based exporter, quietly:
+    """``torch.onnx.export`` with the TorchScript-based exporter, inside
+    :func:`~ast_sb.export.quiet_tracing.quiet_tracing`:
     seconds where ``torch.export`` takes tens of seconds for base384, and
     the graphs exported here have no data-dependent shapes."""
-    with (
-        warnings.catch_warnings(),
-        torch.no_grad(),
-        contextlib.redirect_stdout(io.StringIO()),
-    ):
-        warnings.simplefilter("ignore")
+    with quiet_tracing(all_warnings=True):
         torch.onnx.export(
             module.eval(),
             args,

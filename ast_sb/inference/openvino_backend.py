@@ -21,6 +21,8 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import nn
 
+from ast_sb.export.quiet_tracing import quiet_tracing
+
 __all__ = ["OpenVINOModule", "compile_openvino", "openvino_available"]
 
 PRECISIONS = (None, "f32", "bf16")
@@ -130,7 +132,7 @@ def compile_openvino(
     if model is None:
         example = tuple(example)
         shapes = [ov.PartialShape([-1] + list(t.shape[1:])) for t in example]
-        with torch.no_grad():
+        with quiet_tracing():  # convert_model traces the module
             model = ov.convert_model(
                 module.eval(), example_input=example, input=shapes
             )
