@@ -4,7 +4,8 @@ Tracing prints expected warnings (Python values turned into constants,
 deprecations of the TorchScript-based exporter) and, when the legacy ONNX
 exporter fails, the whole graph on stdout. Every place that traces a model
 (:mod:`ast_sb.export.model_export`, the int8 graph of
-:mod:`ast_sb.inference.onnxruntime_int8`) does so inside
+:mod:`ast_sb.inference.onnxruntime_int8`, the OpenVINO conversion of
+:mod:`ast_sb.inference.openvino_backend`) does so inside
 :func:`quiet_tracing`. It imports nothing else from ``ast_sb``, so inference
 code can use it without an import circle.
 
