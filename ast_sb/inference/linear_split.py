@@ -239,27 +239,20 @@ def tuned_bf16_linear(
     ):
         return op(x, weight, bias, activation, [], algorithm)
     key = (rows, x.shape[-1], out_features, activation, threads)
+    ways = {
+        1: lambda: op(x, weight, bias, activation, [], algorithm),
+        2: lambda: output_halves_linear(
+            op, x, weight, bias, activation, algorithm
+        ),
+    }
     with _LOCK:
         chunks = _CHOICES.get(key)
-    if chunks == 1:
-        return op(x, weight, bias, activation, [], algorithm)
-    if chunks == 2:
-        return output_halves_linear(op, x, weight, bias, activation, algorithm)
-    best, out = measured_fastest(
-        {
-            1: lambda: op(x, weight, bias, activation, [], algorithm),
-            2: lambda: output_halves_linear(
-                op, x, weight, bias, activation, algorithm
-            ),
-        }
-    )
+    if chunks is not None:
+        return ways[chunks]()
+    best, out = measured_fastest(ways)
     with _LOCK:
         chunks = _CHOICES.setdefault(key, best)  # another thread may be first
-    if chunks == best:
-        return out
-    if chunks == 2:
-        return output_halves_linear(op, x, weight, bias, activation, algorithm)
-    return op(x, weight, bias, activation, [], algorithm)
+    return out if chunks == best else ways[chunks]()
 
 
 def split_choices() -> Dict[Tuple, int]:

@@ -270,20 +270,15 @@ class OneDNNLinear(nn.Linear):
             Output [..., out_features].
         """
         if self._use_onednn(x):
-            args = (
-                x if x.is_contiguous() else x.contiguous(),
-                self.weight,
-                self.bias,
-                self.activation,
-                "none" if self.activation == "gelu" else "",
-            )
+            op = onednn_linear_op()
+            x = x if x.is_contiguous() else x.contiguous()
+            algorithm = "none" if self.activation == "gelu" else ""
             if x.dtype == torch.bfloat16:
                 # whole or in two halves of outputs, as measured faster
-                return tuned_bf16_linear(onednn_linear_op(), *args)
-            x, weight, bias, activation, algorithm = args
-            return onednn_linear_op()(
-                x, weight, bias, activation, [], algorithm
-            )
+                return tuned_bf16_linear(
+                    op, x, self.weight, self.bias, self.activation, algorithm
+                )
+            return op(x, self.weight, self.bias, self.activation, [], algorithm)
         out = F.linear(x, self.weight, self.bias)
         if self.activation == "gelu":
             out = F.gelu(out)
